@@ -1,0 +1,1 @@
+"""segflow server: the gRPC service around the rules engine."""
