@@ -1,0 +1,163 @@
+"""Fans each published action out to the subscribers whose filter matches, without ever waiting for them,
+and keeps recent events so a subscriber can resume after a short disconnect."""
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from itertools import islice
+
+from segflow.v1 import action_pb2, decision_service_pb2
+
+from .errors import BusClosed, InvalidSubscription
+from .filters import ActionMatcher
+from .subscription import Entry, Subscription
+
+_Index = dict[str, set[Subscription]]
+
+
+class ActionBus:
+    """The log of action events: global sequence numbers, a retention ring, and live subscribers.
+
+    `retention` is how many recent events are kept for resuming; `queue_size` bounds each subscriber's queue;
+    `clock` returns nanoseconds since the epoch (the event time sent to subscribers).
+    """
+
+    def __init__(
+        self, *, retention: int = 10_000, queue_size: int = 1_000, clock: Callable[[], int] = time.time_ns
+    ) -> None:
+        if retention < 0:
+            raise ValueError(f"retention must be >= 0, got {retention}")
+        if queue_size < 1:
+            raise ValueError(f"queue_size must be >= 1, got {queue_size}")
+        self._queue_size = queue_size
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._sequence = 0
+        self._ring: deque[Entry] = deque(maxlen=retention)
+        # Each subscriber sits in exactly one bucket: by its session filter, else its customer filter, else
+        # in the "" bucket of _anywhere; publish then looks only at the buckets an action can match.
+        self._by_session: _Index = {}
+        self._by_customer: _Index = {}
+        self._anywhere: _Index = {}
+        self._indexes = (self._anywhere, self._by_session, self._by_customer)
+        self._subscribers = 0
+        self._dropped = 0
+        self._closed = False
+
+    @property
+    def last_sequence(self) -> int:
+        """The sequence number of the latest published event (0 before the first)."""
+        return self._sequence
+
+    def publish(self, action: action_pb2.Action) -> int:
+        """Number, retain and hand `action` to every matching subscriber; returns its sequence number.
+
+        Never blocks on a subscriber: one whose queue is full is dropped from the bus and told so by its
+        stream. The bus keeps `action` as is: publish a new message for each lifecycle state change.
+        """
+        behind = None
+        with self._lock:
+            self._sequence = sequence = self._sequence + 1
+            entry = (sequence, self._clock(), action)
+            self._ring.append(entry)
+            for bucket in (
+                self._anywhere.get(""),
+                self._by_session.get(action.session_id),
+                self._by_customer.get(action.customer_id),
+            ):
+                if bucket:
+                    for subscription in bucket:
+                        if subscription.matcher(action) and not subscription.deliver(entry):
+                            behind = behind or []
+                            behind.append(subscription)
+            if behind:
+                for subscription in behind:
+                    self._remove(subscription)
+                self._dropped += len(behind)
+        return sequence
+
+    def subscribe(self, request: decision_service_pb2.SubscribeActionsRequest) -> Subscription:
+        """A live subscription for `request`, replaying retained events after `resume_after` first.
+
+        Raises InvalidSubscription for a bad filter or a resume position beyond the log, BusClosed after close().
+        """
+        matcher = ActionMatcher(request.filter)
+        resume_after = request.resume_after
+        with self._lock:
+            head = self._sequence
+            if self._closed:
+                raise BusClosed(resume_after or head)
+            if resume_after > head:
+                raise InvalidSubscription(
+                    "resume_after",
+                    f"{resume_after} is beyond the last published sequence {head} (was the server restarted?); "
+                    "subscribe with resume_after=0",
+                )
+            initial_gap, replay, position = None, [], head
+            if resume_after:
+                # Replay and registration happen under the same lock: every event after `head` goes to the
+                # queue, every one up to it is in the replay, so there is no hole and no duplicate.
+                oldest = head - len(self._ring) + 1
+                if resume_after + 1 < oldest:
+                    initial_gap = (resume_after + 1, oldest - 1)
+                replay = list(islice(self._ring, max(resume_after + 1 - oldest, 0), None))
+                position = initial_gap[1] if initial_gap else resume_after
+            subscription = Subscription(
+                matcher=matcher,
+                once=request.once,
+                queue_size=self._queue_size,
+                replay=replay,
+                position=position,
+                initial_gap=initial_gap,
+                detach=self._detach,
+                last_sequence=lambda: self._sequence,
+                clock=self._clock,
+            )
+            index, key = self._bucket_of(matcher)
+            index.setdefault(key, set()).add(subscription)
+            self._subscribers += 1
+        return subscription
+
+    def close(self) -> None:
+        """End every subscription (their streams raise BusClosed) and refuse new ones; publishing still works."""
+        with self._lock:
+            self._closed = True
+            subscriptions = [s for index in self._indexes for bucket in index.values() for s in bucket]
+            for index in self._indexes:
+                index.clear()
+            self._subscribers = 0
+        for subscription in subscriptions:
+            subscription.end_by_shutdown()
+
+    def stats(self) -> dict[str, int]:
+        """Counters: events published, live subscribers, subscribers dropped for falling behind, events retained."""
+        with self._lock:
+            return {
+                "published": self._sequence,
+                "subscribers": self._subscribers,
+                "dropped": self._dropped,
+                "retained": len(self._ring),
+            }
+
+    def _detach(self, subscription: Subscription) -> None:
+        with self._lock:
+            self._remove(subscription)
+
+    def _remove(self, subscription: Subscription) -> None:
+        """Take `subscription` out of its bucket if it is still there; the lock is held."""
+        index, key = self._bucket_of(subscription.matcher)
+        bucket = index.get(key)
+        if bucket is None or subscription not in bucket:
+            return
+        bucket.remove(subscription)
+        if not bucket:
+            del index[key]
+        self._subscribers -= 1
+
+    def _bucket_of(self, matcher: ActionMatcher) -> tuple[_Index, str]:
+        if matcher.session_id:
+            return self._by_session, matcher.session_id
+        if matcher.customer_id:
+            return self._by_customer, matcher.customer_id
+        return self._anywhere, ""

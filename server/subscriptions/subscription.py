@@ -1,0 +1,147 @@
+"""One subscriber's side of the action bus: a bounded queue that the bus fills and one stream drains."""
+
+import threading
+from collections import deque
+from collections.abc import Callable, Iterator
+
+from segflow.v1 import action_pb2, decision_service_pb2
+
+from .errors import BusClosed, SubscriberFellBehind
+from .filters import ActionMatcher
+
+# A published event as the bus stores it: (sequence, time in ns since the epoch, action).
+Entry = tuple[int, int, action_pb2.Action]
+
+
+class Subscription:
+    """An iterator of SubscribeActionsResponse for one subscriber, made by ActionBus.subscribe.
+
+    Iteration blocks until an event arrives. It yields the replayed events, then live ones, in sequence order
+    with no duplicate, and ends:
+      - normally after close() (from any thread), or after the first action when `once` was asked;
+      - by raising BusClosed when the bus is closed;
+      - by yielding a gap and then raising SubscriberFellBehind when the queue overflowed (the events queued
+        before the overflow are delivered first).
+    `position` is always the resume_after value that continues this stream without a hole.
+    """
+
+    def __init__(
+        self,
+        *,
+        matcher: ActionMatcher,
+        once: bool,
+        queue_size: int,
+        replay: list[Entry],
+        position: int,
+        initial_gap: tuple[int, int] | None,
+        detach: Callable[["Subscription"], None],
+        last_sequence: Callable[[], int],
+        clock: Callable[[], int],
+    ) -> None:
+        self.matcher = matcher
+        self.position = position
+        self._once = once
+        self._queue_size = queue_size
+        self._queue: deque[Entry] = deque()
+        self._wake = threading.Event()
+        self._replay = replay
+        self._initial_gap = initial_gap
+        self._detach = detach
+        self._last_sequence = last_sequence
+        self._clock = clock
+        self._first_dropped = 0
+        self._closed = False
+        self._bus_closed = False
+        self._stream = self._responses()
+
+    def __iter__(self) -> Iterator[decision_service_pb2.SubscribeActionsResponse]:
+        return self
+
+    def __next__(self) -> decision_service_pb2.SubscribeActionsResponse:
+        return next(self._stream)
+
+    def __enter__(self) -> "Subscription":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Unsubscribe; a blocked iteration ends promptly. Idempotent, callable from any thread."""
+        self._closed = True
+        self._detach(self)
+        self._wake.set()
+
+    def deliver(self, entry: Entry) -> bool:
+        """Queue a matching event; False when the queue is full (the subscriber is then behind for good).
+
+        Called by the bus under its lock, so it only touches the queue and the wake-up flag.
+        """
+        queue = self._queue
+        if len(queue) >= self._queue_size:
+            self._first_dropped = entry[0]
+            self._wake.set()
+            return False
+        was_empty = not queue
+        queue.append(entry)
+        # The consumer re-checks the queue after clearing the flag, so only the empty -> non-empty edge wakes it.
+        if was_empty:
+            self._wake.set()
+        return True
+
+    def end_by_shutdown(self) -> None:
+        """Called by ActionBus.close: the stream ends with BusClosed."""
+        self._bus_closed = True
+        self._closed = True
+        self._wake.set()
+
+    def _responses(self) -> Iterator[decision_service_pb2.SubscribeActionsResponse]:
+        try:
+            if self._initial_gap is not None and not self._closed:
+                yield self._gap_response(*self._initial_gap)
+            for sequence, time_ns, action in self._entries():
+                self.position = sequence
+                if self._once:
+                    self.close()
+                yield self._response(sequence, time_ns, action=action)
+                if self._once:
+                    return
+            if self._bus_closed:
+                raise BusClosed(self.position)
+            if self._first_dropped and not self._closed:
+                last_missed = self._last_sequence()
+                yield self._gap_response(self._first_dropped, last_missed)
+                raise SubscriberFellBehind(self._first_dropped, last_missed)
+        finally:
+            self.close()
+
+    def _entries(self) -> Iterator[Entry]:
+        """Replayed entries that match, then live ones until closed or drained after an overflow."""
+        replay, self._replay = self._replay, []
+        for entry in replay:
+            if self._closed:
+                return
+            if self.matcher(entry[2]):
+                yield entry
+        queue, wake = self._queue, self._wake
+        while not self._closed:
+            if queue:
+                yield queue.popleft()
+            elif self._first_dropped:
+                return
+            else:
+                wake.clear()
+                if not queue and not self._closed and not self._first_dropped:
+                    wake.wait()
+
+    def _gap_response(self, first_missed: int, last_missed: int) -> decision_service_pb2.SubscribeActionsResponse:
+        # A gap's sequence is the position to resume from: after the gap when its events are gone for good
+        # (initial gap), before it when they may still be retained (overflow).
+        gap = decision_service_pb2.ActionGap(first_missed=first_missed, last_missed=last_missed)
+        return self._response(self.position, self._clock(), gap=gap)
+
+    @staticmethod
+    def _response(sequence: int, time_ns: int, **event: object) -> decision_service_pb2.SubscribeActionsResponse:
+        response = decision_service_pb2.SubscribeActionsResponse(sequence=sequence, **event)
+        response.time.FromNanoseconds(time_ns)
+        return response
