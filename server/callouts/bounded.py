@@ -1,0 +1,165 @@
+"""Puts one callout behind its bounds: result cache, single flight, concurrency limit, breaker and timeout.
+
+Whatever happens, `call` returns within the callout's timeout (capped by the caller's deadline) with either
+the value or the configured default, and exactly one outcome is counted for it.
+"""
+
+import enum
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any, Protocol
+
+from cachetools import TTLCache
+
+from server.callouts.breaker import CircuitBreaker
+from server.callouts.settings import CACHE_SIZE, CalloutSettings
+
+logger = logging.getLogger(__name__)
+
+
+class Outcome(enum.StrEnum):
+    """What happened to one call, as counted in stats and shown in explain traces."""
+
+    HIT = "hit"  # served from the result cache
+    MISS = "miss"  # not cached: the call went out and returned a value
+    SHARED = "shared"  # an identical call was in flight; its value was shared
+    TIMEOUT = "timeout"  # no answer within the timeout or the caller's deadline: default used
+    ERROR = "error"  # the plugin raised or the remote call failed: default used
+    BREAKER_OPEN = "breaker_open"  # the breaker is open after repeated failures: default used, nothing sent
+    REJECTED = "rejected"  # max_concurrency calls already in flight: default used, nothing sent
+
+
+class Source(Protocol):
+    """Where values come from: a plugin on a thread pool or a remote CalloutService."""
+
+    def submit(self, args: tuple, *, audience: Any, session_id: str, timeout: float) -> Future:
+        """Start a call; the future holds the value, TimeoutError, or another exception."""
+
+    def close(self) -> None:
+        """Release the source's resources."""
+
+
+_NOT_CACHED = object()
+
+
+class BoundedCallout:
+    """One named callout with its own cache, in-flight table, breaker, concurrency slots and counters."""
+
+    def __init__(
+        self, name: str, source: Source, settings: CalloutSettings, *, clock: Callable[[], float]
+    ) -> None:
+        self.name = name
+        self._source = source
+        self._timeout = settings.timeout
+        self._default = settings.default
+        self._cache = TTLCache(CACHE_SIZE, settings.cache_ttl, timer=clock) if settings.cache_ttl > 0 else None
+        self._breaker = CircuitBreaker(settings.breaker_failures, settings.breaker_reset, clock)
+        self._slots = threading.BoundedSemaphore(settings.max_concurrency)
+        # Guards the cache, the in-flight table and the counters; never held while waiting.
+        self._lock = threading.Lock()
+        self._in_flight: dict[tuple, Future] = {}
+        self._counts = dict.fromkeys(Outcome, 0)
+
+    @property
+    def breaker(self) -> CircuitBreaker:
+        """The callout's circuit breaker, for health reports."""
+        return self._breaker
+
+    def call(self, args: tuple, *, audience: Any, session_id: str, deadline: float | None) -> tuple[Any, Outcome]:
+        """Return (value or default, outcome); `deadline` is an absolute time.monotonic() or None."""
+        key = _cache_key(args)
+        with self._lock:
+            value = self._cache.get(key, _NOT_CACHED) if self._cache is not None else _NOT_CACHED
+            if value is not _NOT_CACHED:
+                self._counts[Outcome.HIT] += 1
+                return value, Outcome.HIT
+            flight = self._in_flight.get(key)
+            leader = flight is None
+            if leader:
+                flight = self._in_flight[key] = Future()
+        if not leader:
+            return self._follow(flight, deadline)
+        value, outcome = self._default, Outcome.ERROR
+        try:
+            value, outcome = self._fetch(args, audience, session_id, deadline)
+        finally:
+            with self._lock:
+                if outcome is Outcome.MISS and self._cache is not None:
+                    self._cache[key] = value
+                del self._in_flight[key]
+                self._counts[outcome] += 1
+            flight.set_result((value, outcome))
+        return value, outcome
+
+    def stats(self) -> dict[str, int]:
+        """Return the number of calls per outcome so far."""
+        with self._lock:
+            return {str(outcome): count for outcome, count in self._counts.items()}
+
+    def close(self) -> None:
+        """Close the source (shuts a plugin down)."""
+        self._source.close()
+
+    def _remaining(self, deadline: float | None) -> float:
+        if deadline is None:
+            return self._timeout
+        return min(self._timeout, deadline - time.monotonic())
+
+    def _follow(self, flight: Future, deadline: float | None) -> tuple[Any, Outcome]:
+        try:
+            value, outcome = flight.result(timeout=max(self._remaining(deadline), 0.0))
+        except TimeoutError:
+            value, outcome = self._default, Outcome.TIMEOUT
+        else:
+            if outcome is Outcome.MISS:
+                outcome = Outcome.SHARED
+        with self._lock:
+            self._counts[outcome] += 1
+        return value, outcome
+
+    def _fetch(self, args: tuple, audience: Any, session_id: str, deadline: float | None) -> tuple[Any, Outcome]:
+        timeout = self._remaining(deadline)
+        if timeout <= 0:
+            return self._default, Outcome.TIMEOUT
+        # Take a slot before asking the breaker, so that a half-open trial is never granted and then rejected.
+        if not self._slots.acquire(blocking=False):
+            return self._default, Outcome.REJECTED
+        if not self._breaker.allow():
+            self._slots.release()
+            return self._default, Outcome.BREAKER_OPEN
+        try:
+            future = self._source.submit(args, audience=audience, session_id=session_id, timeout=timeout)
+        except Exception:
+            self._slots.release()
+            return self._failed(Outcome.ERROR)
+        # The slot is held until the work itself ends, not just until this caller stops waiting.
+        future.add_done_callback(lambda _: self._slots.release())
+        try:
+            value = future.result(timeout=timeout)
+        except TimeoutError:
+            future.cancel()  # a plugin call still queued never runs
+            return self._failed(Outcome.TIMEOUT)
+        except Exception:
+            return self._failed(Outcome.ERROR)
+        self._breaker.record_success()
+        return value, Outcome.MISS
+
+    def _failed(self, outcome: Outcome) -> tuple[Any, Outcome]:
+        logger.debug("callout %s: %s", self.name, outcome, exc_info=outcome is Outcome.ERROR)
+        if self._breaker.record_failure():
+            logger.warning("callout %s: breaker opened after repeated failures (last: %s)", self.name, outcome)
+        return self._default, outcome
+
+
+def _cache_key(args: tuple) -> tuple:
+    # Tagging each value with its type keeps 1, 1.0 and True apart; lists become hashable tuples.
+    return tuple(_freeze(arg) for arg in args)
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return (list, tuple(_freeze(item) for item in value))
+    return (type(value), value)

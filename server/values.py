@@ -1,0 +1,84 @@
+"""Converts between Python values and the `segflow.v1.Value` proto, the one typed value on every wire.
+
+Python side: None (SQL NULL), str, int (int64), float, bool, timezone-aware datetime, and list (a tuple is
+accepted as a list). A Value with no kind set, or with `null_value`, is None. Timestamps come back as
+aware UTC datetimes; Python keeps microseconds, so nanoseconds below that are truncated.
+"""
+
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from google.protobuf import struct_pb2, timestamp_pb2
+
+from segflow.v1 import value_pb2
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def _timestamp(dt: datetime) -> value_pb2.Value:
+    if dt.utcoffset() is None:
+        raise ValueError(f"naive datetime {dt.isoformat()} has no timezone; use an aware datetime")
+    since = dt - _EPOCH
+    return value_pb2.Value(
+        timestamp_value=timestamp_pb2.Timestamp(
+            seconds=since.days * 86400 + since.seconds, nanos=since.microseconds * 1000
+        )
+    )
+
+
+def _list(items: list | tuple) -> value_pb2.Value:
+    return value_pb2.Value(list_value=value_pb2.ValueList(values=[to_value(item) for item in items]))
+
+
+# Exact-type dispatch: the common case costs one dict lookup (bool is looked up before it could be
+# mistaken for an int, because type(True) is bool).
+_TO_VALUE: dict[type, Callable[[Any], value_pb2.Value]] = {
+    type(None): lambda _: value_pb2.Value(null_value=struct_pb2.NULL_VALUE),
+    str: lambda s: value_pb2.Value(string_value=s),
+    bool: lambda b: value_pb2.Value(bool_value=b),
+    int: lambda i: value_pb2.Value(int_value=i),
+    float: lambda f: value_pb2.Value(double_value=f),
+    datetime: _timestamp,
+    list: _list,
+    tuple: _list,
+}
+
+
+def to_value(py: Any) -> value_pb2.Value:
+    """Return the Value for a Python value.
+
+    Raises TypeError for an unsupported type, ValueError for a naive datetime or an int outside int64.
+    """
+    convert = _TO_VALUE.get(type(py))
+    if convert is None:
+        # Subclasses (str enums, IntEnum, pendulum datetimes...) convert as their base type.
+        for base, candidate in _TO_VALUE.items():
+            if base is not type(None) and isinstance(py, base):
+                convert = candidate
+                break
+        else:
+            raise TypeError(f"cannot convert {type(py).__name__} to a segflow Value")
+    return convert(py)
+
+
+def _from_timestamp(v: value_pb2.Value) -> datetime:
+    ts = v.timestamp_value
+    return _EPOCH + timedelta(seconds=ts.seconds, microseconds=ts.nanos // 1000)
+
+
+_FROM_VALUE: dict[str | None, Callable[[value_pb2.Value], Any]] = {
+    None: lambda _: None,
+    "null_value": lambda _: None,
+    "string_value": lambda v: v.string_value,
+    "int_value": lambda v: v.int_value,
+    "double_value": lambda v: v.double_value,
+    "bool_value": lambda v: v.bool_value,
+    "timestamp_value": _from_timestamp,
+    "list_value": lambda v: [from_value(item) for item in v.list_value.values],
+}
+
+
+def from_value(v: value_pb2.Value) -> Any:
+    """Return the Python value of a Value: None for NULL or unset, a list for a ValueList."""
+    return _FROM_VALUE[v.WhichOneof("kind")](v)
