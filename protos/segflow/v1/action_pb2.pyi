@@ -26,6 +26,7 @@ class ActionType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ACTION_TYPE_JOURNEY_STOP: _ClassVar[ActionType]
     ACTION_TYPE_SUPPRESS_OFFER: _ClassVar[ActionType]
     ACTION_TYPE_NOTIFY: _ClassVar[ActionType]
+    ACTION_TYPE_OFFER: _ClassVar[ActionType]
 
 class ActionState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -51,6 +52,7 @@ ACTION_TYPE_JOURNEY_CONTINUE: ActionType
 ACTION_TYPE_JOURNEY_STOP: ActionType
 ACTION_TYPE_SUPPRESS_OFFER: ActionType
 ACTION_TYPE_NOTIFY: ActionType
+ACTION_TYPE_OFFER: ActionType
 ACTION_STATE_UNSPECIFIED: ActionState
 ACTION_STATE_FIRED: ActionState
 ACTION_STATE_OFFERED: ActionState

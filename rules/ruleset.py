@@ -1,0 +1,464 @@
+"""Check a whole ruleset and compile it into the indexed, ready-to-run form the runtime serves.
+
+`compile_ruleset` is the one entry point: it checks every reference (events, attributes, segments, offers,
+interaction points, journeys, callouts), compiles every expression against a schema built from the ruleset's
+own declarations, and collects every problem before raising. What comes back is immutable, so a deployed
+version can be swapped in atomically and shared by all threads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Callable, Iterable, Mapping
+
+from google.protobuf.message import Message
+from segflow.v1 import ruleset_pb2, value_pb2
+
+from rules import Attribute, CompileError, Schema, compile_expression, compile_segments
+from rules.errors import RuleError, suggest
+from rules.index import RuleIndex
+from rules.ruleset_yaml import LoadedRuleset, load_ruleset_yaml
+
+TYPE_NAMES = {
+    value_pb2.VALUE_TYPE_STRING: "string",
+    value_pb2.VALUE_TYPE_INT: "int",
+    value_pb2.VALUE_TYPE_DOUBLE: "double",
+    value_pb2.VALUE_TYPE_BOOL: "bool",
+    value_pb2.VALUE_TYPE_TIMESTAMP: "timestamp",
+    value_pb2.VALUE_TYPE_LIST: "list",
+}
+_UTC = timezone.utc
+_TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+DEFAULT_MAX_TRIGGER_DEPTH = 8
+DEFAULT_MAX_PRESENTATIONS = 3
+
+# The expression fields of each action kind, by their YAML key.
+_ACTION_EXPRESSIONS = {
+    "log_contact": ("treatment_code",),
+    "log_acceptance": ("treatment_code",),
+    "log_rejection": ("treatment_code",),
+    "expression": ("expression",),
+    "notify": ("message",),
+}
+
+
+@dataclass(frozen=True)
+class CompiledAction:
+    """One action of a rule: its kind (the ActionDefinition oneof name), its definition and its expressions."""
+
+    kind: str
+    definition: Message
+    path: str
+    expressions: Mapping[str, Callable] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    id: str
+    path: str
+    events: tuple[str, ...]
+    condition: Callable | None
+    then: tuple[CompiledAction, ...]
+    otherwise: tuple[CompiledAction, ...]
+
+
+@dataclass(frozen=True)
+class CompiledFlowchart:
+    name: str
+    audience_level: str
+    segments: Callable  # a SegmentEvaluator: .bits(values, ctx), .names, .names_of(bits)
+
+
+@dataclass(frozen=True)
+class CompiledTreatment:
+    rule: ruleset_pb2.TreatmentRule
+    offer: ruleset_pb2.OfferDefinition
+    score: Callable
+    eligibility: Callable | None
+    starts: datetime | None
+    ends: datetime | None
+
+
+@dataclass(frozen=True)
+class CompiledRuleset:
+    """A checked ruleset with every expression compiled and every lookup the hot path needs indexed."""
+
+    ruleset: ruleset_pb2.Ruleset
+    digest: str
+    schema: Schema
+    warnings: tuple[RuleError, ...]
+    defaults: Mapping[str, object]
+    events: Mapping[str, ruleset_pb2.EventDefinition]
+    rules: RuleIndex
+    flowcharts: Mapping[str, tuple[CompiledFlowchart, ...]]  # by audience level
+    treatments: Mapping[str, tuple[CompiledTreatment, ...]]  # by interaction point
+    offers: Mapping[str, ruleset_pb2.OfferDefinition]
+    journeys: Mapping[str, ruleset_pb2.Journey]
+    journey_triggers: Mapping[str, tuple[tuple[str, str], ...]]  # event -> ((journey, transition), ...)
+    audience_levels: Mapping[str, tuple[str, ...]]  # level -> id fields
+    max_trigger_depth: int
+    default_max_presentations: int
+    default_audience_level: str
+
+    def rules_for(self, event_name: str) -> tuple[CompiledRule, ...]:
+        return self.rules.for_event(event_name)
+
+    def flowcharts_for(self, level: str, names: Iterable[str] = ()) -> tuple[CompiledFlowchart, ...]:
+        """The flowcharts of an audience level; only the named ones when names are given."""
+        charts = self.flowcharts.get(level, ())
+        wanted = set(names)
+        return tuple(c for c in charts if c.name in wanted) if wanted else charts
+
+    @property
+    def strict_events(self) -> bool:
+        return self.ruleset.settings.strict_events
+
+
+def ruleset_digest(ruleset: ruleset_pb2.Ruleset) -> str:
+    """sha256 of the ruleset's deterministic serialization: equal rulesets, equal digests."""
+    return hashlib.sha256(ruleset.SerializeToString(deterministic=True)).hexdigest()
+
+
+def load_and_compile(text: str) -> CompiledRuleset:
+    """Compile a YAML ruleset; raises CompileError with every problem, file positions included."""
+    loaded = load_ruleset_yaml(text)
+    if loaded.errors:
+        raise CompileError(loaded.errors)
+    return compile_ruleset(loaded.ruleset, loaded)
+
+
+def compile_ruleset(ruleset: ruleset_pb2.Ruleset, loaded: LoadedRuleset | None = None) -> CompiledRuleset:
+    """Check and compile a Ruleset message; `loaded` supplies file positions when it came from YAML."""
+    return _Compiler(ruleset, loaded).run()
+
+
+class _Compiler:
+    """One compilation: collects errors and warnings while building the compiled parts."""
+
+    def __init__(self, ruleset: ruleset_pb2.Ruleset, loaded: LoadedRuleset | None):
+        self.ruleset = ruleset
+        self.positions = loaded.positions if loaded else {}
+        self.origins = loaded.origins if loaded else {}
+        self.errors: list[RuleError] = []
+        self.warnings: list[RuleError] = []
+        self.used_segments: set[str] = set()
+        self.used_events: set[str] = set()
+
+    # -- reporting --------------------------------------------------------------------------------
+
+    def problem(self, sink: list, code: str, message: str, path: str, suggestion: str | None = None) -> None:
+        line, column = self.positions.get(path, (None, None))
+        sink.append(RuleError(code=code, message=message, path=path, expression="", expr_line=0, expr_column=0,
+                              line=line, column=column, suggestion=suggestion))
+
+    def error(self, code: str, message: str, path: str, suggestion: str | None = None) -> None:
+        self.problem(self.errors, code, message, path, suggestion)
+
+    def warn(self, code: str, message: str, path: str) -> None:
+        self.problem(self.warnings, code, message, path)
+
+    def check_known(self, name: str, known: Iterable[str], what: str, path: str) -> bool:
+        if name in known:
+            return True
+        known = list(known)
+        self.error("unknown_name", f"unknown {what} {name!r}", path, suggest(name, known))
+        return False
+
+    def unique(self, items, key: str, what: str, path: str) -> dict:
+        """Map items by a key field, reporting empty and duplicate keys."""
+        seen = {}
+        for i, item in enumerate(items):
+            name = getattr(item, key)
+            where = f"{path}[{i}].{key}"
+            if not name:
+                self.error("missing", f"{what} needs a {key}", f"{path}[{i}]")
+            elif name in seen:
+                self.error("duplicate", f"duplicate {what} {name!r}", where)
+            else:
+                seen[name] = item
+        return seen
+
+    def expression(self, text: str, schema: Schema, path: str):
+        """Compile one expression, turning its errors into ruleset errors at its file position."""
+        try:
+            evaluator = compile_expression(text, schema, path=path, origin=self.origins.get(path))
+        except CompileError as exc:
+            self.errors.extend(exc.errors)
+            return None
+        self.used_segments.update(evaluator.segment_names)
+        self.used_events.update(evaluator.event_names)
+        return evaluator
+
+    # -- the pipeline -------------------------------------------------------------------------------
+
+    def run(self) -> CompiledRuleset:
+        rs = self.ruleset
+        if not rs.channel:
+            self.error("missing", "a ruleset needs a channel", "channel")
+        levels = self.audience_levels()
+        attributes = self.unique(rs.attributes, "name", "attribute", "attributes")
+        events = self.unique(rs.events, "name", "event", "events")
+        triggered = {e for r in rs.rules for a in [*r.then_actions, *r.else_actions]
+                     if a.WhichOneof("kind") == "trigger_events" for e in a.trigger_events.events}
+        self.event_names = set(events) | triggered
+        flowchart_segments = {s.name for f in rs.flowcharts for s in f.segments if s.name}
+        self.offers = self.unique(rs.offers, "code", "offer", "offers")
+        self.points = self.unique(rs.interaction_points, "name", "interaction point", "interaction_points")
+        self.journeys = self.unique(rs.journeys, "name", "journey", "journeys")
+        callouts = self.unique(rs.callouts, "name", "callout", "callouts")
+        self.flowchart_names = {f.name for f in rs.flowcharts}
+        self.attribute_names = set(attributes)
+        self.base_schema = Schema(
+            attributes={name: Attribute(type=self.attribute_type(a, f"attributes[{i}]"))
+                        for i, (name, a) in enumerate(attributes.items())},
+            event_params={},
+            segments=frozenset(flowchart_segments),
+            events=frozenset(self.event_names),
+            callouts={name: c.arity for name, c in callouts.items()},
+        )
+        self.events = events
+        defaults = {name: _python_value(a.default_value) for name, a in attributes.items()
+                    if a.HasField("default_value")}
+        rules = self.rules()
+        flowcharts = self.flowcharts(levels)
+        treatments = self.treatments()
+        triggers = self.journey_triggers()
+        self.check_callouts()
+        settings = rs.settings
+        default_level = settings.default_audience_level or (rs.audience_levels[0].name if rs.audience_levels else "")
+        if settings.default_audience_level:
+            self.check_known(default_level, levels, "audience level", "settings.default_audience_level")
+        if self.errors:
+            raise CompileError(self.errors)
+        self.unused_warnings(flowcharts)
+        return CompiledRuleset(
+            ruleset=rs,
+            digest=ruleset_digest(rs),
+            schema=self.base_schema,
+            warnings=tuple(self.warnings),
+            defaults=defaults,
+            events=events,
+            rules=RuleIndex((r.id, r.events, r) for r in rules),
+            flowcharts=flowcharts,
+            treatments=treatments,
+            offers=self.offers,
+            journeys=self.journeys,
+            journey_triggers=triggers,
+            audience_levels=levels,
+            max_trigger_depth=settings.max_trigger_depth or DEFAULT_MAX_TRIGGER_DEPTH,
+            default_max_presentations=settings.default_max_presentations or DEFAULT_MAX_PRESENTATIONS,
+            default_audience_level=default_level,
+        )
+
+    def audience_levels(self) -> dict[str, tuple[str, ...]]:
+        levels = self.unique(self.ruleset.audience_levels, "name", "audience level", "audience_levels")
+        return {name: tuple(level.id_fields) for name, level in levels.items()}
+
+    def attribute_type(self, definition, path: str) -> str:
+        if definition.type == value_pb2.VALUE_TYPE_UNSPECIFIED:
+            self.error("missing", f"attribute {definition.name!r} needs a type", f"{path}.type")
+            return "any"
+        return TYPE_NAMES[definition.type]
+
+    def event_schema(self, event_names: Iterable[str]) -> Schema:
+        """The schema for expressions run on these events: their parameters are readable as event.<name>."""
+        params: dict[str, Attribute] = {}
+        for name in event_names:
+            definition = self.events.get(name)
+            for p in definition.parameters if definition else ():
+                kind = TYPE_NAMES.get(p.type, "any")
+                previous = params.get(p.name)
+                params[p.name] = Attribute(type=kind if previous in (None, kind) or previous.type == kind else "any",
+                                           nullable=not p.required or previous is not None)
+            if definition is None:  # an internal event, only triggered by rules: any parameter
+                return Schema(**{**self.base_schema.__dict__, "event_params": None})
+        return Schema(**{**self.base_schema.__dict__, "event_params": params})
+
+    def rules(self) -> list[CompiledRule]:
+        compiled = []
+        seen = set()
+        ordered = sorted(enumerate(self.ruleset.rules), key=lambda pair: (pair[1].priority, pair[0]))
+        for i, rule in ordered:
+            path = f"rules[{i}]"
+            if not rule.id:
+                self.error("missing", "a rule needs an id", path)
+            elif rule.id in seen:
+                self.error("duplicate", f"duplicate rule id {rule.id!r}", f"{path}.id")
+            seen.add(rule.id)
+            if not rule.on:
+                self.error("missing", f"rule {rule.id!r} listens to no event: give it `on`", path)
+            for j, event in enumerate(rule.on):
+                self.check_known(event, self.event_names, "event", f"{path}.on[{j}]")
+            self.used_events.update(rule.on)
+            schema = self.event_schema(rule.on)
+            condition = self.expression(rule.condition, schema, f"{path}.if") if rule.condition else None
+            then = self.actions(rule.then_actions, schema, f"{path}.then")
+            otherwise = self.actions(rule.else_actions, schema, f"{path}.else")
+            if rule.disabled:
+                self.warn("unreachable_rule", f"rule {rule.id!r} is disabled", path)
+                continue
+            if condition is not None and _constant_not_true(condition):
+                self.warn("unreachable_rule", f"the condition of rule {rule.id!r} is never TRUE", f"{path}.if")
+            compiled.append(CompiledRule(rule.id, path, tuple(rule.on), condition, then, otherwise))
+        return compiled
+
+    def actions(self, definitions, schema: Schema, path: str) -> tuple[CompiledAction, ...]:
+        compiled = []
+        for i, definition in enumerate(definitions):
+            where = f"{path}[{i}]"
+            kind = definition.WhichOneof("kind")
+            if kind is None:
+                self.error("missing", "an action needs a kind (resegment, log_contact, expression, ...)", where)
+                continue
+            body = getattr(definition, kind)
+            where = f"{where}.{kind}"
+            expressions = {}
+            for key in _ACTION_EXPRESSIONS.get(kind, ()):
+                text = getattr(body, key)
+                if text:
+                    evaluator = self.expression(text, schema, f"{where}.{key}")
+                    if evaluator is not None:
+                        expressions[key] = evaluator
+                elif key in ("expression", "message"):
+                    self.error("missing", f"{kind} needs {key!r}", where)
+            self.check_action(kind, body, where, schema, expressions)
+            compiled.append(CompiledAction(kind, body, where, expressions))
+        return tuple(compiled)
+
+    def check_action(self, kind: str, body, path: str, schema: Schema, expressions: dict) -> None:
+        if kind == "resegment":
+            for j, name in enumerate(body.flowcharts):
+                self.check_known(name, self.flowchart_names, "flowchart", f"{path}.flowcharts[{j}]")
+        elif kind == "expression" and body.assign_to:
+            self.check_known(body.assign_to, self.attribute_names, "attribute", f"{path}.assign_to")
+        elif kind == "trigger_events" and not body.events:
+            self.error("missing", "trigger_events needs events", path)
+        elif kind == "log_data":
+            if not _TABLE_NAME.match(body.table):
+                self.error("invalid", f"table name {body.table!r} must be a letter or _ then letters, "
+                                      "digits or _ (at most 63)", f"{path}.table")
+            for column, text in body.columns.items():
+                evaluator = self.expression(text, schema, f"{path}.columns.{column}")
+                if evaluator is not None:
+                    expressions[column] = evaluator
+        elif kind.startswith("journey_"):
+            self.check_known(body.journey, self.journeys, "journey", f"{path}.journey")
+        elif kind == "suppress_offer":
+            self.check_known(body.offer, self.offers, "offer", f"{path}.offer")
+        elif kind == "notify" and not body.topic:
+            self.error("missing", "notify needs a topic", path)
+
+    def flowcharts(self, levels: Mapping[str, tuple[str, ...]]) -> dict[str, tuple[CompiledFlowchart, ...]]:
+        by_level: dict[str, list[CompiledFlowchart]] = {}
+        seen = set()
+        for i, chart in enumerate(self.ruleset.flowcharts):
+            path = f"flowcharts[{i}]"
+            level = chart.audience_level or (self.ruleset.audience_levels[0].name
+                                             if self.ruleset.audience_levels else "")
+            if not chart.name:
+                self.error("missing", "a flowchart needs a name", path)
+            if (chart.name, level) in seen:
+                self.error("duplicate", f"duplicate flowchart {chart.name!r} for audience level {level!r}",
+                           f"{path}.name")
+            seen.add((chart.name, level))
+            self.check_known(level, levels, "audience level", f"{path}.audience_level")
+            segments = self.unique(chart.segments, "name", "segment", f"{path}.segments")
+            conditions = {s.name: s.condition or "TRUE" for s in segments.values()}
+            paths = {s.name: f"{path}.segments[{j}].when" for j, s in enumerate(chart.segments)}
+            origins = {name: self.origins[p] for name, p in paths.items() if p in self.origins}
+            try:
+                evaluator = compile_segments(conditions, self.base_schema, paths=paths, origins=origins)
+            except CompileError as exc:
+                self.errors.extend(exc.errors)
+                continue
+            self.used_segments.update(evaluator.segment_names)
+            by_level.setdefault(level, []).append(CompiledFlowchart(chart.name, level, evaluator))
+        return {level: tuple(charts) for level, charts in by_level.items()}
+
+    def treatments(self) -> dict[str, tuple[CompiledTreatment, ...]]:
+        by_point: dict[str, list[CompiledTreatment]] = {}
+        ids = set()
+        for i, rule in enumerate(self.ruleset.treatment_rules):
+            path = f"treatment_rules[{i}]"
+            if not rule.id:
+                self.error("missing", "a treatment rule needs an id", path)
+            elif rule.id in ids:
+                self.error("duplicate", f"duplicate treatment rule {rule.id!r}", f"{path}.id")
+            ids.add(rule.id)
+            known = self.check_known(rule.segment, self.base_schema.segments, "segment", f"{path}.segment")
+            known &= self.check_known(rule.interaction_point, self.points, "interaction point",
+                                      f"{path}.interaction_point")
+            known &= self.check_known(rule.offer, self.offers, "offer", f"{path}.offer")
+            self.used_segments.add(rule.segment)
+            score = self.expression(rule.score or "0", self.base_schema, f"{path}.score")
+            eligibility = (self.expression(rule.eligibility, self.base_schema, f"{path}.eligibility")
+                           if rule.eligibility else None)
+            if known and score is not None:
+                starts = rule.effective_at.ToDatetime(tzinfo=_UTC) if rule.HasField("effective_at") else None
+                ends = rule.expires_at.ToDatetime(tzinfo=_UTC) if rule.HasField("expires_at") else None
+                by_point.setdefault(rule.interaction_point, []).append(
+                    CompiledTreatment(rule, self.offers[rule.offer], score, eligibility, starts, ends))
+        return {point: tuple(items) for point, items in by_point.items()}
+
+    def journey_triggers(self) -> dict[str, tuple[tuple[str, str], ...]]:
+        triggers: dict[str, list[tuple[str, str]]] = {}
+        for i, journey in enumerate(self.ruleset.journeys):
+            for transition, key in (("start", "start_on"), ("continue", "continue_on"), ("stop", "stop_on")):
+                for j, event in enumerate(getattr(journey, key)):
+                    path = f"journeys[{i}].{key}[{j}]"
+                    if not self.check_known(event, self.event_names, "event", path):
+                        continue
+                    definition = self.events.get(event)
+                    if transition != "continue" and definition is not None and definition.interaction:
+                        self.error("interaction_trigger", f"interaction event {event!r} may only continue a "
+                                                          f"journey, not {transition} it", path)
+                    self.used_events.add(event)
+                    triggers.setdefault(event, []).append((journey.name, transition))
+        return {event: tuple(items) for event, items in triggers.items()}
+
+    def check_callouts(self) -> None:
+        for i, callout in enumerate(self.ruleset.callouts):
+            path = f"callouts[{i}]"
+            if callout.arity < 0:
+                self.error("invalid", "arity must be 0 or more", f"{path}.arity")
+            if callout.WhichOneof("source") is None:
+                self.error("missing", f"callout {callout.name!r} needs a plugin or a target", path)
+
+    def unused_warnings(self, flowcharts) -> None:
+        for i, chart in enumerate(self.ruleset.flowcharts):
+            for j, segment in enumerate(chart.segments):
+                if segment.name not in self.used_segments:
+                    self.warn("unused_segment", f"segment {segment.name!r} is used by no treatment rule or "
+                                                "IN_SEGMENT", f"flowcharts[{i}].segments[{j}]")
+        for i, event in enumerate(self.ruleset.events):
+            if event.name not in self.used_events:
+                self.warn("unused_event", f"event {event.name!r} starts no rule or journey", f"events[{i}]")
+
+
+def _constant_not_true(evaluator) -> bool:
+    """True when a condition reads nothing and is not TRUE: its rule can never fire `then`."""
+    if evaluator.names or evaluator.event_names or evaluator.segment_names or evaluator.callouts:
+        return False
+    try:
+        return evaluator({}) is not True
+    except Exception:  # it depends on the context after all (e.g. NOW()); it is not constant
+        return False
+
+
+def _python_value(value: value_pb2.Value):
+    """A ruleset default Value as the Python value expressions see."""
+    kind = value.WhichOneof("kind")
+    if kind in (None, "null_value"):
+        return None
+    if kind == "timestamp_value":
+        return value.timestamp_value.ToDatetime(tzinfo=_UTC)
+    if kind == "list_value":
+        return [_python_value(v) for v in value.list_value.values]
+    return getattr(value, kind)
+
+
+__all__ = ["CompiledRuleset", "CompiledRule", "CompiledAction", "CompiledFlowchart", "CompiledTreatment",
+           "compile_ruleset", "load_and_compile", "ruleset_digest"]

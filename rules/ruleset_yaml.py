@@ -1,0 +1,294 @@
+"""Read a YAML ruleset into a `Ruleset` message, keeping the file position of every path for error reports.
+
+The YAML is the message's JSON mapping, made friendlier for people: keys are field names (or their
+`json_name`, such as `if`, `then`, `when`), enum values may drop their prefix (`type: int` for
+`VALUE_TYPE_INT`), typed values are plain YAML scalars or lists, timestamps are RFC 3339 text and durations
+are numbers of seconds or text such as `250ms` / `1.5s`. The walk is guided by the message descriptors, so
+every unknown key or mistyped value is reported at once with its line, column and a suggestion.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import yaml
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from google.protobuf.message import Message
+from segflow.v1 import ruleset_pb2
+
+from rules.errors import RuleError, suggest
+
+_STR = "tag:yaml.org,2002:str"
+_NULL = "tag:yaml.org,2002:null"
+_BOOL = "tag:yaml.org,2002:bool"
+_INT = "tag:yaml.org,2002:int"
+_FLOAT = "tag:yaml.org,2002:float"
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+_DURATION_UNITS = {None: 1.0, "s": 1.0, "ms": 0.001, "m": 60.0, "h": 3600.0}
+_SCALARS = yaml.constructor.SafeConstructor()
+
+
+@dataclass
+class LoadedRuleset:
+    """A ruleset read from YAML: the message, (line, column) of each path, and the problems found."""
+
+    ruleset: ruleset_pb2.Ruleset
+    positions: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # Where each expression's text starts in the file, for expression errors.
+    origins: dict[str, tuple[int, int]] = field(default_factory=dict)
+    errors: list[RuleError] = field(default_factory=list)
+
+
+def field_key(fd: FieldDescriptor) -> str:
+    """The name a field goes by in YAML and in error paths: its json_name where one was given, else its name."""
+    camel = re.sub(r"_([a-z0-9])", lambda m: m.group(1).upper(), fd.name)
+    return fd.json_name if fd.json_name != camel else fd.name
+
+
+def load_ruleset_yaml(text: str) -> LoadedRuleset:
+    """Parse YAML text into a Ruleset; problems are collected in `errors`, never raised."""
+    loaded = LoadedRuleset(ruleset_pb2.Ruleset())
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        problem = getattr(exc, "problem", None) or str(exc)
+        loaded.errors.append(_error("syntax", f"invalid YAML: {problem}", "", (line, column)))
+        return loaded
+    if root is None:
+        loaded.errors.append(_error("empty", "the ruleset is empty", "", (1, 1)))
+        return loaded
+    _Reader(loaded, text.splitlines()).message(loaded.ruleset, root, "")
+    return loaded
+
+
+def _error(code, message, path, position, suggestion=None) -> RuleError:
+    line, column = position
+    return RuleError(code=code, message=message, path=path, expression="", expr_line=0, expr_column=0,
+                     line=line, column=column, suggestion=suggestion)
+
+
+def _position(node: yaml.Node) -> tuple[int, int]:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+class _Reader:
+    """Walks YAML nodes alongside message descriptors, filling the message and noting positions."""
+
+    def __init__(self, loaded: LoadedRuleset, lines: list[str]):
+        self.loaded = loaded
+        self.lines = lines
+
+    def fail(self, code: str, message: str, path: str, node: yaml.Node, suggestion: str | None = None) -> None:
+        self.loaded.errors.append(_error(code, message, path, _position(node), suggestion))
+
+    def message(self, msg: Message, node: yaml.Node, path: str) -> None:
+        self.loaded.positions[path] = _position(node)
+        if not isinstance(node, yaml.MappingNode):
+            if node.tag != _NULL:
+                self.fail("type", f"expected a mapping of {msg.DESCRIPTOR.name} fields", path, node)
+            return
+        fields = _fields_by_key(msg.DESCRIPTOR)
+        for key_node, value_node in node.value:
+            key = key_node.value
+            fd = fields.get(key)
+            if fd is None:
+                known = sorted({field_key(f) for f in msg.DESCRIPTOR.fields})
+                self.fail("unknown_field", f"unknown key {key!r} in {msg.DESCRIPTOR.name}",
+                          _join(path, key), key_node, suggest(key, known))
+                continue
+            child = _join(path, field_key(fd))
+            if fd.containing_oneof is not None:
+                chosen = msg.WhichOneof(fd.containing_oneof.name)
+                if chosen is not None and chosen != fd.name:
+                    self.fail("oneof", f"{key!r} and {chosen!r} cannot both be set", child, key_node)
+                    continue
+            self.field(msg, fd, value_node, child)
+
+    def field(self, msg: Message, fd: FieldDescriptor, node: yaml.Node, path: str) -> None:
+        self.loaded.positions[path] = _position(node)
+        if fd.message_type is not None and fd.message_type.GetOptions().map_entry:
+            self.map(getattr(msg, fd.name), fd.message_type, node, path)
+        elif fd.is_repeated:
+            self.repeated(getattr(msg, fd.name), fd, node, path)
+        elif fd.message_type is not None:
+            target = getattr(msg, fd.name)
+            target.SetInParent()  # `resegment: {}` sets the field, and so chooses its oneof
+            self.into(target, node, path)
+        else:
+            value = self.scalar(fd, node, path)
+            if value is not None:
+                setattr(msg, fd.name, value)
+
+    def map(self, container, entry: Descriptor, node: yaml.Node, path: str) -> None:
+        if not isinstance(node, yaml.MappingNode):
+            if node.tag != _NULL:
+                self.fail("type", "expected a mapping", path, node)
+            return
+        value_fd = entry.fields_by_name["value"]
+        for key_node, value_node in node.value:
+            child = f"{path}.{key_node.value}"
+            self.loaded.positions[child] = _position(value_node)
+            if value_fd.message_type is not None:
+                self.into(container[key_node.value], value_node, child)
+            else:
+                value = self.scalar(value_fd, value_node, child)
+                if value is not None:
+                    container[key_node.value] = value
+
+    def repeated(self, container, fd: FieldDescriptor, node: yaml.Node, path: str) -> None:
+        items = node.value if isinstance(node, yaml.SequenceNode) else None
+        if items is None:
+            if node.tag == _NULL:
+                return
+            if fd.message_type is not None:
+                self.fail("type", "expected a list", path, node)
+                return
+            items = [node]  # a single scalar where a list is expected: `on: login`
+        for i, item in enumerate(items):
+            child = f"{path}[{i}]"
+            self.loaded.positions[child] = _position(item)
+            if fd.message_type is not None:
+                self.into(container.add(), item, child)
+            else:
+                value = self.scalar(fd, item, child)
+                if value is not None:
+                    container.append(value)
+
+    def into(self, target: Message, node: yaml.Node, path: str) -> None:
+        """Fill a message field, with the friendly forms of the well-known and value types."""
+        converter = _SPECIAL.get(target.DESCRIPTOR.full_name)
+        if converter is None:
+            self.message(target, node, path)
+            return
+        self.loaded.positions[path] = _position(node)
+        problem = converter(self, target, node, path)
+        if problem:
+            self.fail("type", problem, path, node)
+
+    def scalar(self, fd: FieldDescriptor, node: yaml.Node, path: str):
+        if not isinstance(node, yaml.ScalarNode):
+            self.fail("type", f"expected a single value for {field_key(fd)!r}", path, node)
+            return None
+        if node.tag == _NULL:
+            return None
+        if fd.type == FieldDescriptor.TYPE_STRING:
+            self.note_origin(node, path)
+            return node.value
+        if fd.type == FieldDescriptor.TYPE_BOOL:
+            if node.tag != _BOOL:
+                self.fail("type", f"expected true or false, not {node.value!r}", path, node)
+                return None
+            return _SCALARS.construct_object(node)
+        if fd.type == FieldDescriptor.TYPE_ENUM:
+            return self.enum(fd, node, path)
+        if fd.cpp_type in (FieldDescriptor.CPPTYPE_INT32, FieldDescriptor.CPPTYPE_INT64,
+                           FieldDescriptor.CPPTYPE_UINT32, FieldDescriptor.CPPTYPE_UINT64):
+            if node.tag != _INT:
+                self.fail("type", f"expected a whole number, not {node.value!r}", path, node)
+                return None
+            return _SCALARS.construct_object(node)
+        if node.tag not in (_INT, _FLOAT):
+            self.fail("type", f"expected a number, not {node.value!r}", path, node)
+            return None
+        return float(_SCALARS.construct_object(node))
+
+    def enum(self, fd: FieldDescriptor, node: yaml.Node, path: str):
+        names = [v.name for v in fd.enum_type.values if v.number != 0]
+        prefix = _enum_prefix(fd.enum_type.name)
+        wanted = node.value.upper()
+        for name in (wanted, prefix + wanted):
+            if name in names:
+                return fd.enum_type.values_by_name[name].number
+        short = [n[len(prefix):].lower() for n in names]
+        self.fail("type", f"unknown {fd.enum_type.name} {node.value!r}; one of {', '.join(short)}", path, node,
+                  suggest(node.value.lower(), short))
+        return None
+
+    def note_origin(self, node: yaml.ScalarNode, path: str) -> None:
+        """Remember where an expression's text starts: after the quote, or on the line after a | or > marker."""
+        line, column = _position(node)
+        if node.style in ("'", '"'):
+            column += 1
+        elif node.style in ("|", ">") and line < len(self.lines):
+            body = self.lines[line]  # the line after the marker (0-based index == 1-based line)
+            line, column = line + 1, len(body) - len(body.lstrip()) + 1
+        self.loaded.origins[path] = (line, column)
+
+
+def _fields_by_key(descriptor: Descriptor) -> dict[str, FieldDescriptor]:
+    fields = {}
+    for fd in descriptor.fields:
+        fields[fd.name] = fd
+        fields[field_key(fd)] = fd
+    return fields
+
+
+def _enum_prefix(enum_name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", enum_name).upper() + "_"
+
+
+def _read_value(reader: _Reader, target: Message, node: yaml.Node, path: str) -> str | None:
+    """A segflow.v1.Value from a YAML scalar or list."""
+    if isinstance(node, yaml.SequenceNode):
+        target.list_value.SetInParent()
+        for i, item in enumerate(node.value):
+            problem = _read_value(reader, target.list_value.values.add(), item, f"{path}[{i}]")
+            if problem:
+                return problem
+        return None
+    if not isinstance(node, yaml.ScalarNode):
+        return "expected a single value or a list"
+    if node.tag == _NULL:
+        target.null_value = 0
+    elif node.tag == _BOOL:
+        target.bool_value = _SCALARS.construct_object(node)
+    elif node.tag == _INT:
+        number = _SCALARS.construct_object(node)
+        if not -(2**63) <= number < 2**63:
+            return f"{node.value} does not fit in a 64-bit integer"
+        target.int_value = number
+    elif node.tag == _FLOAT:
+        target.double_value = _SCALARS.construct_object(node)
+    elif node.tag == _TIMESTAMP:
+        return _read_timestamp(reader, target.timestamp_value, node, path)
+    else:
+        target.string_value = node.value
+    return None
+
+
+def _read_timestamp(reader: _Reader, target: Message, node: yaml.Node, path: str) -> str | None:
+    if not isinstance(node, yaml.ScalarNode):
+        return "expected an RFC 3339 timestamp such as 2030-01-31T00:00:00Z"
+    try:
+        moment = datetime.fromisoformat(node.value.replace("Z", "+00:00"))
+    except ValueError:
+        return f"{node.value!r} is not an RFC 3339 timestamp such as 2030-01-31T00:00:00Z"
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    target.FromDatetime(moment)
+    return None
+
+
+def _read_duration(reader: _Reader, target: Message, node: yaml.Node, path: str) -> str | None:
+    match = _DURATION.match(node.value) if isinstance(node, yaml.ScalarNode) else None
+    if not match:
+        return "expected a duration such as 250ms, 1.5s, 5m or a number of seconds"
+    seconds = float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+    target.FromNanoseconds(round(seconds * 1e9))
+    return None
+
+
+_SPECIAL = {
+    "segflow.v1.Value": _read_value,
+    "google.protobuf.Timestamp": _read_timestamp,
+    "google.protobuf.Duration": _read_duration,
+}

@@ -1,0 +1,125 @@
+"""Assembles a running segflow from a Config: stores, history, bus, engine, servicers, health and reflection.
+
+`create_service(config)` returns a started `Service` with its bound port (bind port 0 in tests); `stop()`
+stops accepting calls, lets in-flight ones finish within the grace period, summarises live sessions and flushes
+history, so nothing acknowledged is lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent import futures
+from datetime import datetime, timedelta, timezone
+from typing import Callable
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from segflow.v1 import decision_service_pb2, decision_service_pb2_grpc, ruleset_service_pb2, ruleset_service_pb2_grpc
+
+from server.config import Config
+from server.history import HistoryWriter, RulesetVersions, open_sink
+from server.rulesets import RulesetRegistry, Source
+from server.runtime.engine import Engine
+from server.servicers.decision import DecisionServicer
+from server.servicers.rulesets import RulesetServicer
+from server.sessions.store import MemorySessionStore
+from server.subscriptions import ActionBus
+from server.examples import EXAMPLE_RULESET
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAMES = (
+    decision_service_pb2.DESCRIPTOR.services_by_name["DecisionService"].full_name,
+    ruleset_service_pb2.DESCRIPTOR.services_by_name["RulesetService"].full_name,
+)
+# How often idle sessions are expired, and how often old anonymous history is purged.
+SWEEP_SECONDS = 5.0
+PURGE_SECONDS = 3600.0
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Service:
+    """A running segflow server and everything it owns."""
+
+    def __init__(self, config: Config, clock: Callable[[], datetime] = utc_now):
+        self.config = config
+        self.clock = clock
+        self.sink = open_sink(config.history)
+        self.history = HistoryWriter(self.sink)
+        self.versions = RulesetVersions(self.sink)
+        self.registry = RulesetRegistry(self.versions)
+        self.bus = ActionBus()
+        self.store = MemorySessionStore(idle_timeout=timedelta(seconds=config.idle_timeout_seconds),
+                                        max_sessions=config.max_sessions, clock=clock)
+        self.engine = Engine(self.registry, self.store, clock=clock, submit=self.history.submit,
+                             publish=self.bus.publish)
+        self.store.on_close = self.engine.summarise
+        self.health = health.HealthServicer()
+        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=config.workers))
+        decision_service_pb2_grpc.add_DecisionServiceServicer_to_server(
+            DecisionServicer(self.engine, self.bus), self.server)
+        ruleset_service_pb2_grpc.add_RulesetServiceServicer_to_server(RulesetServicer(self.registry), self.server)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        reflection.enable_server_reflection(
+            (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server)
+        self.port = self.server.add_insecure_port(config.address)
+        self._stopping = threading.Event()
+        self._sweeper = threading.Thread(target=self._sweep, name="segflow-sweeper", daemon=True)
+
+    def start(self) -> "Service":
+        self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
+        self.load_ruleset()
+        self.server.start()
+        self._sweeper.start()
+        log.info("segflow listening on port %d (ruleset version %d)", self.port, self.registry.current()[1])
+        return self
+
+    def load_ruleset(self) -> None:
+        """Serve the configured file, else the version active when the server last ran, else the example."""
+        if self.config.ruleset is not None:
+            self.registry.deploy(Source(yaml=self.config.ruleset.read_text()), "segflow serve",
+                                 f"loaded from {self.config.ruleset}")
+        elif not self.registry.restore():
+            self.registry.deploy(Source(yaml=EXAMPLE_RULESET), "segflow serve", "the shipped example ruleset")
+        self._set_health(health_pb2.HealthCheckResponse.SERVING)
+
+    def stop(self, grace: float | None = None) -> None:
+        """Graceful stop: refuse new calls, finish in-flight ones, summarise sessions, flush history."""
+        if self._stopping.is_set():
+            return
+        self._stopping.set()
+        self.health.enter_graceful_shutdown()
+        self.server.stop(self.config.grace_seconds if grace is None else grace).wait()
+        self.bus.close()
+        self.store.close_all("shutdown")
+        self.history.close()
+
+    def wait(self) -> None:
+        self.server.wait_for_termination()
+
+    def _set_health(self, status) -> None:
+        for name in ("", *SERVICE_NAMES):
+            self.health.set(name, status)
+
+    def _sweep(self) -> None:
+        retention = timedelta(days=self.config.anonymous_retention_days)
+        next_purge = 0.0
+        while not self._stopping.wait(SWEEP_SECONDS):
+            try:
+                self.store.expire_idle()
+                if time.monotonic() >= next_purge:
+                    self.sink.purge_anonymous(self.clock() - retention)
+                    next_purge = time.monotonic() + PURGE_SECONDS
+            except Exception:  # the sweeper must outlive a transient database error
+                log.exception("session sweep failed")
+
+
+def create_service(config: Config, clock: Callable[[], datetime] = utc_now) -> Service:
+    """Build and start a service; its bound port is `service.port`."""
+    return Service(config, clock).start()

@@ -1,0 +1,99 @@
+"""Service settings: embedded defaults, overridden by `SEGFLOW_*` environment variables, then by flags."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Config:
+    # Where the gRPC server listens.
+    address: str = "127.0.0.1:50051"
+    # Where the embedded SQLite history lives.
+    data_dir: Path = Path("segflow-data")
+    # The ruleset to serve; the last deployed version (or the shipped example) when unset.
+    ruleset: Path | None = None
+    # Reload the ruleset file when it changes.
+    watch: bool = False
+    # History database: sqlite:///path or postgresql://...; SQLite under data_dir when empty.
+    history_url: str = ""
+    # Session store: "memory", or redis://host:port/db to share sessions between replicas.
+    sessions_url: str = "memory"
+    # Sliding idle timeout of a session, renewed by every call.
+    idle_timeout_seconds: float = 1800.0
+    # Live sessions kept before the least recently active is evicted.
+    max_sessions: int = 100_000
+    # How long anonymous session summaries are kept in history.
+    anonymous_retention_days: float = 60.0
+    # Seconds in-flight calls get to finish on shutdown.
+    grace_seconds: float = 10.0
+    # Threads serving calls.
+    workers: int = 32
+    log_level: str = "INFO"
+
+    @property
+    def history(self) -> str:
+        return self.history_url or f"sqlite:///{self.data_dir / 'history.db'}"
+
+
+_HELP = {
+    "address": "host:port to listen on",
+    "data_dir": "directory of the embedded SQLite history",
+    "ruleset": "ruleset YAML file to deploy at start",
+    "watch": "reload the ruleset file when it changes",
+    "history_url": "history database URL (sqlite:///path or postgresql://...)",
+    "sessions_url": "session store: memory or redis://host:port/db",
+    "idle_timeout_seconds": "session idle timeout",
+    "max_sessions": "live sessions kept before eviction",
+    "anonymous_retention_days": "days anonymous session summaries are kept",
+    "grace_seconds": "seconds in-flight calls get on shutdown",
+    "workers": "threads serving calls",
+    "log_level": "DEBUG, INFO, WARNING or ERROR",
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """One flag per setting, e.g. --idle-timeout-seconds; each defaults to its SEGFLOW_* variable."""
+    for f in fields(Config):
+        flag = "--" + f.name.replace("_", "-")
+        env = "SEGFLOW_" + f.name.upper()
+        if f.type in ("bool", bool):
+            parser.add_argument(flag, action="store_true", default=None, help=f"{_HELP[f.name]} (${env})")
+        else:
+            parser.add_argument(flag, default=None, help=f"{_HELP[f.name]} (${env}, default {f.default})")
+
+
+def load(args: argparse.Namespace | None = None, environ: dict[str, str] | None = None) -> Config:
+    """Defaults, then SEGFLOW_* variables, then flags; raises ValueError naming a bad value."""
+    environ = os.environ if environ is None else environ
+    config = Config()
+    changes = {}
+    for f in fields(Config):
+        raw = getattr(args, f.name, None) if args is not None else None
+        if raw is None:
+            raw = environ.get("SEGFLOW_" + f.name.upper())
+        if raw is not None:
+            changes[f.name] = _parse(f.name, f.default, raw)
+    return replace(config, **changes)
+
+
+def _parse(name: str, default, raw):
+    if isinstance(raw, bool):
+        return raw
+    try:
+        if isinstance(default, bool):
+            if raw.lower() not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+                raise ValueError(raw)
+            return raw.lower() in ("1", "true", "yes", "on")
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+        if name in ("data_dir", "ruleset"):
+            return Path(raw)
+        return raw
+    except ValueError:
+        raise ValueError(f"bad value for {name}: {raw!r}") from None

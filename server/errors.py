@@ -1,0 +1,117 @@
+"""The one place where failures become gRPC statuses with details a program can read.
+
+Code below the servicers raises `ServiceError` (or lets a `CompileError` through); `grpc_errors` turns either
+into the right status code with a `google.rpc.Status` carrying `BadRequest` field violations and an `ErrorInfo`
+reason, so clients in any language can tell what was wrong and where.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from typing import Iterable
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from rules import CompileError
+
+DOMAIN = "segflow.dev"
+log = logging.getLogger(__name__)
+
+
+class ServiceError(Exception):
+    """A request that cannot be served: a status code, a message, a reason and the fields at fault."""
+
+    code = grpc.StatusCode.INTERNAL
+
+    def __init__(self, message: str, *, reason: str = "", fields: Iterable[tuple[str, str]] = (),
+                 metadata: dict[str, str] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.reason = reason or self.code.name
+        self.fields = list(fields)
+        self.metadata = metadata or {}
+
+
+class InvalidArgument(ServiceError):
+    code = grpc.StatusCode.INVALID_ARGUMENT
+
+
+class NotFound(ServiceError):
+    code = grpc.StatusCode.NOT_FOUND
+
+
+class FailedPrecondition(ServiceError):
+    code = grpc.StatusCode.FAILED_PRECONDITION
+
+
+class ResourceExhausted(ServiceError):
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+class Unavailable(ServiceError):
+    code = grpc.StatusCode.UNAVAILABLE
+
+
+def require(value, field: str, what: str = "is required") -> None:
+    """Raise INVALID_ARGUMENT naming `field` when `value` is empty."""
+    if not value:
+        raise InvalidArgument(f"{field} {what}", reason="MISSING_FIELD", fields=[(field, what)])
+
+
+def from_compile_error(exc: CompileError, field_prefix: str = "") -> InvalidArgument:
+    """A ruleset or expression that does not compile: one field violation per error."""
+    fields = [(f"{field_prefix}{e.path}", str(e)) for e in exc.errors]
+    first = str(exc.errors[0]).splitlines()[0] if exc.errors else "invalid ruleset"
+    more = f" (and {len(exc.errors) - 1} more)" if len(exc.errors) > 1 else ""
+    return InvalidArgument(f"{first}{more}", reason="RULESET_INVALID", fields=fields)
+
+
+def to_status(error: ServiceError) -> grpc.Status:
+    """The rich status for an error: code, message, BadRequest violations and ErrorInfo."""
+    details = []
+    if error.fields:
+        bad = error_details_pb2.BadRequest(field_violations=[
+            error_details_pb2.BadRequest.FieldViolation(field=f, description=d) for f, d in error.fields])
+        details.append(_pack(bad))
+    details.append(_pack(error_details_pb2.ErrorInfo(reason=error.reason, domain=DOMAIN, metadata=error.metadata)))
+    status = status_pb2.Status(code=getattr(code_pb2, error.code.name), message=error.message, details=details)
+    return rpc_status.to_status(status)
+
+
+def status_code_name(error: Exception) -> str:
+    """Name of the status code an exception maps to (for per-command results in a batch)."""
+    return as_service_error(error).code.name
+
+
+def as_service_error(error: Exception) -> ServiceError:
+    if isinstance(error, ServiceError):
+        return error
+    if isinstance(error, CompileError):
+        return from_compile_error(error)
+    return ServiceError("internal error", reason="INTERNAL")
+
+
+def grpc_errors(method):
+    """Decorate a servicer method so that ServiceError/CompileError abort the call with a rich status."""
+
+    @functools.wraps(method)
+    def wrapper(self, request, context):
+        try:
+            return method(self, request, context)
+        except (ServiceError, CompileError) as exc:
+            context.abort_with_status(to_status(as_service_error(exc)))
+        except Exception:
+            log.exception("unexpected error in %s", method.__name__)
+            context.abort_with_status(to_status(ServiceError("internal error", reason="INTERNAL")))
+
+    return wrapper
+
+
+def _pack(message) -> any_pb2.Any:
+    packed = any_pb2.Any()
+    packed.Pack(message)
+    return packed

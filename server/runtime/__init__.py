@@ -1,0 +1,1 @@
+"""The runtime a touchpoint talks to: sessions, events, rules, actions, segments, offers and journeys."""

@@ -1,0 +1,69 @@
+"""What one call decided, gathered while the session is locked and emitted once it is released.
+
+A `Decision` has its own id and the ruleset version that made it; it collects the actions fired (each with an
+id, the rule that fired it and a lifecycle state), segment changes, advisories, and the history records and
+action events to hand to the writer and the subscription bus after the session lock is let go.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from google.protobuf import timestamp_pb2
+from segflow.v1 import action_pb2, decision_service_pb2
+
+from server.sessions.state import SessionState
+
+FIRED = action_pb2.ACTION_STATE_FIRED
+ERRORED = action_pb2.ACTION_STATE_ERRORED
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class Decision:
+    def __init__(self, session: SessionState, version: int, now: datetime, event_name: str = ""):
+        self.id = new_id()
+        self.version = version
+        self.session = session
+        self.now = now
+        self.event_name = event_name
+        self.rule_id = ""  # the rule whose actions are running
+        self.actions: list[action_pb2.Action] = []
+        self.entered: set[str] = set()
+        self.left: set[str] = set()
+        self.advisories: list[action_pb2.Advisory] = []
+        self.records: list = []
+        self._time = timestamp_pb2.Timestamp()
+        self._time.FromDatetime(now)
+
+    @property
+    def proto(self) -> decision_service_pb2.Decision:
+        return decision_service_pb2.Decision(decision_id=self.id, ruleset_version=self.version)
+
+    def action(self, type_: int, *, state: int = FIRED, action_id: str = "", error: tuple[str, str] | None = None,
+               media_type: str = "", **details) -> action_pb2.Action:
+        """Record a fired action (or a state change of an earlier one, when `action_id` is given)."""
+        session = self.session
+        action = action_pb2.Action(
+            action_id=action_id or new_id(), type=type_, rule_id=self.rule_id, ruleset_version=self.version,
+            state=ERRORED if error else state, session_id=session.session_id, customer_id=session.customer_id,
+            anonymous=session.anonymous, event_name=self.event_name, time=self._time, media_type=media_type,
+            decision_id=self.id, **details)
+        if error:
+            action.error_code, action.error_message = error
+        self.actions.append(action)
+        return action
+
+    def advise(self, code: str, message: str) -> None:
+        self.advisories.append(action_pb2.Advisory(code=code, message=message, rule_id=self.rule_id))
+
+    def segments_changed(self, entered: set[str], left: set[str]) -> None:
+        """Fold one resegmentation into the call's net change: entering then leaving is no change."""
+        self.entered, self.left = ((self.entered - left) | (entered - self.left),
+                                   (self.left - entered) | (left - self.entered))
+
+    def record(self, record) -> None:
+        self.records.append(record)

@@ -1,0 +1,175 @@
+"""Event processing: statistics first, then the rules listening to the event, their actions, and chains.
+
+Order within one event: the event's statistics and sequence number are updated before any rule runs, so
+conditions see the event itself; journey triggers run next; then each rule listening to the event, in
+priority then file order, runs `then` when its condition is TRUE and `else` otherwise (NULL included).
+Actions run in order and see the effects of the actions before them. A `trigger_events` action processes the
+chained events at once, depth first; past the ruleset's depth limit a chain is cut and reported as an
+advisory, so a cycle never hangs.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Callable, Mapping
+
+from segflow.v1 import action_pb2
+
+from rules.ruleset import CompiledAction, CompiledRuleset
+from server.history.records import DataRecord
+from server.runtime import journeys, offers
+from server.runtime.context import SessionContext
+from server.runtime.decision import Decision
+from server.runtime.segmentation import resegment_action
+from server.sessions.state import EventStat, JourneyStep
+from server.values import to_value
+
+JourneysOf = Callable[[Any], dict[str, JourneyStep]]
+
+
+class EventProcessor:
+    """Processes one posted event (and the events it chains) against one ruleset for one session."""
+
+    def __init__(self, compiled: CompiledRuleset, ctx: SessionContext, decision: Decision,
+                 journeys_of: JourneysOf):
+        self.compiled = compiled
+        self.ctx = ctx
+        self.decision = decision
+        self.journeys_of = journeys_of
+
+    def process(self, name: str, params: Mapping[str, Any], when: datetime, depth: int = 0,
+                fire: bool = True) -> None:
+        """Record the event in the session's statistics and, when `fire`, run what listens to it."""
+        session = self.ctx.session
+        session.event_sequence += 1
+        stat = session.event_stats.get(name)
+        if stat is None:
+            stat = session.event_stats[name] = EventStat(first_time=when)
+        stat.count += 1
+        stat.last_time = when
+        stat.last_data = dict(params)
+        if not fire:
+            return
+        self.ctx.on_event(name, params, session.event_sequence)
+        decision = self.decision
+        decision.event_name = name
+        for journey, transition in self.compiled.journey_triggers.get(name, ()):
+            decision.rule_id = f"journey:{journey}"
+            journeys.advance(self.journeys_of(session), journey, transition, decision)
+        values = session.attributes
+        for rule in self.compiled.rules_for(name):
+            decision.rule_id = rule.id
+            matched = rule.condition is None or rule.condition(values, self.ctx) is True
+            for action in rule.then if matched else rule.otherwise:
+                self.run(action, depth)
+            self.ctx.on_event(name, params, session.event_sequence)  # restore after chained events
+            decision.event_name = name
+        decision.rule_id = ""
+
+    def run(self, action: CompiledAction, depth: int) -> None:
+        _HANDLERS[action.kind](self, action, depth)
+
+    # -- one handler per action kind -------------------------------------------------------------
+
+    def resegment(self, action: CompiledAction, depth: int) -> None:
+        resegment_action(self.compiled, self.ctx, self.decision, action.definition.flowcharts)
+
+    def offer_response(self, action: CompiledAction, depth: int) -> None:
+        expression = action.expressions.get("treatment_code")
+        value = expression(self.ctx.session.attributes, self.ctx) if expression else None
+        codes = [str(v) for v in value if v is not None] if isinstance(value, list) else (
+            [str(value)] if value not in (None, "") else [])
+        offers.log_response(action.kind, codes, action.definition.response_type, self.ctx, self.decision)
+
+    def expression(self, action: CompiledAction, depth: int) -> None:
+        definition = action.definition
+        session = self.ctx.session
+        value = action.expressions["expression"](session.attributes, self.ctx)
+        details = action_pb2.UserExpressionDetails(expression=definition.expression, value=to_value(value),
+                                                   assigned_attribute=definition.assign_to)
+        error = None
+        if definition.assign_to:
+            kind = self.compiled.schema.attributes[definition.assign_to].type
+            problem = type_problem(value, kind)
+            if problem:
+                error = ("type", f"cannot assign {problem} to {definition.assign_to!r} ({kind})")
+            else:
+                session.attributes[definition.assign_to] = float(value) if kind == "double" and value is not None \
+                    else value
+        self.decision.action(action_pb2.ACTION_TYPE_USER_EXPRESSION, user_expression=details, error=error)
+
+    def trigger_events(self, action: CompiledAction, depth: int) -> None:
+        events = list(action.definition.events)
+        limit = self.compiled.max_trigger_depth
+        if depth + 1 > limit:
+            self.decision.advise("trigger_depth", f"chain cut at depth {limit}: {', '.join(events)} not triggered "
+                                                  f"(a cycle of trigger_events?)")
+            self.decision.action(action_pb2.ACTION_TYPE_TRIGGER_EVENTS, error=(
+                "trigger_depth", f"trigger depth limit {limit} reached"),
+                trigger_events=action_pb2.TriggerEventsDetails(events=events, depth=depth + 1))
+            return
+        self.decision.action(action_pb2.ACTION_TYPE_TRIGGER_EVENTS,
+                             trigger_events=action_pb2.TriggerEventsDetails(events=events, depth=depth + 1))
+        rule_id = self.decision.rule_id
+        for event in events:
+            self.process(event, {}, self.decision.now, depth + 1)
+        self.decision.rule_id = rule_id
+
+    def log_data(self, action: CompiledAction, depth: int) -> None:
+        session = self.ctx.session
+        columns = {name: ev(session.attributes, self.ctx) for name, ev in action.expressions.items()}
+        table = action.definition.table
+        fired = self.decision.action(action_pb2.ACTION_TYPE_LOG_DATA, log_data=action_pb2.LogDataDetails(
+            table=table, columns={k: to_value(v) for k, v in columns.items()}))
+        self.decision.record(DataRecord(
+            session_id=session.session_id, customer_id=session.customer_id, decision_id=self.decision.id,
+            ruleset_version=self.decision.version, time=self.decision.now, action_id=fired.action_id,
+            table=table, columns=columns))
+
+    def journey(self, action: CompiledAction, depth: int) -> None:
+        transition = action.kind.removeprefix("journey_")
+        journeys.advance(self.journeys_of(self.ctx.session), action.definition.journey, transition, self.decision)
+
+    def suppress_offer(self, action: CompiledAction, depth: int) -> None:
+        definition = action.definition
+        self.ctx.session.suppressed.add(definition.offer)
+        self.decision.action(action_pb2.ACTION_TYPE_SUPPRESS_OFFER, suppress_offer=action_pb2.SuppressOfferDetails(
+            offer_code=definition.offer, reason=definition.reason))
+
+    def notify(self, action: CompiledAction, depth: int) -> None:
+        definition = action.definition
+        message = action.expressions["message"](self.ctx.session.attributes, self.ctx)
+        self.decision.action(action_pb2.ACTION_TYPE_NOTIFY, media_type=definition.media_type,
+                             notify=action_pb2.NotifyDetails(topic=definition.topic,
+                                                             message="" if message is None else str(message)))
+
+
+_HANDLERS = {
+    "resegment": EventProcessor.resegment,
+    "log_contact": EventProcessor.offer_response,
+    "log_acceptance": EventProcessor.offer_response,
+    "log_rejection": EventProcessor.offer_response,
+    "expression": EventProcessor.expression,
+    "trigger_events": EventProcessor.trigger_events,
+    "log_data": EventProcessor.log_data,
+    "journey_start": EventProcessor.journey,
+    "journey_continue": EventProcessor.journey,
+    "journey_stop": EventProcessor.journey,
+    "suppress_offer": EventProcessor.suppress_offer,
+    "notify": EventProcessor.notify,
+}
+
+_PYTHON_TYPES = {"string": (str,), "int": (int,), "double": (int, float), "bool": (bool,),
+                 "timestamp": (datetime,), "list": (list,), "any": (object,)}
+
+
+def type_problem(value: Any, kind: str) -> str | None:
+    """Why a value does not fit a declared type (None when it fits; NULL always fits)."""
+    if value is None:
+        return None
+    accepted = _PYTHON_TYPES[kind]
+    if isinstance(value, bool) and bool not in accepted and kind != "any":
+        return "a bool"
+    if isinstance(value, accepted):
+        return None
+    return f"a {type(value).__name__} value"

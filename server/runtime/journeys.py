@@ -1,0 +1,44 @@
+"""Journey transitions: start, continue, stop, from journey triggers and from journey actions alike."""
+
+from __future__ import annotations
+
+from segflow.v1 import action_pb2
+
+from server.history.records import JourneyRecord
+from server.runtime.decision import Decision
+from server.sessions.state import JourneyStep
+
+_TYPES = {
+    "start": (action_pb2.ACTION_TYPE_JOURNEY_START, action_pb2.ACTION_STATE_JOURNEY_STARTED),
+    "continue": (action_pb2.ACTION_TYPE_JOURNEY_CONTINUE, action_pb2.ACTION_STATE_JOURNEY_CONTINUED),
+    "stop": (action_pb2.ACTION_TYPE_JOURNEY_STOP, action_pb2.ACTION_STATE_JOURNEY_STOPPED),
+}
+
+
+def advance(journeys: dict[str, JourneyStep], journey: str, transition: str, decision: Decision) -> None:
+    """Apply one transition. Starting an active journey, or continuing or stopping one that is not active,
+    changes nothing and says so in an advisory."""
+    current = journeys.get(journey)
+    active = current is not None and current.active
+    if transition == "start" and active:
+        decision.advise("journey_already_active", f"journey {journey!r} is already active")
+        return
+    if transition != "start" and not active:
+        decision.advise("journey_not_active", f"journey {journey!r} is not active: cannot {transition} it")
+        return
+    now = decision.now
+    if transition == "start":
+        current = journeys[journey] = JourneyStep(True, 1, decision.event_name, now, now)
+    else:
+        current.step += transition == "continue"
+        current.active = transition == "continue"
+        current.last_event = decision.event_name
+        current.updated_at = now
+    type_, state = _TYPES[transition]
+    action = decision.action(type_, state=state,
+                             journey=action_pb2.JourneyDetails(journey=journey, step=current.step))
+    session = decision.session
+    decision.record(JourneyRecord(
+        session_id=session.session_id, customer_id=session.customer_id, decision_id=decision.id,
+        ruleset_version=decision.version, time=now, action_id=action.action_id, journey=journey,
+        transition=transition, step=current.step, event_name=decision.event_name))

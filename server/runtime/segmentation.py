@@ -1,0 +1,48 @@
+"""Resegmentation: run a session's flowcharts on its current data and note who entered and left what."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from segflow.v1 import action_pb2
+
+from rules.ruleset import CompiledRuleset
+from server.runtime.context import SessionContext
+from server.runtime.decision import Decision
+
+
+def resegment(compiled: CompiledRuleset, ctx: SessionContext, decision: Decision,
+              flowcharts: Iterable[str] = ()) -> tuple[set[str], set[str]]:
+    """Run the named flowcharts (all of the session's audience level when none) and apply the result.
+
+    The new membership is computed completely before it replaces the old one, so a reader holding the
+    session never sees half of it. Returns (entered, left).
+    """
+    session = ctx.session
+    charts = compiled.flowcharts_for(session.audience_level, flowcharts)
+    members: set[str] = set()
+    covered: set[str] = set()
+    values = session.attributes
+    for chart in charts:
+        evaluator = chart.segments
+        members |= evaluator.names_of(evaluator.bits(values, ctx))
+        covered.update(evaluator.names)
+    before = session.segments
+    after = (before - covered) | members
+    if not flowcharts:  # a full resegmentation also drops segments of other levels
+        after = frozenset(members)
+    entered, left = set(after - before), set(before - after)
+    session.segments = frozenset(after)
+    decision.segments_changed(entered, left)
+    return entered, left
+
+
+def resegment_action(compiled: CompiledRuleset, ctx: SessionContext, decision: Decision,
+                     flowcharts: Iterable[str] = ()) -> action_pb2.Action:
+    """A resegment action: resegment and record what changed."""
+    names = list(flowcharts)
+    entered, left = resegment(compiled, ctx, decision, names)
+    charts = names or [c.name for c in compiled.flowcharts_for(ctx.session.audience_level)]
+    details = action_pb2.ResegmentDetails(flowcharts=charts, segments_entered=sorted(entered),
+                                          segments_left=sorted(left))
+    return decision.action(action_pb2.ACTION_TYPE_RESEGMENT, resegment=details)

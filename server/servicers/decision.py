@@ -1,0 +1,46 @@
+"""DecisionService over gRPC: every method hands its request to the engine; errors become rich statuses."""
+
+from __future__ import annotations
+
+from segflow.v1 import decision_service_pb2_grpc
+
+from server.errors import grpc_errors
+from server.runtime.engine import Engine
+from server.subscriptions import ActionBus, serve_subscription
+
+
+class DecisionServicer(decision_service_pb2_grpc.DecisionServiceServicer):
+    def __init__(self, engine: Engine, bus: ActionBus):
+        self.engine = engine
+        self.bus = bus
+
+    @grpc_errors
+    def StartSession(self, request, context):
+        return self.engine.start_session(request)
+
+    @grpc_errors
+    def PostEvent(self, request, context):
+        return self.engine.post_event(request)
+
+    @grpc_errors
+    def GetOffers(self, request, context):
+        return self.engine.get_offers(request)
+
+    @grpc_errors
+    def SetAudience(self, request, context):
+        return self.engine.set_audience(request)
+
+    @grpc_errors
+    def GetSession(self, request, context):
+        return self.engine.get_session(request)
+
+    @grpc_errors
+    def EndSession(self, request, context):
+        return self.engine.end_session(request)
+
+    @grpc_errors
+    def ExecuteBatch(self, request, context):
+        return self.engine.execute_batch(request)
+
+    def SubscribeActions(self, request, context):
+        yield from serve_subscription(self.bus, request, context)

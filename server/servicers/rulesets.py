@@ -1,0 +1,90 @@
+"""RulesetService over gRPC: validate, deploy, inspect and roll back rulesets."""
+
+from __future__ import annotations
+
+from segflow.v1 import ruleset_pb2, ruleset_service_pb2 as pb, ruleset_service_pb2_grpc
+
+from rules.errors import RuleError
+from server.errors import InvalidArgument, NotFound, grpc_errors
+from server.rulesets import RulesetRegistry, Source, check_source
+
+_MAX_PAGE = 100
+
+
+def diagnostic(error: RuleError, severity: int) -> pb.Diagnostic:
+    return pb.Diagnostic(severity=severity, code=error.code, message=error.message, path=error.path,
+                         line=error.line or 0, column=error.column or 0, expression_line=error.expr_line,
+                         expression_column=error.expr_column, caret=error.caret, suggestion=error.suggestion or "")
+
+
+def source_of(request_source: pb.RulesetSource) -> Source:
+    kind = request_source.WhichOneof("source")
+    if kind is None:
+        raise InvalidArgument("source: give the ruleset as yaml or as a message", reason="MISSING_FIELD",
+                              fields=[("source", "is required")])
+    if kind == "yaml":
+        return Source(yaml=request_source.yaml)
+    return Source(ruleset=request_source.ruleset)
+
+
+def version_message(record, active_version: int) -> pb.RulesetVersion:
+    message = pb.RulesetVersion(version=record.version, name=record.name, channel=record.channel,
+                                digest=record.digest, author=record.author, comment=record.comment,
+                                active=record.version == active_version)
+    message.deployed_at.FromDatetime(record.deployed_at)
+    return message
+
+
+class RulesetServicer(ruleset_service_pb2_grpc.RulesetServiceServicer):
+    def __init__(self, registry: RulesetRegistry):
+        self.registry = registry
+
+    def _active_version(self) -> int:
+        return self.registry.current()[1] if self.registry.ready else 0
+
+    @grpc_errors
+    def ValidateRuleset(self, request, context):
+        errors, warnings = check_source(source_of(request.source))
+        return pb.ValidateRulesetResponse(
+            valid=not errors, errors=[diagnostic(e, pb.SEVERITY_ERROR) for e in errors],
+            warnings=[diagnostic(w, pb.SEVERITY_WARNING) for w in warnings])
+
+    @grpc_errors
+    def DeployRuleset(self, request, context):
+        deployment = self.registry.deploy(source_of(request.source), request.author, request.comment)
+        return pb.DeployRulesetResponse(
+            version=version_message(deployment.version, deployment.version.version),
+            warnings=[diagnostic(w, pb.SEVERITY_WARNING) for w in deployment.compiled.warnings],
+            unchanged=deployment.unchanged)
+
+    @grpc_errors
+    def GetRuleset(self, request, context):
+        version = request.version or self._active_version()
+        record = self.registry.versions.get(version)
+        if record is None:
+            raise NotFound(f"no ruleset version {version}", reason="VERSION_NOT_FOUND",
+                           fields=[("version", "no such version")])
+        return pb.GetRulesetResponse(version=version_message(record, self._active_version()),
+                                     ruleset=ruleset_pb2.Ruleset.FromString(record.ruleset_bytes))
+
+    @grpc_errors
+    def ListRulesets(self, request, context):
+        if request.page_size < 0:
+            raise InvalidArgument("page_size must not be negative", fields=[("page_size", "negative")])
+        size = min(request.page_size or _MAX_PAGE, _MAX_PAGE)
+        try:
+            before = int(request.page_token) if request.page_token else None
+        except ValueError:
+            raise InvalidArgument("page_token is not one this server gave", fields=[("page_token", "invalid")])
+        records = self.registry.versions.list(size + 1, before)
+        active = self._active_version()
+        token = str(records[size - 1].version) if len(records) > size else ""
+        return pb.ListRulesetsResponse(versions=[version_message(r, active) for r in records[:size]],
+                                       next_page_token=token)
+
+    @grpc_errors
+    def RollbackRuleset(self, request, context):
+        if request.version <= 0:
+            raise InvalidArgument("version must be a deployed version number", fields=[("version", "must be > 0")])
+        deployment = self.registry.rollback(request.version, request.author)
+        return pb.RollbackRulesetResponse(version=version_message(deployment.version, deployment.version.version))

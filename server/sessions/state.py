@@ -1,0 +1,90 @@
+"""The state of one visit: audience, attributes, segments, event statistics, offers and journeys.
+
+Plain Python values throughout (None, str, int, float, bool, aware datetime, list), so expressions read them
+directly; protobuf appears only at the edges, in `server.convert`.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(slots=True)
+class EventStat:
+    """Per-event statistics: what EVENT_COUNT/EVENT_FIRST_TIME/EVENT_LAST_TIME/EVENT_LAST_DATA read."""
+
+    count: int = 0
+    first_time: datetime | None = None
+    last_time: datetime | None = None
+    last_data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class IssuedOffer:
+    """An offer recommended under a treatment code; later responses are logged against it."""
+
+    offer_code: str
+    treatment_code: str
+    action_id: str
+    interaction_point: str
+    treatment_rule_id: str
+    segment: str
+    score: float
+    name: str = ""
+
+
+@dataclass(slots=True)
+class JourneyStep:
+    """Where a visitor is in one journey."""
+
+    active: bool
+    step: int
+    last_event: str
+    started_at: datetime
+    updated_at: datetime
+
+
+# How many processed event ids a session remembers for idempotent retries.
+PROCESSED_EVENTS_KEPT = 256
+
+
+@dataclass(slots=True)
+class SessionState:
+    session_id: str
+    channel: str
+    audience_level: str
+    started_at: datetime
+    last_activity_at: datetime
+    audience_ids: dict[str, Any] = field(default_factory=dict)
+    attributes: dict[str, Any] = field(default_factory=dict)
+    segments: frozenset[str] = frozenset()
+    event_stats: dict[str, EventStat] = field(default_factory=dict)
+    event_sequence: int = 0
+    # event id -> the serialized PostEventResponse it got the first time
+    processed_events: OrderedDict[str, bytes] = field(default_factory=OrderedDict)
+    last_recommended: list[IssuedOffer] = field(default_factory=list)
+    issued: dict[str, IssuedOffer] = field(default_factory=dict)  # by treatment code
+    presentations: dict[str, int] = field(default_factory=dict)  # offer code -> contacts logged
+    rejected: set[str] = field(default_factory=set)
+    suppressed: set[str] = field(default_factory=set)
+    journeys: dict[str, JourneyStep] = field(default_factory=dict)
+    ruleset_version: int = 0
+
+    @property
+    def customer_id(self) -> str:
+        """Canonical id from the audience id fields (`field=value;...`), empty while anonymous."""
+        return ";".join(f"{k}={self.audience_ids[k]}" for k in sorted(self.audience_ids)
+                        if self.audience_ids[k] is not None)
+
+    @property
+    def anonymous(self) -> bool:
+        return not self.customer_id
+
+    def remember_event(self, event_id: str, response: bytes) -> None:
+        """Keep the first response of an event id, forgetting the oldest beyond the bound."""
+        self.processed_events[event_id] = response
+        if len(self.processed_events) > PROCESSED_EVENTS_KEPT:
+            self.processed_events.popitem(last=False)

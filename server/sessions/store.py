@@ -1,0 +1,144 @@
+"""Where live sessions are kept, one call at a time per session, with sliding expiry and a bound on their number.
+
+Concurrent calls on one session are serialised: each call holds the session's lock from reading the session to
+writing it back, so it sees every effect of the call before it, and calls run in the order they take the lock.
+Calls on different sessions never wait for each other.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Callable, Iterator, Protocol
+
+from server.sessions.state import SessionState
+
+# Called with a session that left the store and why: "ended", "expired", "evicted" or "shutdown".
+OnClose = Callable[[SessionState, str], None]
+
+
+class Slot:
+    """A session's place in a store: its lock, and its state while it is live (None when there is none)."""
+
+    __slots__ = ("lock", "state")
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.state: SessionState | None = None
+
+
+class SessionStore(Protocol):
+    """What the runtime needs from a session store; the memory and Redis stores both provide it."""
+
+    def locked(self, session_id: str) -> Iterator[Slot]:
+        """Context manager: the session's slot, locked; a state set or changed in it is kept on exit."""
+
+    def end(self, slot: Slot, reason: str) -> SessionState | None:
+        """Remove the slot's session (inside `locked`), reporting it as closed for `reason`."""
+
+    def expire_idle(self) -> int:
+        """Close every session idle past the timeout; returns how many."""
+
+    def close_all(self, reason: str = "shutdown") -> int:
+        """Close every live session (on graceful shutdown of a store that keeps nothing)."""
+
+    def expires_at(self, state: SessionState) -> datetime:
+        """When the session expires unless another call renews it."""
+
+    def __len__(self) -> int: ...
+
+
+class MemorySessionStore:
+    """The embedded default: sessions in this process, least recently active evicted first."""
+
+    def __init__(self, *, idle_timeout: timedelta, max_sessions: int, clock: Callable[[], datetime],
+                 on_close: OnClose = lambda state, reason: None):
+        self.idle_timeout = idle_timeout
+        self.max_sessions = max_sessions
+        self.clock = clock
+        self.on_close = on_close
+        self._slots: OrderedDict[str, Slot] = OrderedDict()
+        self._guard = threading.Lock()
+
+    def __len__(self) -> int:
+        with self._guard:
+            return sum(1 for slot in self._slots.values() if slot.state is not None)
+
+    def expires_at(self, state: SessionState) -> datetime:
+        return state.last_activity_at + self.idle_timeout
+
+    @contextmanager
+    def locked(self, session_id: str) -> Iterator[Slot]:
+        while True:
+            with self._guard:
+                slot = self._slots.get(session_id)
+                if slot is None:
+                    slot = self._slots[session_id] = Slot()
+            slot.lock.acquire()
+            with self._guard:
+                if self._slots.get(session_id) is slot:
+                    break
+            slot.lock.release()  # the slot was dropped while we waited for it: take the new one
+        try:
+            state = slot.state
+            if state is not None and self.clock() >= self.expires_at(state):
+                slot.state = None
+                self.on_close(state, "expired")
+            yield slot
+            if slot.state is not None:
+                slot.state.last_activity_at = self.clock()
+        finally:
+            with self._guard:
+                if slot.state is None:
+                    self._slots.pop(session_id, None)
+                else:
+                    self._slots.move_to_end(session_id)
+            slot.lock.release()
+        self._evict_over_bound()
+
+    def end(self, slot: Slot, reason: str) -> SessionState | None:
+        state, slot.state = slot.state, None
+        if state is not None:
+            self.on_close(state, reason)
+        return state
+
+    def expire_idle(self) -> int:
+        now = self.clock()
+        with self._guard:
+            candidates = [sid for sid, slot in self._slots.items()
+                          if slot.state is not None and now >= self.expires_at(slot.state)]
+        return sum(self._close_if(sid, lambda state: now >= self.expires_at(state), "expired") for sid in candidates)
+
+    def close_all(self, reason: str = "shutdown") -> int:
+        with self._guard:
+            ids = list(self._slots)
+        return sum(self._close_if(sid, lambda state: True, reason) for sid in ids)
+
+    def _evict_over_bound(self) -> None:
+        """Close the least recently active sessions beyond the bound; one in use now is left for next time."""
+        while len(self._slots) > self.max_sessions:
+            with self._guard:
+                oldest = next(iter(self._slots), None)
+            if oldest is None or not self._close_if(oldest, lambda state: True, "evicted", wait=False):
+                return
+
+    def _close_if(self, session_id: str, predicate: Callable[[SessionState], bool], reason: str,
+                  wait: bool = True) -> bool:
+        with self._guard:
+            slot = self._slots.get(session_id)
+        if slot is None or not slot.lock.acquire(timeout=5 if wait else 0):
+            return False
+        try:
+            state = slot.state
+            if state is None or not predicate(state):
+                return False
+            slot.state = None
+            with self._guard:
+                if self._slots.get(session_id) is slot:
+                    del self._slots[session_id]
+            self.on_close(state, reason)
+            return True
+        finally:
+            slot.lock.release()
