@@ -1,0 +1,37 @@
+"""segflow's rule engine: SQL expressions compiled to fast, sandboxed Python with SQL's NULL semantics.
+
+The pipeline, one module per stage:
+    parse.py     text -> sqlglot tree (size/nesting limits, syntax errors with line and column)
+    check.py     tree -> typed, interned IR (names vs Schema, types, nullability, arity; all errors collected)
+    generate.py  IR -> Python source (three-valued logic only where NULL is possible; shared subexpressions once)
+    compile.py   source -> code object (whitelist-verified, no builtins, LRU-cached by source digest)
+    runtime.py   the helper functions generated code may call; context.py what it may ask the world
+    expression.py / segments.py  the two entry points; index.py rules by event name
+
+Public API:
+    compile_expression(sql, schema=None, *, path="", origin=None) -> Evaluator   ev(values, ctx=None) -> value
+    compile_segments({name: sql}, schema=None, *, paths=None, origins=None) -> SegmentEvaluator
+    Schema, Attribute, EvalContext, CompileError, RuleError, RuleIndex, cache_info, clear_cache
+
+Semantics: comparisons, arithmetic and functions with a NULL operand are NULL; AND/OR/NOT follow SQL's truth
+tables; `x IN (...)` is TRUE on a match, NULL when x is NULL or the list holds NULL without a match; a condition
+matches only when TRUE. Bare names are attributes (case-sensitive, a missing key is NULL); `event.p` is a
+parameter of the current event. Engine-specific choices (integer division, division by zero, LEAST/GREATEST
+with NULLs, ...) are listed in runtime.py. Without a declared type, a value of the wrong Python type is not
+coerced as SQLite would: comparing or combining incompatible values raises TypeError at evaluation (with a
+Schema this is a compile error instead), and Python's True == 1 means TRUE = 1 holds. Floating NaN is not
+given SQL's ordering.
+"""
+
+from rules.compile import CacheInfo, cache_info, clear_cache
+from rules.context import EvalContext
+from rules.errors import CompileError, RuleError
+from rules.expression import Evaluator, compile_expression
+from rules.index import RuleIndex
+from rules.schema import Attribute, Schema
+from rules.segments import SegmentEvaluator, compile_segments
+
+__all__ = [
+    "Attribute", "CacheInfo", "CompileError", "EvalContext", "Evaluator", "RuleError", "RuleIndex", "Schema",
+    "SegmentEvaluator", "cache_info", "clear_cache", "compile_expression", "compile_segments",
+]

@@ -1,0 +1,66 @@
+"""compile_expression: one SQL expression -> an Evaluator (parse -> check -> generate -> compile, cached)."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping
+
+from rules.check import Checked, check
+from rules.compile import TooComplex, load
+from rules.context import EvalContext
+from rules.errors import TOO_DEEP, CompileError, ErrorSink
+from rules.generate import Generator
+from rules.ir import Builder
+from rules.schema import EMPTY, Schema
+
+
+class Evaluator:
+    """A compiled expression. Call it as `ev(values, ctx=None)` to get the SQL value (None for NULL).
+
+    `values` maps attribute names to values (a missing name is NULL); `ctx` answers event functions, NOW()
+    and callouts (a shared default EvalContext when None). For hot loops `ev.evaluate` is the bare generated
+    function with the same signature. Introspection: `sql` (normalized text), `source` (the generated
+    Python), `digest` (sha256 of that source), and the names the expression depends on: `names` (attributes),
+    `event_params`, `event_names` (from EVENT_COUNT/EVENT_*_TIME/EVENT_LAST_DATA), `segment_names`
+    (IN_SEGMENT) and `callouts` (EXTERNALCALLOUT).
+    """
+
+    __slots__ = ("evaluate", "sql", "source", "digest", "type", "names", "event_params", "event_names",
+                 "segment_names", "callouts")
+
+    def __init__(self, evaluate: Callable, checked: Checked, source: str, digest: str):
+        self.evaluate = evaluate
+        self.sql, self.source, self.digest, self.type = checked.normalized, source, digest, checked.node.type
+        self.names, self.event_params = checked.names, checked.event_params
+        self.event_names, self.segment_names, self.callouts = checked.events, checked.segments, checked.callouts
+
+    def __call__(self, values: Mapping[str, Any], ctx: EvalContext | None = None) -> Any:
+        return self.evaluate(values, ctx)
+
+    def __repr__(self) -> str:
+        return f"Evaluator({self.sql!r})"
+
+
+def compile_expression(sql: str, schema: Schema | None = None, *, path: str = "",
+                       origin: tuple[int, int] | None = None) -> Evaluator:
+    """Compile one SQL expression (a condition or any value) against `schema` (None: nothing is checked).
+
+    `path` names the expression's place in the ruleset (e.g. "rules[3].if") and `origin` is the (line,
+    column) of its first character in the ruleset file; both only decorate errors. Raises CompileError
+    listing every problem found.
+    """
+    sink = ErrorSink(sql, path, origin)
+    checked = check(sql, schema or EMPTY, Builder(), sink, boolean=False)
+    if checked is None:
+        raise CompileError(sink.errors)
+    source = Generator(f"segflow expression: {checked.normalized!r}").value(checked.node)
+    evaluate, digest = load_or_report(source, checked.normalized, sink)
+    return Evaluator(evaluate, checked, source, digest)
+
+
+def load_or_report(source: str, filename: str, sink: ErrorSink) -> tuple[Callable, str]:
+    """compile.load, turning CPython's nesting limits into a CompileError located at the expression."""
+    try:
+        return load(source, filename)
+    except TooComplex:
+        sink.add(TOO_DEEP, "expression is too deeply nested to compile", 0)
+        raise CompileError(sink.errors) from None

@@ -1,0 +1,102 @@
+"""The function signatures the checker enforces: argument types and counts, result type and nullability.
+
+Scalar functions map to a helper in runtime.HELPERS; context functions map to a method or attribute of
+EvalContext and take string literals (event, segment, callout names), so the names a rule depends on are
+known at compile time for validation and for indexing rules by event.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Scalar:
+    """A pure function of its arguments, implemented by runtime helper `helper`.
+
+    `params` are the types of the required arguments ("numeric" = int or double, "any" = anything),
+    `optional` those of trailing optional ones; `variadic` repeats the last parameter. `result` is a type,
+    "same" (the first argument's type) or "unified" (the common type of all arguments). `nulls` says when
+    the result is NULL: "strict" = exactly when an argument is, "all" = only when every argument is,
+    "maybe" = also for some non-NULL arguments. `leading` are constant arguments passed to the helper first.
+    """
+
+    params: tuple[str, ...]
+    result: str
+    helper: str
+    optional: tuple[str, ...] = ()
+    variadic: bool = False
+    nulls: str = "strict"
+    leading: tuple = ()
+
+
+def _date_part(part: str) -> Scalar:
+    return Scalar(("timestamp",), "double" if part == "epoch" else "int", "_date_part", leading=(part,))
+
+
+
+SCALARS: dict[str, Scalar] = {
+    "ABS": Scalar(("numeric",), "same", "_abs"),
+    "ROUND": Scalar(("numeric",), "double", "_round", optional=("int",)),
+    "LEAST": Scalar(("any",), "unified", "_least", variadic=True, nulls="all"),
+    "GREATEST": Scalar(("any",), "unified", "_greatest", variadic=True, nulls="all"),
+    "UPPER": Scalar(("string",), "string", "_upper"),
+    "LOWER": Scalar(("string",), "string", "_lower"),
+    "TRIM": Scalar(("string",), "string", "_trim"),
+    "LTRIM": Scalar(("string",), "string", "_ltrim"),
+    "RTRIM": Scalar(("string",), "string", "_rtrim"),
+    "LENGTH": Scalar(("string",), "int", "_length"),
+    "SUBSTR": Scalar(("string", "int"), "string", "_substr", optional=("int",), nulls="maybe"),
+    "REPLACE": Scalar(("string", "string", "string"), "string", "_replace"),
+    "YEAR": _date_part("year"),
+    "MONTH": _date_part("month"),
+    "DAY": _date_part("day"),
+    "HOUR": _date_part("hour"),
+    "MINUTE": _date_part("minute"),
+    "SECOND": _date_part("second"),
+    "DAYOFWEEK": _date_part("dayofweek"),
+    "DAYOFYEAR": _date_part("doy"),
+    "DATEDIFF": Scalar(("timestamp", "timestamp"), "int", "_datediff"),
+    "SECONDS_DIFF": Scalar(("timestamp", "timestamp"), "double", "_seconds_diff"),
+    "ARRAY_CONTAINS": Scalar(("list", "any"), "bool", "_array_contains", nulls="maybe"),
+    "SIZE": Scalar(("list",), "int", "_size"),
+}
+SCALARS["SUBSTRING"] = SCALARS["SUBSTR"]
+SCALARS["CARDINALITY"] = SCALARS["SIZE"]
+
+# EXTRACT(<part> FROM ts): the part names accepted and the runtime part each reads.
+EXTRACT_PARTS = {"YEAR": "year", "MONTH": "month", "DAY": "day", "HOUR": "hour", "MINUTE": "minute",
+                 "SECOND": "second", "DOW": "dow", "DOY": "doy", "EPOCH": "epoch"}
+
+
+@dataclass(frozen=True)
+class Contextual:
+    """A function answered by the EvalContext: `member` is the method (or, with no `literals`, the attribute).
+
+    `literals` are the kinds of the string-literal arguments ("event", "segment", "param", "callout");
+    `result`/`nullable` describe the value.
+    """
+
+    member: str
+    literals: tuple[str, ...]
+    result: str
+    nullable: bool
+    call: bool = True
+
+
+CONTEXTUAL: dict[str, Contextual] = {
+    "EVENT_COUNT": Contextual("event_count", ("event",), "int", False),
+    "EVENT_FIRST_TIME": Contextual("event_first_time", ("event",), "timestamp", True),
+    "EVENT_LAST_TIME": Contextual("event_last_time", ("event",), "timestamp", True),
+    "EVENT_LAST_DATA": Contextual("event_last_data", ("event", "param"), "any", True),
+    "IN_SEGMENT": Contextual("in_segment", ("segment",), "bool", False),
+    "NOW": Contextual("now", (), "timestamp", False),
+    "EVENT_NAME": Contextual("event_name", (), "string", True, call=False),
+    "EVENT_SEQUENCE": Contextual("event_sequence", (), "int", True, call=False),
+    "EXTERNALCALLOUT": Contextual("callout", ("callout",), "any", True),
+}
+
+# Functions with their own checking rules (lazy arguments or rewriting), handled by name in check.py.
+SPECIAL = ("COALESCE", "NULLIF", "IF")
+
+KNOWN = frozenset(SCALARS) | frozenset(CONTEXTUAL) | frozenset(SPECIAL) | {"EXTRACT"}

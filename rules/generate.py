@@ -1,0 +1,323 @@
+"""Stage 3: IR -> Python source for one function, with SQL three-valued logic and shared-subexpression reuse.
+
+Each node is emitted in one of three modes. VALUE gives the SQL value (None for NULL). TRUE gives a Python
+bool that is True exactly when the value is TRUE, FALSE exactly when it is FALSE. Conditions only ever ask
+"is it TRUE?", and in those modes NULL needs no representation at all: `a AND b` is TRUE iff both are, so
+it becomes plain `and`; NOT flips TRUE and FALSE mode; a comparison adds an `is not None` test only for
+operands that may be NULL (and none for `=` against a never-NULL side, since `None == x` is already False).
+VALUE mode of a boolean that may be NULL is built from the other two.
+
+Every (node, mode) used more than once is computed once per call into a local. If its first use is
+evaluated unconditionally, it becomes a statement before the rule that first needs it; otherwise it is
+computed on first use (`m if m is not _U else (m := ...)`), so a shared callout behind a false AND is never
+called. Attributes and event parameters are read once into locals at the top of the function.
+
+The emitters below are the only source of generated code: names are generated (`a0`, `m3`, `_t1`) or come
+from runtime.HELPERS, user text only ever appears inside repr() of a validated str/int/float/bool literal.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Callable
+
+from rules.ir import Node
+
+VALUE, TRUE, FALSE = "value", "true", "false"
+FUNCTION = "_evaluate"  # the name of the generated function in the generated module
+
+_NEGATED = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
+_LIKE_TESTS = {"prefix": "{x}.startswith({lit})", "suffix": "{x}.endswith({lit})", "contains": "({lit} in {x})"}
+
+
+class Generator:
+    """Builds the source of one module defining `_evaluate(row, ctx=None)`.
+
+    `value(root)` makes the function return the root's SQL value; `segments(roots)` makes it return an int
+    whose bit i is set when roots[i] is TRUE.
+    """
+
+    def __init__(self, header: str):
+        self.header = header
+        self.leaves: dict[tuple[str, str], str] = {}      # ("attr"|"param", name) -> local
+        self.constants: dict[str, str] = {}               # module-level definition -> global name
+        self.uses: Counter = Counter()                    # (id(node), mode) -> number of uses
+        self.memo: dict[tuple[int, str], str] = {}        # shared (id(node), mode) -> local
+        self.memo_code: dict[str, str] = {}               # lazily computed local -> its expression
+        self.first_render: dict[tuple[int, str], str] = {}
+        self.counting = True
+        self.unconditional = True
+        self.uses_context = False
+        self.pending: list[str] = []
+        self.temps = 0
+
+    # -- entry points ----------------------------------------------------------------------------------
+    def value(self, root: Node) -> str:
+        return self._module([(root, VALUE)], lambda i, code: f"return {code}", "")
+
+    def segments(self, roots: list[Node]) -> str:
+        statement = lambda i, code: f"if {code}:\n        b |= {1 << i}"  # noqa: E731
+        return self._module([(root, TRUE) for root in roots], statement, "return b")
+
+    def _module(self, roots: list[tuple[Node, str]], statement: Callable[[int, str], str], tail: str) -> str:
+        for node, mode in roots:  # pass 1: count uses of every (node, mode)
+            self.emit(node, mode)
+        self.counting, self.temps = False, 0
+        body = []
+        for i, (node, mode) in enumerate(roots):  # pass 2: emit, sharing what pass 1 found used twice
+            self.pending, self.unconditional = [], True
+            code = self.emit(node, mode)
+            body += self.pending + [statement(i, code)]
+        prologue = []
+        if self.uses_context or any(kind == "param" for kind, _ in self.leaves):
+            prologue.append("if ctx is None:\n        ctx = _CTX")
+        if any(kind == "attr" for kind, _ in self.leaves):
+            prologue.append("get = row.get")
+        if any(kind == "param" for kind, _ in self.leaves):
+            prologue.append("param = ctx.event_params.get")
+        prologue += [f"{local} = {'get' if kind == 'attr' else 'param'}({name!r})"
+                     for (kind, name), local in self.leaves.items()]
+        if self.memo_code:
+            prologue.append("_U = _UNSET")
+            prologue += [f"{local} = _U" for local in self.memo_code]
+        if tail:
+            prologue.append("b = 0")
+            body.append(tail)
+        definitions = [f"{name} = {definition}" for definition, name in self.constants.items()]
+        lines = "\n    ".join(prologue + body)
+        return "\n".join([f"# {self.header}", *definitions, f"def {FUNCTION}(row, ctx=None):", f"    {lines}", ""])
+
+    # -- the shared-subexpression machinery ------------------------------------------------------------
+    def emit(self, node: Node, mode: str) -> str:
+        """Python source computing `node` in `mode`, reusing a local when the pair is used more than once."""
+        if node.op in ("const", "attr", "param"):
+            return self.render(node, mode)  # already a literal or a local
+        key = (id(node), mode)
+        if self.counting:
+            self.uses[key] += 1
+            if key not in self.first_render:
+                self.first_render[key] = self.render(node, mode)
+            return self.first_render[key]
+        if self.uses[key] < 2:
+            return self.render(node, mode)
+        local = self.memo.get(key)
+        if local is None:
+            local = self.memo[key] = f"m{len(self.memo)}"
+            code = self.render(node, mode)
+            if self.unconditional:
+                self.pending.append(f"{local} = {code}")
+            else:
+                self.memo_code[local] = code
+        if local in self.memo_code:
+            return f"({local} if {local} is not _U else ({local} := {self.memo_code[local]}))"
+        return local
+
+    @contextmanager
+    def branch(self):
+        """Emit code that runs only on some paths (right of AND/OR, a later CASE branch)."""
+        saved, self.unconditional = self.unconditional, False
+        try:
+            yield
+        finally:
+            self.unconditional = saved
+
+    def render(self, node: Node, mode: str) -> str:
+        if node.op == "const":
+            return self.literal(node.data) if mode == VALUE else str(node.data is (mode == TRUE))
+        if node.op in _TRUTH:
+            if mode != VALUE:
+                return _TRUTH[node.op](self, node, mode == TRUE)
+            if not node.nullable:
+                return self.emit(node, TRUE)
+            when_true = self.emit(node, TRUE)
+            with self.branch():
+                when_false = self.emit(node, FALSE)
+            return f"(True if {when_true} else (False if {when_false} else None))"
+        if node.op == "case":
+            return _case(self, node, mode)
+        value = _VALUE[node.op](self, node)
+        if mode == VALUE:
+            return value
+        if not node.nullable:
+            return value if mode == TRUE else f"(not {value})"
+        return f"({value} is {mode == TRUE})"
+
+    def temp(self, code: str, nullable: bool) -> tuple[str, str | None]:
+        """For a value that may be NULL and so is used twice (NULL test, then the operation): (the name to use
+        after the test, the expression to test), binding non-trivial code to a temporary. (code, None) when
+        no NULL test is needed."""
+        if not nullable:
+            return code, None
+        if code.isidentifier():
+            return code, code
+        self.temps += 1
+        name = f"_t{self.temps}"
+        return name, f"({name} := {code})"
+
+    def leaf(self, kind: str, name: str) -> str:
+        key = (kind, name)
+        if key not in self.leaves:
+            self.leaves[key] = f"{kind[0]}{len(self.leaves)}"
+        return self.leaves[key]
+
+    def constant(self, definition: str) -> str:
+        if definition not in self.constants:
+            self.constants[definition] = f"_K{len(self.constants)}"
+        return self.constants[definition]
+
+    def literal(self, value) -> str:
+        if isinstance(value, datetime):
+            return self.constant(f"_timestamp({value.isoformat()!r})")
+        text = repr(value)
+        return f"({text})" if text.startswith("-") else text
+
+
+# -- emitters: TRUE/FALSE mode of boolean operators ----------------------------------------------------
+def _and_or(g: Generator, node: Node, truth: bool) -> str:
+    # TRUE of AND is all TRUE; FALSE of AND is any FALSE; OR is the mirror image.
+    joiner = " and " if (node.op == "and") == truth else " or "
+    parts = [g.emit(node.args[0], TRUE if truth else FALSE)]
+    with g.branch():
+        parts += [g.emit(arg, TRUE if truth else FALSE) for arg in node.args[1:]]
+    return f"({joiner.join(parts)})"
+
+
+def _not(g: Generator, node: Node, truth: bool) -> str:
+    return g.emit(node.args[0], FALSE if truth else TRUE)
+
+
+def _isnull(g: Generator, node: Node, truth: bool) -> str:
+    return f"({g.emit(node.args[0], VALUE)} is {'' if truth else 'not '}None)"
+
+
+def _istrue(g: Generator, node: Node, truth: bool) -> str:
+    return f"({g.emit(node.args[0], VALUE)} is {'' if truth else 'not '}{node.data})"
+
+
+def _cmp(g: Generator, node: Node, truth: bool) -> str:
+    op = node.data if truth else _NEGATED[node.data]
+    left, right = node.args
+    # `None == x` is False for any non-NULL x, so equality against a never-NULL side needs no NULL test.
+    tests_needed = not (op == "==" and not (left.nullable and right.nullable))
+    lcode, ltest = g.temp(g.emit(left, VALUE), left.nullable and tests_needed)
+    rcode, rtest = g.temp(g.emit(right, VALUE), right.nullable and tests_needed)
+    return _guarded([ltest, rtest], f"{lcode} {op} {rcode}")
+
+
+def _guarded(tested: list[str | None], check: str) -> str:
+    """`check`, TRUE only when none of the `tested` expressions is NULL."""
+    return "(" + " and ".join([f"{t} is not None" for t in tested if t] + [check]) + ")"
+
+
+def _in(g: Generator, node: Node, truth: bool) -> str:
+    values, has_null = node.data
+    if not values or (has_null and not truth):
+        return "False"  # x IN (NULL) is never TRUE; x NOT IN (..., NULL) is never TRUE
+    members = "{" + ", ".join(sorted(g.literal(v) for v in values)) + "}"
+    if any(isinstance(v, datetime) for v in values):
+        members = g.constant(members)
+    value = g.emit(node.args[0], VALUE)
+    if truth:
+        return f"({value} in {members})"  # None is never a member: NULL IN (...) is not TRUE
+    name, test = g.temp(value, node.args[0].nullable)
+    return _guarded([test], f"{name} not in {members}")
+
+
+def _like(g: Generator, node: Node, truth: bool) -> str:
+    kind, literal = node.data
+    value = g.emit(node.args[0], VALUE)
+    if kind == "exact" and truth:
+        return f"({value} == {literal!r})"
+    name, test = g.temp(value, node.args[0].nullable)
+    if kind == "exact":
+        check = f"{name} != {literal!r}"
+    else:
+        if kind == "regex":
+            check = f"{g.constant(f'_like_regex({literal!r})')}({name}) is not None"
+        else:
+            check = _LIKE_TESTS[kind].format(x=name, lit=repr(literal))
+        check = check if truth else f"not ({check})"
+    return _guarded([test], check)
+
+
+# -- emitters: VALUE mode ------------------------------------------------------------------------------
+def _case(g: Generator, node: Node, mode: str) -> str:
+    *branches, default = node.args
+    parts = []
+    for i in range(0, len(branches), 2):
+        if i == 0:
+            condition = g.emit(branches[0], TRUE)
+        else:
+            with g.branch():
+                condition = g.emit(branches[i], TRUE)
+        with g.branch():
+            parts.append(f"({g.emit(branches[i + 1], mode)} if {condition} else ")
+    with g.branch():
+        last = g.emit(default, mode)
+    return "".join(parts) + last + ")" * len(parts)
+
+
+def _coalesce(g: Generator, node: Node) -> str:
+    *firsts, last = node.args
+    code, closing = "", ""
+    for i, arg in enumerate(firsts):
+        if i == 0:
+            name, test = g.temp(g.emit(arg, VALUE), True)
+        else:
+            with g.branch():
+                name, test = g.temp(g.emit(arg, VALUE), True)
+        code += f"({name} if {test} is not None else "
+        closing += ")"
+    with g.branch():
+        code += g.emit(last, VALUE)
+    return code + closing
+
+
+def _arith(g: Generator, node: Node) -> str:
+    left, right = (g.emit(a, VALUE) for a in node.args)
+    if node.data in "/%":
+        return f"{'_div' if node.data == '/' else '_mod'}({left}, {right})"  # NULL and zero handled there
+    lname, ltest = g.temp(left, node.args[0].nullable)
+    rname, rtest = g.temp(right, node.args[1].nullable)
+    tests = [f"{t} is None" for t in (ltest, rtest) if t]
+    result = f"({lname} {node.data} {rname})"
+    return f"(None if {' or '.join(tests)} else {result})" if tests else result
+
+
+def _neg(g: Generator, node: Node) -> str:
+    name, test = g.temp(g.emit(node.args[0], VALUE), node.nullable)
+    return f"(None if {test} is None else (-{name}))" if test else f"(-{name})"
+
+
+def _leaf(g: Generator, node: Node) -> str:
+    return g.leaf(node.op, node.data)
+
+
+def _call(g: Generator, node: Node) -> str:
+    return f"{node.data}({', '.join(g.emit(a, VALUE) for a in node.args)})"
+
+
+def _ctxcall(g: Generator, node: Node) -> str:
+    g.uses_context = True
+    return f"ctx.{node.data}({', '.join(g.emit(a, VALUE) for a in node.args)})"
+
+
+def _ctxattr(g: Generator, node: Node) -> str:
+    g.uses_context = True
+    return f"ctx.{node.data}"
+
+
+def _tuple(g: Generator, node: Node) -> str:
+    return "(" + "".join(f"{g.emit(a, VALUE)}, " for a in node.args) + ")"
+
+
+_TRUTH: dict[str, Callable[[Generator, Node, bool], str]] = {
+    "and": _and_or, "or": _and_or, "not": _not, "isnull": _isnull, "istrue": _istrue, "cmp": _cmp,
+    "in": _in, "like": _like,
+}
+_VALUE: dict[str, Callable[[Generator, Node], str]] = {
+    "attr": _leaf, "param": _leaf, "coalesce": _coalesce, "arith": _arith, "neg": _neg, "call": _call, "ctxcall": _ctxcall,
+    "ctxattr": _ctxattr, "tuple": _tuple,
+}

@@ -1,0 +1,63 @@
+"""The checked intermediate representation: small typed nodes, interned so equal subtrees are one object.
+
+Interning is what makes common-subexpression elimination free: two segments that both test `age > 30` hold
+the very same node, so the generator can count uses by identity. A node is
+`Node(op, args, data, type, nullable)`; `op` says what it computes (see generate.py for the table of emitters),
+`args` are child nodes, `data` is an operator symbol, name or constant, `type` is one of schema.TYPES and
+`nullable` is False only when the value can never be NULL.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+
+class Node:
+    """One interned IR node; compare nodes with `is`."""
+
+    __slots__ = ("op", "args", "data", "type", "nullable")
+
+    def __init__(self, op: str, args: tuple[Node, ...], data: Any, type: str, nullable: bool):
+        self.op, self.args, self.data, self.type, self.nullable = op, args, data, type, nullable
+
+    def __repr__(self) -> str:
+        inner = ", ".join([repr(self.data)] * (self.data is not None) + [repr(a) for a in self.args])
+        return f"{self.op}({inner})"
+
+    def walk(self) -> Iterator[Node]:
+        """Every distinct node reachable from this one (each shared node once)."""
+        seen: set[int] = set()
+        stack = [self]
+        while stack:
+            node = stack.pop()
+            if id(node) not in seen:
+                seen.add(id(node))
+                yield node
+                stack.extend(node.args)
+
+
+class Builder:
+    """Creates nodes, returning the existing node when an identical one was already built."""
+
+    def __init__(self):
+        self._nodes: dict[tuple, Node] = {}
+
+    def node(self, op: str, args: tuple[Node, ...] = (), data: Any = None, type: str = "any",
+             nullable: bool = True) -> Node:
+        key = (op, tuple(map(id, args)), _data_key(data), type, nullable)
+        found = self._nodes.get(key)
+        if found is None:
+            found = self._nodes[key] = Node(op, args, data, type, nullable)
+        return found
+
+    def const(self, value: Any, type: str) -> Node:
+        return self.node("const", (), value, type, value is None)
+
+
+def _data_key(data: Any) -> Any:
+    """A hashable key that keeps 1, 1.0 and True apart (Python treats them as equal dictionary keys)."""
+    if isinstance(data, tuple):
+        return tuple(_data_key(d) for d in data)
+    if isinstance(data, frozenset):
+        return ("frozenset", tuple(sorted(repr(_data_key(d)) for d in data)))
+    return (data.__class__.__name__, data)

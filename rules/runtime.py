@@ -1,0 +1,255 @@
+"""The functions table: every name generated code may call, with SQL's NULL and edge-case semantics.
+
+Generated code runs with no builtins; this table (plus the evaluation context) is all it can reach.
+Every helper returns None (SQL NULL) when a NULL argument makes the SQL result NULL.
+
+Choices that differ between SQL engines, pinned here and in tests/rules/fixtures:
+- `/` on two integers truncates toward zero (PostgreSQL, SQLite); otherwise it is float division.
+  Division or modulo by zero gives NULL (SQLite; PostgreSQL raises an error).
+- `%` takes the sign of the dividend (PostgreSQL, SQLite); on floats it is `math.fmod` (PostgreSQL; SQLite
+  truncates floats to integers first).
+- ROUND rounds half away from zero (both engines) and returns a double (SQLite).
+- LEAST/GREATEST ignore NULL arguments and are NULL only when all are (PostgreSQL; SQLite's multi-argument
+  MIN/MAX return NULL when any argument is NULL).
+- SUBSTR(s, start[, length]) is 1-based and positions before 1 count toward the length, as in both engines;
+  a negative start does not count from the end (PostgreSQL; SQLite does count from the end); a negative length
+  gives NULL (PostgreSQL raises an error).
+- TRIM/LTRIM/RTRIM remove spaces only. LENGTH counts characters.
+- `a || b` is NULL when either side is; non-strings are turned into text (booleans as true/false,
+  timestamps in ISO 8601).
+- Date parts are taken in UTC; a naive datetime is taken to be UTC. DAYOFWEEK is 1=Sunday..7=Saturday
+  (MySQL, SQL Server); EXTRACT(DOW ...) is 0=Sunday..6=Saturday (PostgreSQL). SECOND is a whole number.
+  DATEDIFF(end, start) counts calendar days (MySQL); SECONDS_DIFF(end, start) is end - start in seconds.
+- ARRAY_CONTAINS(list, x) is NULL when the list or x is NULL, or when x is absent but the list holds a NULL
+  (the IN rule). SIZE/CARDINALITY of a NULL list is NULL.
+- LIKE is case-sensitive (PostgreSQL; SQLite's default LIKE is not), `%` and `_` are wildcards, and
+  ESCAPE 'c' makes c quote the next character.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+from datetime import datetime, timezone
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, Callable
+
+from rules.context import DEFAULT_CONTEXT
+
+UNSET = object()  # marks a lazily computed shared subexpression that has not been computed yet
+_UTC = timezone.utc
+_LIKE_CACHE_SIZE = 256  # distinct non-constant LIKE patterns kept compiled
+
+
+def _div(a, b):
+    if a is None or b is None or b == 0:
+        return None
+    if type(a) is int and type(b) is int:
+        quotient = abs(a) // abs(b)
+        return quotient if (a >= 0) == (b >= 0) else -quotient
+    return a / b
+
+
+def _mod(a, b):
+    if a is None or b is None or b == 0:
+        return None
+    if type(a) is int and type(b) is int:
+        remainder = abs(a) % abs(b)
+        return remainder if a >= 0 else -remainder
+    return math.fmod(a, b)
+
+
+def _abs(x):
+    return None if x is None else abs(x)
+
+
+def _round(x, digits=0):
+    if x is None or digits is None:
+        return None
+    if digits > 15:  # beyond double precision there is nothing left to round
+        return float(x)
+    exponent = Decimal(1).scaleb(-digits)
+    return float(Decimal(repr(x)).quantize(exponent, rounding=ROUND_HALF_UP))
+
+
+def _least(*values):
+    present = [v for v in values if v is not None]
+    return min(present) if present else None
+
+
+def _greatest(*values):
+    present = [v for v in values if v is not None]
+    return max(present) if present else None
+
+
+def _upper(s):
+    return None if s is None else s.upper()
+
+
+def _lower(s):
+    return None if s is None else s.lower()
+
+
+def _length(s):
+    return None if s is None else len(s)
+
+
+def _trim(s):
+    return None if s is None else s.strip(" ")
+
+
+def _ltrim(s):
+    return None if s is None else s.lstrip(" ")
+
+
+def _rtrim(s):
+    return None if s is None else s.rstrip(" ")
+
+
+def _replace(s, old, new):
+    if s is None or old is None or new is None:
+        return None
+    return s.replace(old, new) if old else s
+
+
+def _substr(s, start, length=UNSET):
+    if s is None or start is None or length is None:
+        return None
+    begin = start - 1
+    if length is UNSET:
+        return s[max(begin, 0):]
+    if length < 0:
+        return None
+    return s[max(begin, 0):max(begin + length, 0)]
+
+
+def text(value: Any) -> str:
+    """SQL text of a value, for || and for comparisons against other engines."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def _concat(a, b):
+    if a is None or b is None:
+        return None
+    return text(a) + text(b)
+
+
+def _utc(ts: datetime) -> datetime:
+    return ts.replace(tzinfo=_UTC) if ts.tzinfo is None else ts.astimezone(_UTC)
+
+
+_DATE_PARTS: dict[str, Callable[[datetime], Any]] = {
+    "year": lambda t: t.year,
+    "month": lambda t: t.month,
+    "day": lambda t: t.day,
+    "hour": lambda t: t.hour,
+    "minute": lambda t: t.minute,
+    "second": lambda t: t.second,
+    "dow": lambda t: (t.weekday() + 1) % 7,
+    "dayofweek": lambda t: (t.weekday() + 1) % 7 + 1,
+    "doy": lambda t: t.timetuple().tm_yday,
+    "epoch": lambda t: t.timestamp(),
+}
+DATE_PARTS = frozenset(_DATE_PARTS)
+
+
+def _date_part(part, ts):
+    return None if ts is None else _DATE_PARTS[part](_utc(ts))
+
+
+def _datediff(end, start):
+    if end is None or start is None:
+        return None
+    return (_utc(end).date() - _utc(start).date()).days
+
+
+def _seconds_diff(end, start):
+    if end is None or start is None:
+        return None
+    return (_utc(end) - _utc(start)).total_seconds()
+
+
+def _array_contains(values, x):
+    if values is None or x is None:
+        return None
+    if x in values:
+        return True
+    return None if None in values else False
+
+
+def _size(values):
+    return None if values is None else len(values)
+
+
+def timestamp(iso: str) -> datetime:
+    """An aware datetime from ISO 8601 text; text without an offset is taken as UTC. Raises ValueError."""
+    value = datetime.fromisoformat(iso)
+    return value.replace(tzinfo=_UTC) if value.tzinfo is None else value
+
+
+def like_plan(pattern: str, escape: str | None) -> tuple[str, str]:
+    """How to test LIKE `pattern`: ("exact"|"prefix"|"suffix"|"contains", literal text) for the shapes plain
+    string methods answer faster, else ("regex", a regular expression for fullmatch).
+    Raises ValueError on a pattern that ends in its escape character."""
+    items: list[str] = []  # "%" and "_" are wildcards; a literal character is kept as ("\\" + char)
+    chars = iter(pattern)
+    for char in chars:
+        if escape and char == escape:
+            quoted = next(chars, None)
+            if quoted is None:
+                raise ValueError(f"LIKE pattern ends with its escape character {escape!r}")
+            items.append("\\" + quoted)
+        else:
+            items.append(char if char in "%_" else "\\" + char)
+    if "_" not in items and _one_literal_run(items):
+        literal = "".join(i[1] for i in items if i != "%")
+        lead, trail = bool(items) and items[0] == "%", bool(items) and items[-1] == "%"
+        if not literal and items:
+            return "contains", ""
+        return {(False, False): "exact", (False, True): "prefix", (True, False): "suffix",
+                (True, True): "contains"}[(lead, trail)], literal
+    regex = "".join(".*" if i == "%" else "." if i == "_" else re.escape(i[1]) for i in items)
+    return "regex", regex
+
+
+def _one_literal_run(items: list[str]) -> bool:
+    """True when the literal characters are contiguous, so only leading/trailing % surround them."""
+    marks = "".join("%" if i == "%" else "a" for i in items).strip("%")
+    return "%" not in marks
+
+
+def _like_regex(regex: str) -> Callable[[str], Any]:
+    return re.compile(regex, re.DOTALL).fullmatch
+
+
+@functools.lru_cache(maxsize=_LIKE_CACHE_SIZE)
+def _like_test(pattern: str, escape: str | None) -> Callable[[str], bool]:
+    kind, literal = like_plan(pattern, escape)
+    if kind == "regex":
+        match = _like_regex(literal)
+        return lambda s: match(s) is not None
+    return {"exact": literal.__eq__, "prefix": lambda s: s.startswith(literal),
+            "suffix": lambda s: s.endswith(literal), "contains": lambda s: literal in s}[kind]
+
+
+def _like(s, pattern, escape=None):
+    """LIKE with a pattern only known at run time (a constant pattern is planned at compile time)."""
+    if s is None or pattern is None:
+        return None
+    return _like_test(pattern, escape)(s)
+
+
+# The names generated code can see. Keys are exactly the identifiers the generator emits.
+HELPERS: dict[str, Any] = {
+    "_div": _div, "_mod": _mod, "_abs": _abs, "_round": _round, "_least": _least, "_greatest": _greatest,
+    "_upper": _upper, "_lower": _lower, "_length": _length, "_trim": _trim, "_ltrim": _ltrim,
+    "_rtrim": _rtrim, "_replace": _replace, "_substr": _substr, "_concat": _concat,
+    "_date_part": _date_part, "_datediff": _datediff, "_seconds_diff": _seconds_diff,
+    "_array_contains": _array_contains, "_size": _size, "_like": _like,
+    "_like_regex": _like_regex, "_timestamp": timestamp, "_UNSET": UNSET, "_CTX": DEFAULT_CONTEXT,
+}

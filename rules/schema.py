@@ -1,0 +1,54 @@
+"""What an expression may refer to: declared attributes with types and nullability, event parameters,
+segments, events and callouts. Anything left as None is not checked, so the engine also works schemaless."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+# The value types of the expression language and the Python values that carry them at run time:
+# string=str, int=int, double=float (int accepted), bool=bool, timestamp=aware datetime, list=list/tuple,
+# any=unknown (checked only at run time).
+TYPES = frozenset({"string", "int", "double", "bool", "timestamp", "list", "any"})
+NUMERIC = frozenset({"int", "double"})
+
+
+@dataclass(frozen=True)
+class Attribute:
+    """A declared value: its type and whether it may be NULL (missing counts as NULL)."""
+
+    type: str = "any"
+    nullable: bool = True
+
+    def __post_init__(self):
+        if self.type not in TYPES:
+            raise ValueError(f"unknown attribute type {self.type!r}; expected one of {sorted(TYPES)}")
+
+
+ANY = Attribute()
+
+
+@dataclass(frozen=True)
+class Schema:
+    """Names an expression may use. A field left as None means "anything goes" for that kind of name."""
+
+    attributes: Mapping[str, Attribute] | None = None
+    event_params: Mapping[str, Attribute] | None = None
+    segments: frozenset[str] | set[str] | None = None
+    events: frozenset[str] | set[str] | None = None
+    callouts: Mapping[str, int] | None = None
+
+    def attribute(self, name: str) -> Attribute | None:
+        """The declared attribute, ANY when attributes are unchecked, None when undeclared."""
+        if self.attributes is None:
+            return ANY
+        return self.attributes.get(name)
+
+    def event_param(self, name: str) -> Attribute | None:
+        """The declared event parameter, ANY when parameters are unchecked, None when undeclared."""
+        if self.event_params is None:
+            return ANY
+        return self.event_params.get(name)
+
+
+EMPTY = Schema()
