@@ -1,0 +1,190 @@
+"""What differs between SQLite and PostgreSQL: connecting, transactions, type names and value conversion.
+
+SQL text is written once (in `schema` and `versions`) with `?` placeholders; a back end only renames types,
+rewrites placeholders, and converts values. No SQL statement text here may contain a literal `?` or `%`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import sqlite3
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterator
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from server.history.schema import Kind
+
+Converter = Callable[[Any], Any]
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return _utc(value).isoformat()
+    raise TypeError(f"cannot store {type(value).__name__} {value!r} in history JSON")
+
+
+def _to_json(value: Any) -> str:
+    return json.dumps(value, default=_json_default, allow_nan=False, separators=(",", ":"))
+
+
+def _utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError(f"history times must be timezone-aware, got naive {value!r}")
+    return value.astimezone(timezone.utc)
+
+
+def _utc_text(value: datetime) -> str:
+    return _utc(value).isoformat(timespec="microseconds")
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+class Backend:
+    """A database engine and where to find it; `Database` asks it for everything engine-specific."""
+
+    name: str
+    type_names: dict[Kind, str]
+    encoders: dict[Kind, Converter]
+    decoders: dict[Kind, Converter]
+    integrity_error: type[Exception]
+
+    def connect(self) -> Any:
+        """Open a DB-API connection in autocommit mode, with the history schema in scope."""
+        raise NotImplementedError
+
+    def transaction(self, connection: Any) -> contextlib.AbstractContextManager[None]:
+        """Context manager running its body in one transaction: committed on exit, rolled back on error."""
+        raise NotImplementedError
+
+    def is_broken(self, connection: Any) -> bool:
+        """True when the connection is unusable and must be reopened."""
+        return False
+
+    def prepare_statements(self) -> list[tuple[str, tuple]]:
+        """Statements (with parameters) that start the schema-creating transaction."""
+        return []
+
+    def sql(self, text: str) -> str:
+        """`text` with its `?` placeholders in this engine's parameter style."""
+        return text
+
+
+class SQLiteBackend(Backend):
+    """An SQLite file in WAL mode (its parent directory is created), or `:memory:`."""
+
+    name = "sqlite"
+    type_names = {
+        Kind.TEXT: "TEXT",
+        Kind.INTEGER: "INTEGER",
+        Kind.REAL: "REAL",
+        Kind.BOOLEAN: "INTEGER",
+        Kind.TIME: "TEXT",
+        Kind.JSON: "TEXT",
+        Kind.BYTES: "BLOB",
+    }
+    encoders = {kind: _same for kind in Kind} | {Kind.BOOLEAN: int, Kind.TIME: _utc_text, Kind.JSON: _to_json}
+    decoders = {kind: _same for kind in Kind} | {
+        Kind.BOOLEAN: bool,
+        Kind.TIME: datetime.fromisoformat,
+        Kind.JSON: json.loads,
+    }
+    integrity_error = sqlite3.IntegrityError
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+
+    def connect(self) -> sqlite3.Connection:
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30.0)
+        connection.execute("PRAGMA journal_mode=WAL")
+        # With WAL, NORMAL survives a crash of the process (not of the machine) and commits far faster.
+        connection.execute("PRAGMA synchronous=NORMAL")
+        return connection
+
+    @contextlib.contextmanager
+    def transaction(self, connection: sqlite3.Connection) -> Iterator[None]:
+        # IMMEDIATE takes the write lock up front, so read-then-write bodies (version numbering) are atomic.
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        connection.execute("COMMIT")
+
+
+class PostgresBackend(Backend):
+    """A PostgreSQL database (psycopg 3), with the history tables in their own schema."""
+
+    name = "postgresql"
+    type_names = {
+        Kind.TEXT: "TEXT",
+        Kind.INTEGER: "BIGINT",
+        Kind.REAL: "DOUBLE PRECISION",
+        Kind.BOOLEAN: "BOOLEAN",
+        Kind.TIME: "TIMESTAMPTZ",
+        Kind.JSON: "JSONB",
+        Kind.BYTES: "BYTEA",
+    }
+    # JSON goes as text, which PostgreSQL casts to the JSONB column; psycopg returns JSONB already parsed.
+    encoders = {kind: _same for kind in Kind} | {Kind.TIME: _utc, Kind.JSON: _to_json}
+    decoders = {kind: _same for kind in Kind} | {Kind.TIME: _utc, Kind.BYTES: bytes}
+
+    def __init__(self, dsn: str, schema: str = "segflow") -> None:
+        import psycopg  # Only deployments that use PostgreSQL need psycopg installed.
+
+        if not _IDENTIFIER.fullmatch(schema):
+            raise ValueError(f"PostgreSQL schema name must be a plain identifier: {schema!r}")
+        self._psycopg = psycopg
+        self.integrity_error = psycopg.IntegrityError
+        self.dsn = dsn
+        self.schema = schema
+
+    def connect(self) -> Any:
+        connection = self._psycopg.connect(self.dsn, autocommit=True)
+        connection.execute(f'SET search_path TO "{self.schema}"')
+        connection.execute("SET TIME ZONE 'UTC'")
+        return connection
+
+    def transaction(self, connection: Any) -> contextlib.AbstractContextManager[None]:
+        return connection.transaction()
+
+    def is_broken(self, connection: Any) -> bool:
+        return connection.closed or connection.broken
+
+    def prepare_statements(self) -> list[tuple[str, tuple]]:
+        # Concurrent CREATE ... IF NOT EXISTS can still collide in the catalog, so replicas take turns.
+        return [
+            ("SELECT pg_advisory_xact_lock(hashtext(?))", (f"segflow.history.{self.schema}",)),
+            (f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"', ()),
+        ]
+
+    def sql(self, text: str) -> str:
+        return text.replace("?", "%s")
+
+
+def backend_for_url(url: str) -> Backend:
+    """The back end a URL names: `sqlite:///relative/path.db`, `sqlite:////absolute/path.db`,
+    `sqlite://:memory:`, or `postgresql://user@host:port/db` (also `postgres://`) with an optional
+    `schema=name` query parameter (default "segflow")."""
+    scheme, _, rest = url.partition("://")
+    if scheme == "sqlite":
+        if rest == ":memory:":
+            return SQLiteBackend(":memory:")
+        if not rest.startswith("/") or rest == "/":
+            raise ValueError(f"sqlite URL needs a path, as sqlite:///path/to/history.db: {url!r}")
+        return SQLiteBackend(rest[1:])
+    if scheme in ("postgresql", "postgres"):
+        parts = urlsplit(url)
+        query = parse_qsl(parts.query, keep_blank_values=True)
+        schema = [value for key, value in query if key == "schema"]
+        dsn = urlunsplit(parts._replace(query=urlencode([(k, v) for k, v in query if k != "schema"])))
+        return PostgresBackend(dsn, schema[-1] if schema else "segflow")
+    raise ValueError(f"unsupported history URL scheme {scheme!r} in {url!r}: use sqlite:// or postgresql://")

@@ -1,0 +1,107 @@
+"""What the service writes to history: one immutable record type per kind of row.
+
+Records are built on the hot path, so they are plain frozen slotted dataclasses with keyword-only fields and
+one cheap check (times must be timezone-aware; they are stored as UTC).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+
+def _require_aware(name: str, value: datetime) -> None:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must be a timezone-aware datetime, got naive {value!r}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Keys:
+    """Who and what a record belongs to. `customer_id` is "" while the session is anonymous."""
+
+    session_id: str
+    customer_id: str
+    decision_id: str
+    ruleset_version: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Event(_Keys):
+    """A record of something that happened at `time` (aware, stored as UTC), fired by action `action_id`."""
+
+    time: datetime
+    action_id: str
+
+    def __post_init__(self) -> None:
+        _require_aware("time", self.time)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ContactRecord(_Event):
+    """An offer recommended to the visitor (a contact)."""
+
+    offer_code: str
+    treatment_code: str
+    interaction_point: str
+    treatment_rule_id: str
+    segment: str
+    score: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResponseRecord(_Event):
+    """The visitor's response to a treatment: an acceptance (`accepted=True`) or a rejection."""
+
+    offer_code: str
+    treatment_code: str
+    response_type: str
+    accepted: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DataRecord(_Event):
+    """A row logged to the named data table `table` by a log_data action.
+
+    Column values are None, str, int, float, bool, datetime or lists of those.
+    """
+
+    table: str
+    columns: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JourneyRecord(_Event):
+    """A journey transition: `transition` is "start", "continue" or "stop"; `step` counts from 1."""
+
+    journey: str
+    transition: str
+    step: int
+    event_name: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionSummary(_Keys):
+    """A session that ended: `end_reason` is "ended", "expired", "evicted" or "shutdown"."""
+
+    channel: str
+    audience_level: str
+    anonymous: bool
+    started_at: datetime
+    ended_at: datetime
+    end_reason: str
+    event_count: int
+    segments: list[str]
+    attributes: dict[str, Any]
+
+    def __post_init__(self) -> None:
+        _require_aware("started_at", self.started_at)
+        _require_aware("ended_at", self.ended_at)
+
+    @property
+    def time(self) -> datetime:
+        """When the summary happened: the end of the session."""
+        return self.ended_at
+
+
+Record = ContactRecord | ResponseRecord | DataRecord | JourneyRecord | SessionSummary

@@ -1,0 +1,272 @@
+"""The history database's tables, declared once and rendered as SQL for every back end.
+
+Every table below exists in SQLite (embedded default) and PostgreSQL (in its own schema, "segflow" by default).
+Times are UTC: `TIMESTAMPTZ` in PostgreSQL, ISO-8601 text such as `2025-01-31T12:00:00.000000+00:00` in
+SQLite (so text order is time order). JSON is `JSONB` in PostgreSQL and JSON text in SQLite; booleans are
+0/1 integers in SQLite. Rows of history tables are appended, never updated.
+
+Columns shared by the history tables (`contacts`, `responses`, `data_rows`, `journey_steps`):
+
+| column | type | meaning |
+| --- | --- | --- |
+| time | timestamp | when it happened |
+| session_id | text | the session |
+| customer_id | text | the customer, "" while the session was anonymous |
+| decision_id | text | the decision (event processing) that fired the action |
+| ruleset_version | integer | the ruleset version that made the decision |
+| action_id | text | the fired action that wrote the row |
+
+`contacts`: an offer recommended to the visitor.
+
+| column | type | meaning |
+| --- | --- | --- |
+| offer_code | text | the offer |
+| treatment_code | text | the treatment (this presentation of the offer) |
+| interaction_point | text | where it was shown (zone / interaction point) |
+| treatment_rule_id | text | the treatment rule that selected it |
+| segment | text | the segment the rule matched |
+| score | real | the offer's score |
+
+`responses`: the visitor accepted or rejected a treatment.
+
+| column | type | meaning |
+| --- | --- | --- |
+| offer_code | text | the offer |
+| treatment_code | text | the treatment responded to |
+| response_type | text | the response type named by the rule (e.g. "click", "purchase") |
+| accepted | boolean | true for an acceptance, false for a rejection |
+
+`data_rows`: rows that log_data actions wrote to named data tables, all in one physical table.
+
+| column | type | meaning |
+| --- | --- | --- |
+| table_name | text | the data table the rule named |
+| data | json | the row: an object of column name to value |
+
+`journey_steps`: journey transitions.
+
+| column | type | meaning |
+| --- | --- | --- |
+| journey | text | the journey |
+| transition | text | "start", "continue" or "stop" |
+| step | integer | the step reached, from 1 |
+| event_name | text | the event that triggered the transition |
+
+`session_summaries`: one row per ended session (no `time` or `action_id` column: its time is `ended_at`).
+
+| column | type | meaning |
+| --- | --- | --- |
+| session_id | text | the session |
+| customer_id | text | the customer, "" when the session stayed anonymous |
+| decision_id | text | the session's last decision, "" if none |
+| ruleset_version | integer | the ruleset version in force at the end |
+| channel | text | the interactive channel |
+| audience_level | text | the audience level (e.g. Customer, Visitor) |
+| anonymous | boolean | true when the session never had a customer id |
+| started_at | timestamp | when the session started |
+| ended_at | timestamp | when it ended |
+| end_reason | text | "ended", "expired", "evicted" or "shutdown" |
+| event_count | integer | events posted to the session |
+| segments | json | array of the segments held at the end |
+| attributes | json | object of profile attributes at the end |
+
+Anonymous sessions are purged after the retention period: their summary and the rows of the other history
+tables with the same session_id and customer_id "".
+
+`ruleset_versions`: every deployed ruleset, numbered 1, 2, ... in deploy order.
+
+| column | type | meaning |
+| --- | --- | --- |
+| version | integer | primary key, the version number |
+| name | text | the ruleset's name |
+| channel | text | the interactive channel it serves |
+| digest | text | sha256 of the normalized ruleset |
+| author | text | who deployed it |
+| comment | text | the deploy comment |
+| deployed_at | timestamp | when it was deployed |
+| source_yaml | text | the YAML source as deployed ("" when deployed as a message) |
+| ruleset_bytes | bytes | the serialized `segflow.v1.Ruleset` message |
+| active | boolean | true for the one version being served |
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from operator import attrgetter
+from typing import Any, Callable
+
+from server.history.records import ContactRecord, DataRecord, JourneyRecord, ResponseRecord, SessionSummary
+
+
+class Kind(enum.Enum):
+    """A column's logical type; each dialect names it and converts values to and from it."""
+
+    TEXT = "text"
+    INTEGER = "integer"
+    REAL = "real"
+    BOOLEAN = "boolean"
+    TIME = "timestamp"
+    JSON = "json"
+    BYTES = "bytes"
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column; `field` is the record attribute it is read from when it differs from the column name."""
+
+    name: str
+    kind: Kind
+    field: str = ""
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table, its columns in insert order, and the column lists to index."""
+
+    name: str
+    columns: tuple[Column, ...]
+    indexes: tuple[tuple[str, ...], ...] = ()
+    primary_key: str = ""
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(column.name for column in self.columns)
+
+
+_KEYS = (
+    Column("session_id", Kind.TEXT),
+    Column("customer_id", Kind.TEXT),
+    Column("decision_id", Kind.TEXT),
+    Column("ruleset_version", Kind.INTEGER),
+)
+_EVENT = (Column("time", Kind.TIME), *_KEYS, Column("action_id", Kind.TEXT))
+_BY_SESSION = (("session_id",),)
+
+CONTACTS = Table(
+    "contacts",
+    (
+        *_EVENT,
+        Column("offer_code", Kind.TEXT),
+        Column("treatment_code", Kind.TEXT),
+        Column("interaction_point", Kind.TEXT),
+        Column("treatment_rule_id", Kind.TEXT),
+        Column("segment", Kind.TEXT),
+        Column("score", Kind.REAL),
+    ),
+    _BY_SESSION,
+)
+RESPONSES = Table(
+    "responses",
+    (
+        *_EVENT,
+        Column("offer_code", Kind.TEXT),
+        Column("treatment_code", Kind.TEXT),
+        Column("response_type", Kind.TEXT),
+        Column("accepted", Kind.BOOLEAN),
+    ),
+    _BY_SESSION,
+)
+DATA_ROWS = Table(
+    "data_rows",
+    (*_EVENT, Column("table_name", Kind.TEXT, "table"), Column("data", Kind.JSON, "columns")),
+    (*_BY_SESSION, ("table_name", "time")),
+)
+JOURNEY_STEPS = Table(
+    "journey_steps",
+    (
+        *_EVENT,
+        Column("journey", Kind.TEXT),
+        Column("transition", Kind.TEXT),
+        Column("step", Kind.INTEGER),
+        Column("event_name", Kind.TEXT),
+    ),
+    _BY_SESSION,
+)
+SESSION_SUMMARIES = Table(
+    "session_summaries",
+    (
+        *_KEYS,
+        Column("channel", Kind.TEXT),
+        Column("audience_level", Kind.TEXT),
+        Column("anonymous", Kind.BOOLEAN),
+        Column("started_at", Kind.TIME),
+        Column("ended_at", Kind.TIME),
+        Column("end_reason", Kind.TEXT),
+        Column("event_count", Kind.INTEGER),
+        Column("segments", Kind.JSON),
+        Column("attributes", Kind.JSON),
+    ),
+    (*_BY_SESSION, ("anonymous", "ended_at")),
+)
+RULESET_VERSIONS = Table(
+    "ruleset_versions",
+    (
+        Column("version", Kind.INTEGER),
+        Column("name", Kind.TEXT),
+        Column("channel", Kind.TEXT),
+        Column("digest", Kind.TEXT),
+        Column("author", Kind.TEXT),
+        Column("comment", Kind.TEXT),
+        Column("deployed_at", Kind.TIME),
+        Column("source_yaml", Kind.TEXT),
+        Column("ruleset_bytes", Kind.BYTES),
+        Column("active", Kind.BOOLEAN),
+    ),
+    primary_key="version",
+)
+
+TABLES = (CONTACTS, RESPONSES, DATA_ROWS, JOURNEY_STEPS, SESSION_SUMMARIES, RULESET_VERSIONS)
+
+# Which table each record type is written to.
+RECORD_TABLES: dict[type, Table] = {
+    ContactRecord: CONTACTS,
+    ResponseRecord: RESPONSES,
+    DataRecord: DATA_ROWS,
+    JourneyRecord: JOURNEY_STEPS,
+    SessionSummary: SESSION_SUMMARIES,
+}
+
+
+def create_statements(type_names: dict[Kind, str]) -> list[str]:
+    """DDL creating every table and index if missing, with `type_names` naming each kind for the back end."""
+    statements = []
+    for table in TABLES:
+        columns = [
+            f"{column.name} {type_names[column.kind]}"
+            + (" PRIMARY KEY" if column.name == table.primary_key else " NOT NULL")
+            for column in table.columns
+        ]
+        statements.append(f"CREATE TABLE IF NOT EXISTS {table.name} ({', '.join(columns)})")
+        for index in table.indexes:
+            name = f"{table.name}_{'_'.join(index)}_idx"
+            statements.append(f"CREATE INDEX IF NOT EXISTS {name} ON {table.name} ({', '.join(index)})")
+    return statements
+
+
+def insert_statement(table: Table) -> str:
+    """An INSERT of one full row of `table`, with `?` placeholders."""
+    names = table.column_names
+    return f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join(['?'] * len(names))})"
+
+
+def row_builder(table: Table, encoders: dict[Kind, Callable[[Any], Any]]) -> Callable[[Any], tuple]:
+    """A function turning a record into the parameter tuple of `insert_statement(table)`."""
+    read = attrgetter(*(column.field or column.name for column in table.columns))
+    encode = tuple(encoders[column.kind] for column in table.columns)
+
+    def build(record: Any) -> tuple:
+        return tuple(convert(value) for convert, value in zip(encode, read(record)))
+
+    return build
+
+
+# Purging anonymous sessions: dependent rows first, then the summaries they hang off. Both take the cutoff.
+_ANONYMOUS_ENDED = "SELECT session_id FROM session_summaries WHERE anonymous AND ended_at < ?"
+PURGE_STATEMENTS = (
+    *(
+        f"DELETE FROM {table.name} WHERE customer_id = '' AND session_id IN ({_ANONYMOUS_ENDED})"
+        for table in (CONTACTS, RESPONSES, DATA_ROWS, JOURNEY_STEPS)
+    ),
+    "DELETE FROM session_summaries WHERE anonymous AND ended_at < ?",
+)

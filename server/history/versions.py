@@ -1,0 +1,113 @@
+"""Deployed ruleset versions, numbered and kept in the history database with author, time and digest.
+
+Deploys are rare, so versions are written synchronously (not through the history writer). The active version
+is a column, so it survives restarts; exactly one version is active once any has been activated.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from server.history.database import Database
+from server.history.schema import RULESET_VERSIONS, insert_statement, row_builder
+
+_COLUMNS = ", ".join(RULESET_VERSIONS.column_names)
+_SELECT = f"SELECT {_COLUMNS} FROM ruleset_versions"
+_NUMBERING_ATTEMPTS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class VersionRecord:
+    """A deployed ruleset: its number, identity, provenance, source and compiled message bytes."""
+
+    version: int
+    name: str
+    channel: str
+    digest: str
+    author: str
+    comment: str
+    deployed_at: datetime
+    source_yaml: str
+    ruleset_bytes: bytes
+    active: bool
+
+
+class RulesetVersions:
+    """The ruleset versions stored in a history `Database` (e.g. `sink.database`)."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        backend = database.backend
+        self._integrity_error = backend.integrity_error
+        self._decoders = [backend.decoders[column.kind] for column in RULESET_VERSIONS.columns]
+        self._row = row_builder(RULESET_VERSIONS, backend.encoders)
+
+    def add(
+        self,
+        name: str,
+        channel: str,
+        digest: str,
+        author: str,
+        comment: str,
+        source_yaml: str,
+        ruleset_bytes: bytes,
+        *,
+        deployed_at: datetime | None = None,
+    ) -> VersionRecord:
+        """Store a new, inactive version numbered one past the highest so far; `deployed_at` defaults to now."""
+        when = deployed_at or datetime.now(timezone.utc)
+        # Two replicas may pick the same number at once (PostgreSQL, read committed): the loser retries.
+        for attempt in itertools.count(1):
+            try:
+                with self._database.transaction() as tx:
+                    (number,) = tx.execute("SELECT COALESCE(MAX(version), 0) + 1 FROM ruleset_versions").fetchone()
+                    record = VersionRecord(
+                        number, name, channel, digest, author, comment, when, source_yaml, bytes(ruleset_bytes), False
+                    )
+                    tx.execute(insert_statement(RULESET_VERSIONS), self._row(record))
+                return record
+            except self._integrity_error:
+                if attempt == _NUMBERING_ATTEMPTS:
+                    raise
+
+    def get(self, version: int) -> VersionRecord | None:
+        """The version numbered `version`, or None."""
+        return self._one(f"{_SELECT} WHERE version = ?", (version,))
+
+    def list(self, limit: int, before_version: int | None = None) -> list[VersionRecord]:
+        """Up to `limit` versions, newest first, all older than `before_version` when given (for paging)."""
+        if before_version is None:
+            return self._all(f"{_SELECT} ORDER BY version DESC LIMIT ?", (limit,))
+        return self._all(f"{_SELECT} WHERE version < ? ORDER BY version DESC LIMIT ?", (before_version, limit))
+
+    def latest(self) -> VersionRecord | None:
+        """The newest version, or None when nothing was ever deployed."""
+        return self._one(f"{_SELECT} ORDER BY version DESC LIMIT 1", ())
+
+    def set_active(self, version: int) -> None:
+        """Make `version` the only active version; raises KeyError for an unknown version."""
+        with self._database.transaction() as tx:
+            if tx.execute("SELECT 1 FROM ruleset_versions WHERE version = ?", (version,)).fetchone() is None:
+                raise KeyError(f"no ruleset version {version}")
+            tx.execute(
+                "UPDATE ruleset_versions SET active = (version = ?) WHERE active OR version = ?", (version, version)
+            )
+
+    def active(self) -> VersionRecord | None:
+        """The active version, or None when none was activated."""
+        return self._one(f"{_SELECT} WHERE active", ())
+
+    def _one(self, sql: str, params: tuple) -> VersionRecord | None:
+        found = self._all(sql, params)
+        return found[0] if found else None
+
+    def _all(self, sql: str, params: tuple) -> list[VersionRecord]:
+        with self._database.transaction() as tx:
+            rows = tx.execute(sql, params).fetchall()
+        return [self._record(row) for row in rows]
+
+    def _record(self, row: Any) -> VersionRecord:
+        return VersionRecord(*(decode(value) for decode, value in zip(self._decoders, row)))

@@ -1,0 +1,184 @@
+"""Takes history off the hot path: records are queued cheaply and written in batches by a background thread.
+
+Guarantees: `submit` never waits for I/O; a record whose `submit` returned before `close()` was called is
+written before `close()` returns (unless the database refused it, which is logged and counted as failed).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+
+from server.history.records import Record
+from server.history.sinks import HistorySink
+
+log = logging.getLogger(__name__)
+
+
+class HistoryError(Exception):
+    """A record was not accepted for history."""
+
+
+class HistoryFull(HistoryError):
+    """The history queue is full (the database is slow or down); the server answers RESOURCE_EXHAUSTED."""
+
+
+class HistoryClosed(HistoryError):
+    """The writer is closed (the server is shutting down); the server answers UNAVAILABLE."""
+
+
+class HistoryWriter:
+    """Queues records (bounded) and writes them to `sink` in batches from a daemon thread.
+
+    A batch is up to `batch_size` records, or whatever arrived within `flush_interval` seconds. A failed batch
+    is retried `retries` times with doubling delays from `retry_backoff`; then each record is tried alone, so
+    one bad record does not lose its neighbours, and the ones still refused are logged and counted as failed.
+    """
+
+    def __init__(
+        self,
+        sink: HistorySink,
+        *,
+        max_queue: int = 100_000,
+        batch_size: int = 500,
+        flush_interval: float = 0.2,
+        retries: int = 3,
+        retry_backoff: float = 0.05,
+    ) -> None:
+        self._sink = sink
+        self._max_queue = max_queue
+        self._batch_size = batch_size
+        self._flush_interval = flush_interval
+        self._retries = retries
+        self._retry_backoff = retry_backoff
+        # Submitters append without a lock (deque appends are atomic); only the writer thread pops.
+        self._pending: deque[Record] = deque()
+        self._closed = False
+        self._wake = threading.Event()
+        # Guards the counters; notified whenever records are written or given up.
+        self._progress = threading.Condition()
+        self._taken = self._written = self._failed = self._batches = self._rejected = 0
+        self._flush_target = 0
+        self._close_lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name="history-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, record: Record) -> None:
+        """Queue `record` for writing; raises HistoryFull when the queue is full, HistoryClosed after close().
+
+        The bound is checked without a lock, so concurrent submitters may overshoot it by one record each.
+        """
+        pending = self._pending
+        if self._closed or len(pending) >= self._max_queue:
+            self._refuse()
+        pending.append(record)
+        if len(pending) == self._batch_size:
+            self._wake.set()
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every record submitted before this call is written (or given up).
+
+        Returns True when all of them were written, False on timeout or when any of them failed.
+        """
+        with self._progress:
+            target = self._taken + len(self._pending)
+            failed_before = self._failed
+            self._flush_target = max(self._flush_target, target)
+            self._wake.set()
+            done = self._progress.wait_for(lambda: self._written + self._failed >= target, timeout)
+            return done and self._failed == failed_before
+
+    def close(self, timeout: float = 10.0) -> bool:
+        """Refuse new records, write everything queued, stop the thread and close the sink; idempotent.
+
+        Returns False when the queue could not be written within `timeout` seconds (the sink is then left
+        open, since the thread still uses it) or when records failed; True otherwise.
+        """
+        with self._close_lock:
+            if self._closed:
+                return not self._thread.is_alive()
+            failed_before = self._failed
+            self._closed = True
+            self._wake.set()
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                log.error("history writer still busy after %.1fs, %d records queued", timeout, len(self._pending))
+                return False
+            # A submit that passed its closed check just before close() may have appended after the thread ended.
+            while self._pending:
+                self._write_next_batch()
+            self._sink.close()
+            return self._failed == failed_before
+
+    def stats(self) -> dict[str, int]:
+        """Counters: submitted, written, failed (given up), queued (not yet written), batches, rejected."""
+        with self._progress:
+            submitted = self._taken + len(self._pending)
+            return {
+                "submitted": submitted,
+                "written": self._written,
+                "failed": self._failed,
+                "queued": submitted - self._written - self._failed,
+                "batches": self._batches,
+                "rejected": self._rejected,
+            }
+
+    def _refuse(self) -> None:
+        with self._progress:
+            self._rejected += 1
+        if self._closed:
+            raise HistoryClosed("history writer is closed")
+        raise HistoryFull(f"history queue is full ({self._max_queue} records waiting to be written)")
+
+    def _run(self) -> None:
+        while not (self._closed and not self._pending):
+            urgent = (
+                self._closed
+                or len(self._pending) >= self._batch_size
+                or self._written + self._failed < self._flush_target
+            )
+            if not urgent:
+                self._wake.wait(self._flush_interval)
+                self._wake.clear()
+            self._write_next_batch()
+
+    def _write_next_batch(self) -> None:
+        with self._progress:
+            batch = [self._pending.popleft() for _ in range(min(self._batch_size, len(self._pending)))]
+            self._taken += len(batch)
+        if batch:
+            written = self._write(batch)
+            with self._progress:
+                self._written += written
+                self._failed += len(batch) - written
+                self._batches += 1
+                self._progress.notify_all()
+
+    def _write(self, batch: list[Record]) -> int:
+        """Write `batch`, retrying; returns how many of its records were written."""
+        for attempt in range(self._retries + 1):
+            try:
+                self._sink.write_batch(batch)
+                return len(batch)
+            except Exception as error:  # The sink's driver decides what it raises; all of it is retried.
+                last_error = error
+                if attempt < self._retries:
+                    time.sleep(self._retry_backoff * 2**attempt)
+        written = sum(self._write_alone(record) for record in batch) if len(batch) > 1 else 0
+        log.error(
+            "history: %d of %d records not written after %d attempts",
+            len(batch) - written,
+            len(batch),
+            self._retries + 1,
+            exc_info=last_error,
+        )
+        return written
+
+    def _write_alone(self, record: Record) -> bool:
+        try:
+            self._sink.write_batch([record])
+        except Exception:
+            return False
+        return True
