@@ -19,7 +19,7 @@ from sqlglot import exp
 
 from rules import errors as E
 from rules.errors import ErrorSink, suggest
-from rules.functions import CONTEXTUAL, EXTRACT_PARTS, KNOWN, SCALARS, Contextual, Scalar
+from rules.functions import CAST_TYPES, CONTEXTUAL, EXTRACT_PARTS, KNOWN, SCALARS, Contextual, Scalar
 from rules.ir import Builder, Node
 from rules.parse import parse, start
 from rules.runtime import like_plan, timestamp
@@ -147,13 +147,23 @@ class _Checker:
         return self.visit(e.this)
 
     def cast(self, e: exp.Cast) -> Node:
-        if e.to.is_type("timestamp", "timestamptz") and isinstance(e.this, exp.Literal) and e.this.is_string:
-            try:
+        target = CAST_TYPES.get(e.to.this.name)
+        if target is None:
+            return self.error(E.UNSUPPORTED, f"CAST to {e.to.sql()} is not supported", e.to,
+                              suggest(e.to.this.name, CAST_TYPES))
+        if target == "timestamp" and isinstance(e.this, exp.Literal) and e.this.is_string:
+            try:  # TIMESTAMP '...' literals are constants, checked now
                 return self.b.const(timestamp(e.this.this), "timestamp")
             except ValueError:
                 return self.error(E.LITERAL, f"{e.this.this!r} is not an ISO 8601 timestamp", e.this)
-        return self.error(E.UNSUPPORTED, "CAST is not supported; write TIMESTAMP '2024-01-31T12:00:00Z' "
-                                         "for a timestamp literal", e)
+        value = self.visit(e.this)
+        if target == value.type:
+            return value
+        if "list" in (target, value.type) or (target == "timestamp" and value.type not in ("string", "any")):
+            return self.error(E.TYPE, f"cannot CAST {_article(value.type)} to {e.to.sql()}", e)
+        # Text that does not parse as the target type gives NULL, so the result may be NULL either way.
+        kind = self.b.const(target, "string")
+        return self.b.node("call", (kind, value), "_cast", target, value.nullable or value.type != "double")
 
     # -- logic -----------------------------------------------------------------------------------------
     def logical(self, e: exp.Connector) -> Node:

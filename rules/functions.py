@@ -64,6 +64,12 @@ SCALARS: dict[str, Scalar] = {
 SCALARS["SUBSTRING"] = SCALARS["SUBSTR"]
 SCALARS["CARDINALITY"] = SCALARS["SIZE"]
 
+# CAST(x AS <sqlglot type name>): the value type each target type gives.
+CAST_TYPES = {"TEXT": "string", "VARCHAR": "string", "CHAR": "string", "NVARCHAR": "string",
+              "INT": "int", "BIGINT": "int", "SMALLINT": "int", "TINYINT": "int",
+              "DOUBLE": "double", "FLOAT": "double", "DECIMAL": "double",
+              "BOOLEAN": "bool", "TIMESTAMP": "timestamp", "TIMESTAMPTZ": "timestamp"}
+
 # EXTRACT(<part> FROM ts): the part names accepted and the runtime part each reads.
 EXTRACT_PARTS = {"YEAR": "year", "MONTH": "month", "DAY": "day", "HOUR": "hour", "MINUTE": "minute",
                  "SECOND": "second", "DOW": "dow", "DOY": "doy", "EPOCH": "epoch"}

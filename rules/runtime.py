@@ -20,6 +20,9 @@ Choices that differ between SQL engines, pinned here and in tests/rules/fixtures
 - Date parts are taken in UTC; a naive datetime is taken to be UTC. DAYOFWEEK is 1=Sunday..7=Saturday
   (MySQL, SQL Server); EXTRACT(DOW ...) is 0=Sunday..6=Saturday (PostgreSQL). SECOND is a whole number.
   DATEDIFF(end, start) counts calendar days (MySQL); SECONDS_DIFF(end, start) is end - start in seconds.
+- CAST(x AS INT) truncates toward zero (SQLite; PostgreSQL rounds). Text that is not a valid number, boolean
+  (true/false/t/f/1/0, any case) or ISO 8601 timestamp casts to NULL (SQLite gives 0; PostgreSQL raises).
+  CAST(x AS TEXT) uses the same text as ||.
 - ARRAY_CONTAINS(list, x) is NULL when the list or x is NULL, or when x is absent but the list holds a NULL
   (the IN rule). SIZE/CARDINALITY of a NULL list is NULL.
 - LIKE is case-sensitive (PostgreSQL; SQLite's default LIKE is not), `%` and `_` are wildcards, and
@@ -139,6 +142,47 @@ def _concat(a, b):
     return text(a) + text(b)
 
 
+_BOOLEAN_TEXT = {"true": True, "t": True, "1": True, "false": False, "f": False, "0": False}
+
+
+def _to_int(value):
+    if isinstance(value, str):
+        value = _to_double(value)
+        if value is None:
+            return None
+    return int(value)  # int() of a float truncates toward zero
+
+
+def _to_double(value):
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            return None
+        return value if math.isfinite(value) else None
+    return float(value)
+
+
+def _to_timestamp(value):
+    try:
+        return timestamp(value)
+    except ValueError:
+        return None
+
+
+_CASTS: dict[str, Callable[[Any], Any]] = {
+    "string": text,
+    "int": _to_int,
+    "double": _to_double,
+    "bool": lambda v: _BOOLEAN_TEXT.get(v.strip().lower()) if isinstance(v, str) else v != 0,
+    "timestamp": _to_timestamp,
+}
+
+
+def _cast(kind, value):
+    return None if value is None else _CASTS[kind](value)
+
+
 def _utc(ts: datetime) -> datetime:
     return ts.replace(tzinfo=_UTC) if ts.tzinfo is None else ts.astimezone(_UTC)
 
@@ -250,6 +294,6 @@ HELPERS: dict[str, Any] = {
     "_upper": _upper, "_lower": _lower, "_length": _length, "_trim": _trim, "_ltrim": _ltrim,
     "_rtrim": _rtrim, "_replace": _replace, "_substr": _substr, "_concat": _concat,
     "_date_part": _date_part, "_datediff": _datediff, "_seconds_diff": _seconds_diff,
-    "_array_contains": _array_contains, "_size": _size, "_like": _like,
+    "_cast": _cast, "_array_contains": _array_contains, "_size": _size, "_like": _like,
     "_like_regex": _like_regex, "_timestamp": timestamp, "_UNSET": UNSET, "_CTX": DEFAULT_CONTEXT,
 }
