@@ -86,7 +86,7 @@ class CalloutRegistry:
         """Like `call`, and also return the Outcome (a str enum: 'hit', 'miss', 'timeout'...) for traces."""
         callout = self._callouts[name]
         if len(args) != self._arities[name]:
-            raise TypeError(f"callout {name!r} takes {self._arities[name]} arguments, got {len(args)}")
+            raise TypeError(f"callout {name!r} takes {self._arities[name]} argument(s), got {len(args)}")
         return callout.call(args, audience=audience, session_id=session_id, deadline=deadline)
 
     def stats(self) -> dict[str, dict[str, int]]:

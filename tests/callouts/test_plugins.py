@@ -1,0 +1,83 @@
+"""In-process plugins: the interface, entry-point discovery, and the shipped propensity example."""
+
+from importlib.metadata import EntryPoint
+
+import pytest
+
+from server.callouts import ENTRY_POINT_GROUP, CalloutPlugin, CalloutRegistry, InstalledPlugins, PluginError
+from server.callouts import plugin as plugin_module
+from server.callouts.examples import PropensityPlugin
+from server.callouts.plugin import check_plugin_class
+
+from .helpers import Control, controlled_plugin, definition
+
+
+def test_directly_registered_plugin_gets_config_args_and_audience_and_is_shut_down():
+    control = Control()
+    defs = [definition("tier", plugin="ctl", parameters={"region": "eu"})]
+    with CalloutRegistry.from_definitions(defs, plugins={"ctl": controlled_plugin(control)}) as registry:
+        assert control.config == {"region": "eu"}
+        assert registry.arities() == {"tier": 1}
+        assert registry.call_with_outcome("tier", ("gold",), audience="aud-1") == ("value:gold", "miss")
+        assert control.audiences == ["aud-1"]
+        assert control.shutdowns == 0
+    assert control.shutdowns == 1
+
+
+def test_propensity_through_the_registry():
+    defs = [
+        definition("propensity", plugin="propensity", arity=2, cache_ttl=0),
+        definition("coin", plugin="propensity", arity=2, parameters={"intercept": "0", "cart_weight": "0"}),
+    ]
+    with CalloutRegistry.from_definitions(defs, plugins={"propensity": PropensityPlugin}) as registry:
+        assert registry.call("propensity", (0.0, 0)) == 0.0474  # 1 / (1 + e**3)
+        scores = [registry.call("propensity", (cart, 3)) for cart in (0, 50, 100, 400)]
+        assert scores == sorted(scores) and scores[-1] > 0.99
+        assert registry.call("propensity", (None, 3)) is None
+        assert registry.call("coin", (1e9, 0)) == 0.5
+        assert registry.call("propensity", (-1e6, 0)) == 0.0  # no overflow for extreme inputs
+
+
+def test_bad_plugin_parameters_fail_the_build_and_shut_down_plugins_already_started():
+    control = Control()
+    defs = [
+        definition("first", plugin="ctl"),
+        definition("propensity", plugin="propensity", arity=2, parameters={"cart_weight": "heavy"}),
+    ]
+    with pytest.raises(ValueError, match="must be numbers"):
+        CalloutRegistry.from_definitions(defs, plugins={"propensity": PropensityPlugin, "ctl": controlled_plugin(control)})
+    assert control.shutdowns == 1
+
+
+def test_installed_plugins_load_entry_points_lazily(monkeypatch):
+    points = [
+        EntryPoint("propensity", "server.callouts.examples:PropensityPlugin", ENTRY_POINT_GROUP),
+        EntryPoint("broken", "server.callouts.no_such_module:Plugin", ENTRY_POINT_GROUP),
+    ]
+    monkeypatch.setattr(plugin_module, "entry_points", lambda group: [p for p in points if p.group == group])
+    installed = InstalledPlugins()
+    assert sorted(installed) == ["broken", "propensity"]
+    assert installed["propensity"] is PropensityPlugin
+    with pytest.raises(PluginError, match="no_such_module"):
+        installed["broken"]
+    with pytest.raises(KeyError):
+        installed["missing"]
+
+
+class _NoArity(CalloutPlugin):
+    def get_value(self, audience, config, args):
+        return None
+
+
+class _BadArity(_NoArity):
+    arity = "2"
+
+
+@pytest.mark.parametrize("cls", [object, _NoArity, _BadArity, PropensityPlugin.get_value])
+def test_check_plugin_class_refuses_non_plugins(cls):
+    with pytest.raises(PluginError):
+        check_plugin_class(cls)
+
+
+def test_check_plugin_class_returns_arity():
+    assert check_plugin_class(PropensityPlugin) == 2
