@@ -103,7 +103,8 @@ class CompiledRuleset:
     default_max_presentations: int
     default_audience_level: str
 
-    def rules_for(self, event_name: str) -> tuple[CompiledRule, ...]:
+    def rules_for(self, event_name: str) -> tuple[tuple[str, CompiledRule], ...]:
+        """(rule id, rule) of the rules listening to an event, in the order they run."""
         return self.rules.for_event(event_name)
 
     def flowcharts_for(self, level: str, names: Iterable[str] = ()) -> tuple[CompiledFlowchart, ...]:
@@ -440,7 +441,8 @@ class _Compiler:
 
 def _constant_not_true(evaluator) -> bool:
     """True when a condition reads nothing and is not TRUE: its rule can never fire `then`."""
-    if evaluator.names or evaluator.event_names or evaluator.segment_names or evaluator.callouts:
+    if (evaluator.names or evaluator.event_params or evaluator.event_names or evaluator.segment_names
+            or evaluator.callouts):
         return False
     try:
         return evaluator({}) is not True

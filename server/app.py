@@ -52,7 +52,7 @@ class Service:
         self.clock = clock
         self.sink = open_sink(config.history)
         self.history = HistoryWriter(self.sink)
-        self.versions = RulesetVersions(self.sink)
+        self.versions = RulesetVersions(self.sink.database)
         self.registry = RulesetRegistry(self.versions)
         self.bus = ActionBus()
         self.store = MemorySessionStore(idle_timeout=timedelta(seconds=config.idle_timeout_seconds),

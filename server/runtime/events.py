@@ -57,7 +57,7 @@ class EventProcessor:
             decision.rule_id = f"journey:{journey}"
             journeys.advance(self.journeys_of(session), journey, transition, decision)
         values = session.attributes
-        for rule in self.compiled.rules_for(name):
+        for _, rule in self.compiled.rules_for(name):
             decision.rule_id = rule.id
             matched = rule.condition is None or rule.condition(values, self.ctx) is True
             for action in rule.then if matched else rule.otherwise:

@@ -120,7 +120,10 @@ class ActionBus:
         return subscription
 
     def close(self) -> None:
-        """End every subscription (their streams raise BusClosed) and refuse new ones; publishing still works."""
+        """End every subscription and refuse new ones; publishing still works.
+
+        Each stream still delivers the events already queued for it, then raises BusClosed.
+        """
         with self._lock:
             self._closed = True
             subscriptions = [s for index in self._indexes for bucket in index.values() for s in bucket]

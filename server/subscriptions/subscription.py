@@ -19,9 +19,9 @@ class Subscription:
     Iteration blocks until an event arrives. It yields the replayed events, then live ones, in sequence order
     with no duplicate, and ends:
       - normally after close() (from any thread), or after the first action when `once` was asked;
-      - by raising BusClosed when the bus is closed;
-      - by yielding a gap and then raising SubscriberFellBehind when the queue overflowed (the events queued
-        before the overflow are delivered first).
+      - by raising BusClosed when the bus is closed, after the events already queued;
+      - by yielding a gap and then raising SubscriberFellBehind when the queue overflowed, after the events
+        queued before the overflow.
     `position` is always the resume_after value that continues this stream without a hole.
     """
 
@@ -90,9 +90,8 @@ class Subscription:
         return True
 
     def end_by_shutdown(self) -> None:
-        """Called by ActionBus.close: the stream ends with BusClosed."""
+        """Called by ActionBus.close: the stream delivers what it holds, then ends with BusClosed."""
         self._bus_closed = True
-        self._closed = True
         self._wake.set()
 
     def _responses(self) -> Iterator[decision_service_pb2.SubscribeActionsResponse]:
@@ -106,17 +105,19 @@ class Subscription:
                 yield self._response(sequence, time_ns, action=action)
                 if self._once:
                     return
-            if self._bus_closed:
-                raise BusClosed(self.position)
-            if self._first_dropped and not self._closed:
+            if self._closed:
+                return
+            if self._first_dropped:
                 last_missed = self._last_sequence()
                 yield self._gap_response(self._first_dropped, last_missed)
                 raise SubscriberFellBehind(self._first_dropped, last_missed)
+            raise BusClosed(self.position)
         finally:
             self.close()
 
     def _entries(self) -> Iterator[Entry]:
-        """Replayed entries that match, then live ones until closed or drained after an overflow."""
+        """Replayed entries that match, then live ones; ends when closed, or when drained after an overflow
+        or a bus shutdown."""
         replay, self._replay = self._replay, []
         for entry in replay:
             if self._closed:
@@ -127,11 +128,11 @@ class Subscription:
         while not self._closed:
             if queue:
                 yield queue.popleft()
-            elif self._first_dropped:
+            elif self._first_dropped or self._bus_closed:
                 return
             else:
                 wake.clear()
-                if not queue and not self._closed and not self._first_dropped:
+                if not (queue or self._closed or self._first_dropped or self._bus_closed):
                     wake.wait()
 
     def _gap_response(self, first_missed: int, last_missed: int) -> decision_service_pb2.SubscribeActionsResponse:
