@@ -1,0 +1,43 @@
+"""The schema's documentation matches its tables, and records refuse naive times."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+import pytest
+
+from server.history import schema
+from tests.history.conftest import T0, contact, summary
+
+
+def documented_columns() -> dict[str, set[str]]:
+    """Column names per table in the module docstring: each table's Markdown rows follow a "`name`:" line."""
+    columns: dict[str, set[str]] = {}
+    current = ""
+    for line in schema.__doc__.splitlines():
+        if heading := re.match(r"`(\w+)`:|Columns shared", line):
+            current = heading.group(1) or "shared"
+        elif row := re.match(r"\| (\w+) \|", line):
+            columns.setdefault(current, set()).add(row.group(1))
+    return {table: names - {"column"} for table, names in columns.items()}
+
+
+@pytest.mark.parametrize("table", schema.TABLES, ids=lambda table: table.name)
+def test_every_column_is_documented(table):
+    documented = documented_columns()
+    columns = documented[table.name]
+    if table in (schema.CONTACTS, schema.RESPONSES, schema.DATA_ROWS, schema.JOURNEY_STEPS):
+        columns |= documented["shared"]
+    assert columns == set(table.column_names)
+
+
+def test_records_refuse_naive_times():
+    with pytest.raises(ValueError, match="time must be a timezone-aware datetime"):
+        contact(time=datetime(2025, 1, 1))
+    with pytest.raises(ValueError, match="started_at must be a timezone-aware datetime"):
+        summary(ended_at=datetime(2025, 1, 1))
+
+
+def test_a_summary_happens_when_the_session_ends():
+    assert summary(ended_at=T0 + timedelta(hours=2)).time == T0 + timedelta(hours=2)
