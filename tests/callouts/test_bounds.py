@@ -143,7 +143,9 @@ def test_breaker_opens_after_n_failures_and_closes_after_a_successful_trial(make
 
 
 def test_timeouts_count_as_breaker_failures(make_registry):
-    registry, control = make_registry(definition("slow", plugin="slow", timeout=0.05, breaker_failures=2, max_concurrency=4))
+    registry, control = make_registry(
+        definition("slow", plugin="slow", timeout=0.05, breaker_failures=2, max_concurrency=4)
+    )
     control.release.clear()
     outcomes = [registry.call_with_outcome("slow", (i,))[1] for i in range(3)]
     assert outcomes == ["timeout", "timeout", "breaker_open"]
@@ -165,9 +167,11 @@ def test_concurrency_limit_rejects_at_once_when_saturated(make_registry):
 
 
 def test_a_timed_out_plugin_call_keeps_its_slot_until_it_returns(make_registry):
-    registry, control = make_registry(definition("tier", plugin="tier", timeout=0.05, max_concurrency=1))
+    # 0.5 s leaves the pool ample time to start the call even on a loaded machine.
+    registry, control = make_registry(definition("tier", plugin="tier", timeout=0.5, max_concurrency=1))
     control.release.clear()
     assert registry.call_with_outcome("tier", ("a",))[1] == "timeout"
+    _wait_entered(control)
     assert registry.call_with_outcome("tier", ("b",))[1] == "rejected"  # the stuck call still runs
     control.release.set()
     deadline = time.monotonic() + 10

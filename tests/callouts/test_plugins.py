@@ -45,7 +45,8 @@ def test_bad_plugin_parameters_fail_the_build_and_shut_down_plugins_already_star
         definition("propensity", plugin="propensity", arity=2, parameters={"cart_weight": "heavy"}),
     ]
     with pytest.raises(ValueError, match="must be numbers"):
-        CalloutRegistry.from_definitions(defs, plugins={"propensity": PropensityPlugin, "ctl": controlled_plugin(control)})
+        plugins = {"propensity": PropensityPlugin, "ctl": controlled_plugin(control)}
+        CalloutRegistry.from_definitions(defs, plugins=plugins)
     assert control.shutdowns == 1
 
 

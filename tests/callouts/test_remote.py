@@ -96,7 +96,9 @@ def test_remote_timeout_returns_the_default_within_a_bound(slow_server):
 
 def test_remote_failures_open_the_breaker(slow_server):
     clock = FakeClock()
-    failing = definition("credit_score", target=slow_server, timeout=5, default=600, breaker_failures=2, breaker_reset=30)
+    failing = definition(
+        "credit_score", target=slow_server, timeout=5, default=600, breaker_failures=2, breaker_reset=30
+    )
     with CalloutRegistry.from_definitions([failing], clock=clock) as registry:
         outcomes = [registry.call_with_outcome("credit_score", (f"C-{i}",)) for i in range(3)]
         assert outcomes == [(600, "error"), (600, "error"), (600, "breaker_open")]
