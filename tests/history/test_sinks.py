@@ -77,6 +77,8 @@ def test_purge_removes_old_anonymous_sessions_and_their_anonymous_rows(target):
             response(session="old-anon"),
             data_row({"x": 1}, session="old-anon"),
             journey(session="old-anon"),
+            # A customer's rows are never purged with anonymous ones, even under a reused session id.
+            contact(session="old-anon", customer="c7"),
             summary(session="recent-anon", ended_at=recent),
             contact(session="recent-anon"),
             summary(session="old-known", customer="c1", ended_at=old),
@@ -91,6 +93,7 @@ def test_purge_removes_old_anonymous_sessions_and_their_anonymous_rows(target):
 
     assert sorted(target.read("SELECT session_id FROM session_summaries")) == [("old-known",), ("recent-anon",)]
     assert sorted(target.read("SELECT session_id, customer_id FROM contacts")) == [
+        ("old-anon", "c7"),
         ("old-known", ""),
         ("old-known", "c1"),
         ("recent-anon", ""),
