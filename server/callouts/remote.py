@@ -80,13 +80,16 @@ def _settle(result: Future, call: grpc.Future) -> None:
 
 
 def audience_proto(audience: Any) -> session_pb2.Audience:
-    """Return an Audience proto for an Audience proto or any object with `level` and `id_fields`.
-
-    `id_fields` values may be Value protos or Python values.
+    """Return an Audience proto for an Audience proto, an object with `level` and `id_fields`, or a session
+    state with `audience_level` and `audience_ids`; id values may be Value protos or Python values.
     """
     if isinstance(audience, session_pb2.Audience):
         return audience
-    proto = session_pb2.Audience(level=audience.level)
-    for key, value in audience.id_fields.items():
+    if hasattr(audience, "audience_level"):
+        level, ids = audience.audience_level, audience.audience_ids
+    else:
+        level, ids = audience.level, audience.id_fields
+    proto = session_pb2.Audience(level=level)
+    for key, value in ids.items():
         proto.id_fields[key].CopyFrom(value if isinstance(value, value_pb2.Value) else to_value(value))
     return proto

@@ -75,15 +75,20 @@ def test_audience_and_session_are_sent(plain_server):
     assert 300 <= value <= 850 and value == CALLOUTS["credit_score"]("C-7")
 
 
-def test_duck_typed_audience_converts_python_id_fields():
+def test_audience_like_objects_convert_python_id_fields():
     class Audience:
         level = "Customer"
         id_fields = {"customer_id": 17, "email": value_pb2.Value(string_value="a@b.c")}
 
-    proto = audience_proto(Audience())
-    assert proto.level == "Customer"
-    assert proto.id_fields["customer_id"].int_value == 17
-    assert proto.id_fields["email"].string_value == "a@b.c"
+    class Session:
+        audience_level = "Customer"
+        audience_ids = Audience.id_fields
+
+    for audience in (Audience(), Session()):
+        proto = audience_proto(audience)
+        assert proto.level == "Customer"
+        assert proto.id_fields["customer_id"].int_value == 17
+        assert proto.id_fields["email"].string_value == "a@b.c"
 
 
 def test_remote_timeout_returns_the_default_within_a_bound(slow_server):
