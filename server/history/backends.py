@@ -48,7 +48,6 @@ def _same(value: Any) -> Any:
 class Backend:
     """A database engine and where to find it; `Database` asks it for everything engine-specific."""
 
-    name: str
     type_names: dict[Kind, str]
     encoders: dict[Kind, Converter]
     decoders: dict[Kind, Converter]
@@ -78,7 +77,6 @@ class Backend:
 class SQLiteBackend(Backend):
     """An SQLite file in WAL mode (its parent directory is created), or `:memory:`."""
 
-    name = "sqlite"
     type_names = {
         Kind.TEXT: "TEXT",
         Kind.INTEGER: "INTEGER",
@@ -114,16 +112,16 @@ class SQLiteBackend(Backend):
         connection.execute("BEGIN IMMEDIATE")
         try:
             yield
+            connection.execute("COMMIT")
         except BaseException:
-            connection.execute("ROLLBACK")
+            if connection.in_transaction:  # Also after a failed COMMIT, so the next BEGIN can start.
+                connection.execute("ROLLBACK")
             raise
-        connection.execute("COMMIT")
 
 
 class PostgresBackend(Backend):
     """A PostgreSQL database (psycopg 3), with the history tables in their own schema."""
 
-    name = "postgresql"
     type_names = {
         Kind.TEXT: "TEXT",
         Kind.INTEGER: "BIGINT",

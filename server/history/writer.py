@@ -62,6 +62,7 @@ class HistoryWriter:
         self._taken = self._written = self._failed = self._batches = self._rejected = 0
         self._flush_target = 0
         self._close_lock = threading.Lock()
+        self._finished = False  # The thread has stopped and the sink is closed.
         self._thread = threading.Thread(target=self._run, name="history-writer", daemon=True)
         self._thread.start()
 
@@ -91,14 +92,15 @@ class HistoryWriter:
             return done and self._failed == failed_before
 
     def close(self, timeout: float = 10.0) -> bool:
-        """Refuse new records, write everything queued, stop the thread and close the sink; idempotent.
+        """Refuse new records, write everything queued, stop the thread and close the sink.
 
-        Returns False when the queue could not be written within `timeout` seconds (the sink is then left
-        open, since the thread still uses it) or when records failed; True otherwise.
+        Returns False when records failed, or when the queue was not written within `timeout` seconds: the
+        sink is then left open (the thread still uses it) and calling close() again waits again. Once the
+        writer is fully closed, further calls return True.
         """
         with self._close_lock:
-            if self._closed:
-                return not self._thread.is_alive()
+            if self._finished:
+                return True
             failed_before = self._failed
             self._closed = True
             self._wake.set()
@@ -110,6 +112,7 @@ class HistoryWriter:
             while self._pending:
                 self._write_next_batch()
             self._sink.close()
+            self._finished = True
             return self._failed == failed_before
 
     def stats(self) -> dict[str, int]:

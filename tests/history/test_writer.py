@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 
 import pytest
 
-from server.history import HistoryClosed, HistoryFull, HistoryWriter, SQLiteSink
-from tests.history.conftest import RecordingSink, contact, data_row
+from server.history import HistoryClosed, HistoryFull, HistoryWriter, SQLiteSink, open_sink
+from tests.history.conftest import POSTGRES_DSN, RecordingSink, contact, data_row
 
 
 class CountingSink(SQLiteSink):
@@ -160,3 +161,32 @@ def test_concurrent_submitters_lose_nothing():
     assert sorted(record.action_id for record in sink.records) == sorted(
         f"a{k * 10_000 + n}" for k in range(4) for n in range(2_000)
     )
+
+
+def test_a_dropped_postgres_connection_is_reopened_and_the_batch_retried(postgres_target):
+    psycopg = pytest.importorskip("psycopg")
+    name = f"segflow_test_{uuid.uuid4().hex[:8]}"
+    writer = HistoryWriter(open_sink(f"{postgres_target.url}&application_name={name}"), retry_backoff=0.01)
+    writer.submit(contact(1))
+    assert writer.flush(timeout=5)
+    with psycopg.connect(POSTGRES_DSN, autocommit=True) as admin:
+        (killed,) = admin.execute(
+            "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = %s", (name,)
+        ).fetchone()
+    assert killed == 1
+    writer.submit(contact(2))
+    assert writer.flush(timeout=5)
+    assert writer.close()
+    assert postgres_target.read("SELECT offer_code FROM contacts ORDER BY offer_code") == [("OFFER1",), ("OFFER2",)]
+
+
+def test_close_that_times_out_leaves_the_sink_open_and_can_be_retried():
+    sink = RecordingSink()
+    sink.gate.clear()
+    writer = HistoryWriter(sink)
+    writer.submit(contact(1))
+    assert writer.close(timeout=0.05) is False
+    assert not sink.closed
+    sink.gate.set()
+    assert writer.close(timeout=5)
+    assert sink.closed and sink.records == [contact(1)]
