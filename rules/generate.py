@@ -10,7 +10,8 @@ VALUE mode of a boolean that may be NULL is built from the other two.
 Every (node, mode) used more than once is computed once per call into a local. If its first use is
 evaluated unconditionally, it becomes a statement before the rule that first needs it; otherwise it is
 computed on first use (`m if m is not _U else (m := ...)`), so a shared callout behind a false AND is never
-called. Attributes and event parameters are read once into locals at the top of the function.
+called; a comparison of plain locals is simply repeated there instead, which is cheaper than that test.
+Attributes and event parameters are read once into locals at the top of the function.
 
 The emitters below are the only source of generated code: names are generated (`a0`, `m3`, `_t1`) or come
 from runtime.HELPERS, user text only ever appears inside repr() of a validated str/int/float/bool literal.
@@ -103,6 +104,8 @@ class Generator:
         if self.uses[key] < 2:
             return self.render(node, mode)
         local = self.memo.get(key)
+        if local is None and not self.unconditional and _cheap(node):
+            return self.render(node, mode)  # recomputing beats the lazy-memo test; a later first use may hoist
         if local is None:
             local = self.memo[key] = f"m{len(self.memo)}"
             code = self.render(node, mode)
@@ -172,6 +175,14 @@ class Generator:
             return self.constant(f"_timestamp({value.isoformat()!r})")
         text = repr(value)
         return f"({text})" if text.startswith("-") else text
+
+
+_CHEAP_OPS = frozenset({"cmp", "isnull", "istrue", "in"})
+
+
+def _cheap(node: Node) -> bool:
+    """A test of plain locals and literals: cheaper to repeat than to memoize lazily."""
+    return node.op in _CHEAP_OPS and all(a.op in ("const", "attr", "param") for a in node.args)
 
 
 # -- emitters: TRUE/FALSE mode of boolean operators ----------------------------------------------------
