@@ -4,8 +4,8 @@ Every problem is recorded and checking carries on (a bad operand becomes an unty
 reports all of an expression's errors. Names are checked against the Schema where it declares them;
 the names an expression reads are collected for validation and rule indexing.
 
-Rewrites done here, so the generator only sees a small core: BETWEEN -> two comparisons on one shared
-operand, simple CASE -> searched CASE, IF -> CASE, NULLIF -> CASE, x IN (consts..., exprs...) -> a constant
+Rewrites done here, so the generator only sees a small core: BETWEEN with a bound that may be NULL -> two
+comparisons on one shared operand, simple CASE -> searched CASE, IF -> CASE, NULLIF -> CASE, x IN (consts..., exprs...) -> a constant
 set test OR'ed with equalities, NOT LIKE / NOT BETWEEN -> NOT. Constant NULL operands of NULL-propagating
 operators fold to NULL, IS NULL of a never-NULL value folds to FALSE, unary minus of a number folds into it.
 """
@@ -219,9 +219,11 @@ class _Checker:
     def between(self, e: exp.Between) -> Node:
         if e.args.get("symmetric"):
             return self.error(E.UNSUPPORTED, "BETWEEN SYMMETRIC is not supported", e)
-        value = self.visit(e.this)
-        low = self.compare(">=", value, self.visit(e.args["low"]), e)
-        high = self.compare("<=", value, self.visit(e.args["high"]), e)
+        value, low_value, high_value = (self.visit(e.args[k]) for k in ("this", "low", "high"))
+        low = self.compare(">=", value, low_value, e)
+        high = self.compare("<=", value, high_value, e)
+        if low.op == high.op == "cmp" and not (low_value.nullable or high_value.nullable):
+            return self.b.node("between", (value, low_value, high_value), None, "bool", value.nullable)
         return self.b.node("and", (low, high), None, "bool", low.nullable or high.nullable)
 
     def in_(self, e: exp.In) -> Node:
@@ -409,7 +411,7 @@ class _Checker:
         nullable = {"strict": any(a.nullable for a in args), "all": all(a.nullable for a in args),
                     "maybe": True}[fn.nulls]
         leading = tuple(self.b.const(v, "string") for v in fn.leading)
-        return self.b.node("call", leading + tuple(args), fn.helper, result, nullable)
+        return self.b.node(fn.op, leading + tuple(args), fn.helper or None, result, nullable)
 
     def contextual(self, name: str, fn: Contextual, e: exp.Anonymous) -> Node:
         given = e.expressions

@@ -2,8 +2,9 @@
 
 The cache is a cachetools.LRUCache of at most CACHE_SIZE code objects (a few KB each; a 200-segment flowchart
 is ~100 KB), keyed by the sha256 of the generated source. The generated source is a pure function of the
-normalized expression, so recompiling an unchanged rule (or redeploying an unchanged ruleset) skips Python's
-compiler. Code is compiled with the normalized SQL as its filename, so a traceback names the expression,
+normalized expression, so recompiling an unchanged rule, however it is spelt, skips Python's compiler.
+In front of it, `remembered` keeps up to CACHE_SIZE finished evaluators keyed by their exact input text and
+schema, so redeploying an unchanged ruleset does not even parse it again. Code is compiled with the normalized SQL as its filename, so a traceback names the expression,
 and runs with empty builtins: it can reach only runtime.HELPERS and the context object it is passed.
 """
 
@@ -13,7 +14,7 @@ import ast
 import hashlib
 import re
 import threading
-from typing import Callable, NamedTuple
+from typing import Callable, Hashable, NamedTuple, TypeVar
 
 import cachetools
 
@@ -22,8 +23,10 @@ from rules.generate import FUNCTION
 from rules.runtime import HELPERS
 
 CACHE_SIZE = 4096
+T = TypeVar("T")
 
 _cache: cachetools.LRUCache = cachetools.LRUCache(maxsize=CACHE_SIZE)
+_evaluators: cachetools.LRUCache = cachetools.LRUCache(maxsize=CACHE_SIZE)
 _lock = threading.Lock()
 _stats = {"hits": 0, "misses": 0}
 
@@ -58,9 +61,25 @@ def cache_info() -> CacheInfo:
 
 
 def clear_cache() -> None:
+    """Forget every compiled code object and evaluator (tests and benchmarks use it to measure cold compiles)."""
     with _lock:
         _cache.clear()
+        _evaluators.clear()
         _stats.update(hits=0, misses=0)
+
+
+def remembered(key: Hashable, build: Callable[[], T]) -> T:
+    """The evaluator built earlier for `key` (exact input text and schema), else `build()` remembered.
+
+    Evaluators hold no per-call state, so one can serve every caller; a build that raises is not remembered.
+    """
+    with _lock:
+        found = _evaluators.get(key)
+    if found is None:
+        found = build()
+        with _lock:
+            _evaluators[key] = found
+    return found
 
 
 def load(source: str, filename: str) -> tuple[Callable, str]:

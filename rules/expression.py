@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Callable, Mapping
 
 from rules.check import Checked, check
-from rules.compile import TooComplex, load
+from rules.compile import TooComplex, load, remembered
 from rules.context import EvalContext
 from rules.errors import TOO_DEEP, CompileError, ErrorSink
 from rules.generate import Generator
@@ -48,8 +48,13 @@ def compile_expression(sql: str, schema: Schema | None = None, *, path: str = ""
     column) of its first character in the ruleset file; both only decorate errors. Raises CompileError
     listing every problem found.
     """
+    schema = schema or EMPTY
+    return remembered(("expression", sql, schema.key()), lambda: _compile(sql, schema, path, origin))
+
+
+def _compile(sql: str, schema: Schema, path: str, origin: tuple[int, int] | None) -> Evaluator:
     sink = ErrorSink(sql, path, origin)
-    checked = check(sql, schema or EMPTY, Builder(), sink, boolean=False)
+    checked = check(sql, schema, Builder(), sink, boolean=False)
     if checked is None:
         raise CompileError(sink.errors)
     source = Generator(f"segflow expression: {checked.normalized!r}").value(checked.node)

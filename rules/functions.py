@@ -19,6 +19,7 @@ class Scalar:
     "same" (the first argument's type) or "unified" (the common type of all arguments). `nulls` says when
     the result is NULL: "strict" = exactly when an argument is, "all" = only when every argument is,
     "maybe" = also for some non-NULL arguments. `leading` are constant arguments passed to the helper first.
+    `op` is the IR operator built: "call" of the helper, or an operator the generator inlines.
     """
 
     params: tuple[str, ...]
@@ -28,6 +29,7 @@ class Scalar:
     variadic: bool = False
     nulls: str = "strict"
     leading: tuple = ()
+    op: str = "call"
 
 
 def _date_part(part: str) -> Scalar:
@@ -58,7 +60,7 @@ SCALARS: dict[str, Scalar] = {
     "DAYOFYEAR": _date_part("doy"),
     "DATEDIFF": Scalar(("timestamp", "timestamp"), "int", "_datediff"),
     "SECONDS_DIFF": Scalar(("timestamp", "timestamp"), "double", "_seconds_diff"),
-    "ARRAY_CONTAINS": Scalar(("list", "any"), "bool", "_array_contains", nulls="maybe"),
+    "ARRAY_CONTAINS": Scalar(("list", "any"), "bool", "", nulls="maybe", op="contains"),
     "SIZE": Scalar(("list",), "int", "_size"),
 }
 SCALARS["SUBSTRING"] = SCALARS["SUBSTR"]

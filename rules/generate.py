@@ -177,7 +177,7 @@ class Generator:
         return f"({text})" if text.startswith("-") else text
 
 
-_CHEAP_OPS = frozenset({"cmp", "isnull", "istrue", "in"})
+_CHEAP_OPS = frozenset({"cmp", "isnull", "istrue", "in", "not", "between"})
 
 
 def _cheap(node: Node) -> bool:
@@ -212,9 +212,50 @@ def _cmp(g: Generator, node: Node, truth: bool) -> str:
     left, right = node.args
     # `None == x` is False for any non-NULL x, so equality against a never-NULL side needs no NULL test.
     tests_needed = not (op == "==" and not (left.nullable and right.nullable))
-    lcode, ltest = g.temp(g.emit(left, VALUE), left.nullable and tests_needed)
-    rcode, rtest = g.temp(g.emit(right, VALUE), right.nullable and tests_needed)
-    return _guarded([ltest, rtest], f"{lcode} {op} {rcode}")
+    tests, codes = [], []
+    for arg in node.args:
+        plain = _plain(g, arg) if arg.op in ("arith", "neg") else None
+        if plain is not None:
+            codes.append(plain[0])
+            tests += [t for t in plain[1] if t not in tests]
+        else:
+            code, test = g.temp(g.emit(arg, VALUE), arg.nullable and tests_needed)
+            codes.append(code)
+            tests.append(test)
+    return _guarded(tests, f"{codes[0]} {op} {codes[1]}")
+
+
+def _plain(g: Generator, node: Node) -> tuple[str, list[str]] | None:
+    """(code, locals that must not be NULL) for +, -, * and unary minus over attributes and literals: such
+    a tree is NULL exactly when one of those locals is, so one up-front test replaces a test per operator."""
+    if node.op in ("attr", "param"):
+        name = g.emit(node, VALUE)
+        return name, [name] if node.nullable else []
+    if node.op == "const" and node.data is not None:
+        return g.literal(node.data), []
+    parts = [_plain(g, arg) for arg in node.args] if node.op in ("arith", "neg") else [None]
+    if None in parts or (node.op == "arith" and node.data not in "+-*"):
+        return None
+    tests = [t for _, part_tests in parts for t in part_tests]
+    if node.op == "neg":
+        return f"(-{parts[0][0]})", tests
+    return f"({parts[0][0]} {node.data} {parts[1][0]})", tests
+
+
+def _between(g: Generator, node: Node, truth: bool) -> str:
+    value, low, high = (g.emit(a, VALUE) for a in node.args)
+    name, test = g.temp(value, node.nullable)
+    check = f"{low} <= {name} <= {high}"
+    return _guarded([test], check if truth else f"not ({check})")
+
+
+def _contains(g: Generator, node: Node, truth: bool) -> str:
+    # ARRAY_CONTAINS follows IN: FALSE needs a list without NULLs that lacks a non-NULL x.
+    values, value = node.args
+    lname, ltest = g.temp(g.emit(values, VALUE), values.nullable)
+    name, test = g.temp(g.emit(value, VALUE), value.nullable)
+    check = f"{name} in {lname}" if truth else f"{name} not in {lname} and None not in {lname}"
+    return _guarded([ltest, test], check)
 
 
 def _guarded(tested: list[str | None], check: str) -> str:
@@ -326,7 +367,7 @@ def _tuple(g: Generator, node: Node) -> str:
 
 _TRUTH: dict[str, Callable[[Generator, Node, bool], str]] = {
     "and": _and_or, "or": _and_or, "not": _not, "isnull": _isnull, "istrue": _istrue, "cmp": _cmp,
-    "in": _in, "like": _like,
+    "in": _in, "like": _like, "between": _between, "contains": _contains,
 }
 _VALUE: dict[str, Callable[[Generator, Node], str]] = {
     "attr": _leaf, "param": _leaf, "coalesce": _coalesce, "arith": _arith, "neg": _neg, "call": _call, "ctxcall": _ctxcall,

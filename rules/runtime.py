@@ -24,7 +24,7 @@ Choices that differ between SQL engines, pinned here and in tests/rules/fixtures
   (true/false/t/f/1/0, any case) or ISO 8601 timestamp casts to NULL (SQLite gives 0; PostgreSQL raises).
   CAST(x AS TEXT) uses the same text as ||.
 - ARRAY_CONTAINS(list, x) is NULL when the list or x is NULL, or when x is absent but the list holds a NULL
-  (the IN rule). SIZE/CARDINALITY of a NULL list is NULL.
+  (the IN rule; generate.py inlines it). SIZE/CARDINALITY of a NULL list is NULL.
 - LIKE is case-sensitive (PostgreSQL; SQLite's default LIKE is not), `%` and `_` are wildcards, and
   ESCAPE 'c' makes c quote the next character.
 """
@@ -218,14 +218,6 @@ def _seconds_diff(end, start):
     return (_utc(end) - _utc(start)).total_seconds()
 
 
-def _array_contains(values, x):
-    if values is None or x is None:
-        return None
-    if x in values:
-        return True
-    return None if None in values else False
-
-
 def _size(values):
     return None if values is None else len(values)
 
@@ -294,6 +286,6 @@ HELPERS: dict[str, Any] = {
     "_upper": _upper, "_lower": _lower, "_length": _length, "_trim": _trim, "_ltrim": _ltrim,
     "_rtrim": _rtrim, "_replace": _replace, "_substr": _substr, "_concat": _concat,
     "_date_part": _date_part, "_datediff": _datediff, "_seconds_diff": _seconds_diff,
-    "_cast": _cast, "_array_contains": _array_contains, "_size": _size, "_like": _like,
+    "_cast": _cast, "_size": _size, "_like": _like,
     "_like_regex": _like_regex, "_timestamp": timestamp, "_UNSET": UNSET, "_CTX": DEFAULT_CONTEXT,
 }

@@ -38,6 +38,14 @@ class Schema:
     events: frozenset[str] | set[str] | None = None
     callouts: Mapping[str, int] | None = None
 
+    def key(self) -> tuple:
+        """A hashable value equal for schemas that check expressions identically (for the compile cache)."""
+        def items(mapping):
+            return None if mapping is None else tuple(sorted(mapping.items()))
+        return (items(self.attributes), items(self.event_params),
+                None if self.segments is None else tuple(sorted(self.segments)),
+                None if self.events is None else tuple(sorted(self.events)), items(self.callouts))
+
     def attribute(self, name: str) -> Attribute | None:
         """The declared attribute, ANY when attributes are unchecked, None when undeclared."""
         if self.attributes is None:

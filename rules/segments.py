@@ -12,6 +12,7 @@ from typing import Any, Callable, Mapping
 from rules.check import check
 from rules.context import EvalContext
 from rules.errors import CompileError, ErrorSink
+from rules.compile import remembered
 from rules.expression import load_or_report
 from rules.generate import Generator
 from rules.ir import Builder
@@ -61,10 +62,17 @@ def compile_segments(conditions: Mapping[str, str], schema: Schema | None = None
     `paths`/`origins` give, per segment name, the ruleset path and (line, column) in the file used in errors
     (the path defaults to the segment name). Raises CompileError with the errors of every condition.
     """
+    schema = schema or EMPTY
+    key = ("segments", tuple(conditions.items()), schema.key())
+    return remembered(key, lambda: _compile(conditions, schema, paths or {}, origins or {}))
+
+
+def _compile(conditions: Mapping[str, str], schema: Schema, paths: Mapping[str, str],
+             origins: Mapping[str, tuple[int, int]]) -> SegmentEvaluator:
     builder, errors, checked = Builder(), [], []
     for name, sql in conditions.items():
-        sink = ErrorSink(sql, (paths or {}).get(name, name), (origins or {}).get(name))
-        result = check(sql, schema or EMPTY, builder, sink, boolean=True)
+        sink = ErrorSink(sql, paths.get(name, name), origins.get(name))
+        result = check(sql, schema, builder, sink, boolean=True)
         errors += sink.errors
         checked.append(result)
     if errors:
@@ -73,7 +81,6 @@ def compile_segments(conditions: Mapping[str, str], schema: Schema | None = None
     header = "; ".join(f"{name}: {c.normalized}" for name, c in zip(names, checked))
     source = Generator(f"segflow segments: {header!r}").segments([c.node for c in checked])
     filename = "\n".join(f"{name}: {c.normalized}" for name, c in zip(names, checked))
-    sink = ErrorSink(next(iter(conditions.values()), ""), (paths or {}).get(names[0], names[0]) if names else "",
-                     None)
+    sink = ErrorSink(next(iter(conditions.values()), ""), paths.get(names[0], names[0]) if names else "", None)
     bits, digest = load_or_report(source, filename, sink)
     return SegmentEvaluator(bits, names, source, digest, checked)

@@ -32,6 +32,12 @@ def test_same_normalized_source_compiles_once(python_compiles):
     assert second({"x": 2, "s": "ab"}) is True
 
 
+def test_an_unchanged_rule_is_not_even_parsed_again(python_compiles):
+    assert compile_expression("x > 1") is compile_expression("x > 1")
+    assert compile_segments({"a": "x > 1"}) is compile_segments({"a": "x > 1"})
+    assert len(python_compiles) == 2
+
+
 def test_different_rules_compile_separately(python_compiles):
     compile_expression("x > 1")
     compile_expression("x > 2")
