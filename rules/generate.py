@@ -250,12 +250,16 @@ def _between(g: Generator, node: Node, truth: bool) -> str:
 
 
 def _contains(g: Generator, node: Node, truth: bool) -> str:
-    # ARRAY_CONTAINS follows IN: FALSE needs a list without NULLs that lacks a non-NULL x.
+    # ARRAY_CONTAINS(l, x) is x = ANY(l): FALSE for an empty list, else FALSE only for a non-NULL x missing
+    # from a list without NULLs.
     values, value = node.args
     lname, ltest = g.temp(g.emit(values, VALUE), values.nullable)
-    name, test = g.temp(g.emit(value, VALUE), value.nullable)
-    check = f"{name} in {lname}" if truth else f"{name} not in {lname} and None not in {lname}"
-    return _guarded([ltest, test], check)
+    if truth:
+        name, test = g.temp(g.emit(value, VALUE), value.nullable)
+        return _guarded([ltest, test], f"{name} in {lname}")
+    with g.branch():
+        name, test = g.temp(g.emit(value, VALUE), value.nullable)
+    return _guarded([ltest], f"(not {lname} or {_guarded([test], f'{name} not in {lname} and None not in {lname}')})")
 
 
 def _guarded(tested: list[str | None], check: str) -> str:

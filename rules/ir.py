@@ -2,14 +2,19 @@
 
 Interning is what makes common-subexpression elimination free: two segments that both test `age > 30` hold
 the very same node, so the generator can count uses by identity. A node is
-`Node(op, args, data, type, nullable)`; `op` says what it computes (see generate.py for the table of emitters),
-`args` are child nodes, `data` is an operator symbol, name or constant, `type` is one of schema.TYPES and
-`nullable` is False only when the value can never be NULL.
+`Node(op, args, data, type, nullable)`: `args` are child nodes, `data` an operator symbol, name or constant,
+`type` one of schema.TYPES, and `nullable` is False only when the value can never be NULL. The ops
+(generate.py has one emitter per op):
+    const (data=value)  attr/param (data=name)  and/or (n-ary)  not  isnull  istrue (data=TRUE or FALSE)
+    cmp (data="=="|"!="|"<"|...)  between (value, low, high; bounds never NULL)
+    in (data=(frozenset of constants, list had NULL))  like (data=like_plan of a constant pattern)
+    contains (list, value)  case (cond1, result1, ..., default)  coalesce  arith (data="+"|"-"|"*"|"/"|"%")
+    neg  call (data=runtime helper)  ctxcall (data=EvalContext method)  ctxattr (data=attribute)  tuple
 """
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any
 
 
 class Node:
@@ -23,17 +28,6 @@ class Node:
     def __repr__(self) -> str:
         inner = ", ".join([repr(self.data)] * (self.data is not None) + [repr(a) for a in self.args])
         return f"{self.op}({inner})"
-
-    def walk(self) -> Iterator[Node]:
-        """Every distinct node reachable from this one (each shared node once)."""
-        seen: set[int] = set()
-        stack = [self]
-        while stack:
-            node = stack.pop()
-            if id(node) not in seen:
-                seen.add(id(node))
-                yield node
-                stack.extend(node.args)
 
 
 class Builder:

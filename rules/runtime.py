@@ -23,8 +23,8 @@ Choices that differ between SQL engines, pinned here and in tests/rules/fixtures
 - CAST(x AS INT) truncates toward zero (SQLite; PostgreSQL rounds). Text that is not a valid number, boolean
   (true/false/t/f/1/0, any case) or ISO 8601 timestamp casts to NULL (SQLite gives 0; PostgreSQL raises).
   CAST(x AS TEXT) uses the same text as ||.
-- ARRAY_CONTAINS(list, x) is NULL when the list or x is NULL, or when x is absent but the list holds a NULL
-  (the IN rule; generate.py inlines it). SIZE/CARDINALITY of a NULL list is NULL.
+- ARRAY_CONTAINS(list, x) is `x = ANY(list)` (PostgreSQL): NULL for a NULL list, FALSE for an empty one, else
+  the IN rule (NULL when x is NULL, or when x is absent but the list holds a NULL); generate.py inlines it. SIZE/CARDINALITY of a NULL list is NULL.
 - LIKE is case-sensitive (PostgreSQL; SQLite's default LIKE is not), `%` and `_` are wildcards, and
   ESCAPE 'c' makes c quote the next character.
 """
@@ -199,7 +199,6 @@ _DATE_PARTS: dict[str, Callable[[datetime], Any]] = {
     "doy": lambda t: t.timetuple().tm_yday,
     "epoch": lambda t: t.timestamp(),
 }
-DATE_PARTS = frozenset(_DATE_PARTS)
 
 
 def _date_part(part, ts):

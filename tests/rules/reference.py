@@ -7,6 +7,7 @@ and knows nothing about the generator's modes, CSE or NULL-test elision. Slow an
 Trees: ("attr", name) ("const", value) ("cmp", op, a, b) ("and", a, b) ("or", a, b) ("not", a)
 ("isnull", a) ("in", a, [items]) ("between", a, lo, hi) ("like", a, pattern) ("arith", op, a, b)
 ("neg", a) ("case", [(cond, result)], default) ("coalesce", [items]) ("nullif", a, b) ("concat", a, b)
+("contains", list, x)
 """
 
 from __future__ import annotations
@@ -74,6 +75,14 @@ def evaluate(tree, row):
     if op == "concat":
         left, right = evaluate(tree[1], row), evaluate(tree[2], row)
         return None if left is None or right is None else left + right
+    if op == "contains":  # x IN (the list's elements)
+        values, value = evaluate(tree[1], row), evaluate(tree[2], row)
+        if values is None:
+            return None
+        result = F
+        for item in values:
+            result = OR[(result, compare("=", value, item))]
+        return result
     raise ValueError(f"unknown node {op}")
 
 
@@ -137,4 +146,6 @@ def to_sql(tree) -> str:
         return f"NULLIF({to_sql(tree[1])}, {to_sql(tree[2])})"
     if op == "concat":
         return f"({to_sql(tree[1])} || {to_sql(tree[2])})"
+    if op == "contains":
+        return f"ARRAY_CONTAINS({to_sql(tree[1])}, {to_sql(tree[2])})"
     raise ValueError(f"unknown node {op}")

@@ -9,9 +9,9 @@ from hypothesis import strategies as st
 from rules import Attribute, Schema, compile_expression, compile_segments
 from tests.rules.reference import evaluate, to_sql
 
-INTS, STRINGS, BOOLS = ("i1", "i2", "i3"), ("s1", "s2"), ("b1",)
+INTS, STRINGS, BOOLS, LISTS = ("i1", "i2", "i3"), ("s1", "s2"), ("b1",), ("l1",)
 SCHEMA = Schema(attributes={**{n: Attribute("int") for n in INTS}, **{n: Attribute("string") for n in STRINGS},
-                            **{n: Attribute("bool") for n in BOOLS}})
+                            **{n: Attribute("bool") for n in BOOLS}, **{n: Attribute("list") for n in LISTS}})
 
 small_ints = st.integers(-3, 3)
 int_leaf = st.one_of(st.sampled_from(INTS).map(lambda n: ("attr", n)), small_ints.map(lambda v: ("const", v)),
@@ -40,6 +40,7 @@ bool_leaf = st.one_of(
     st.tuples(st.just("in"), int_expr, st.lists(st.one_of(int_leaf, int_expr), min_size=1, max_size=4)),
     st.tuples(st.just("between"), int_expr, int_expr, int_expr),
     st.tuples(st.just("like"), str_expr, patterns),
+    st.tuples(st.just("contains"), st.sampled_from(LISTS).map(lambda n: ("attr", n)), int_expr),
     st.sampled_from(BOOLS).map(lambda n: ("attr", n)),
     st.sampled_from([True, False, None]).map(lambda v: ("const", v)),
 )
@@ -60,6 +61,7 @@ rows = st.fixed_dictionaries({
     **{n: st.one_of(st.none(), small_ints) for n in INTS},
     **{n: st.one_of(st.none(), st.sampled_from(["", "a", "ab", "ba", "b'c", "a\n"])) for n in STRINGS},
     **{n: st.one_of(st.none(), st.booleans()) for n in BOOLS},
+    **{n: st.one_of(st.none(), st.lists(st.one_of(st.none(), small_ints), max_size=3)) for n in LISTS},
 })
 FAST = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
