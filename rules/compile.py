@@ -18,6 +18,7 @@ from typing import Callable, Hashable, NamedTuple, TypeVar
 
 import cachetools
 
+from rules.errors import TooComplex
 from rules.functions import CONTEXTUAL
 from rules.generate import FUNCTION
 from rules.runtime import HELPERS
@@ -48,10 +49,6 @@ class CacheInfo(NamedTuple):
     misses: int
     size: int
     maxsize: int
-
-
-class TooComplex(Exception):
-    """Python's own parser or compiler gave up on the generated code (nesting beyond its limits)."""
 
 
 def cache_info() -> CacheInfo:

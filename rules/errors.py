@@ -58,6 +58,11 @@ class CompileError(Exception):
         super().__init__("\n".join(str(e) for e in self.errors))
 
 
+class TooComplex(Exception):
+    """The generated code would exceed Python's nesting limits or MAX_SOURCE_CHARS (internal; callers turn it
+    into a CompileError located at the expression)."""
+
+
 def suggest(name: str, known: Iterable[str]) -> str | None:
     """The closest known name to a misspelt one, or None when nothing is close."""
     matches = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any, Callable, Mapping
 
 from rules.check import Checked, check
-from rules.compile import TooComplex, load, remembered
+from rules.compile import load, remembered
 from rules.context import EvalContext
-from rules.errors import TOO_DEEP, CompileError, ErrorSink
+from rules.errors import TOO_DEEP, CompileError, ErrorSink, TooComplex
 from rules.generate import Generator
 from rules.ir import Builder
 from rules.schema import EMPTY, Schema
@@ -57,15 +57,18 @@ def _compile(sql: str, schema: Schema, path: str, origin: tuple[int, int] | None
     checked = check(sql, schema, Builder(), sink, boolean=False)
     if checked is None:
         raise CompileError(sink.errors)
-    source = Generator(f"segflow expression: {checked.normalized!r}").value(checked.node)
-    evaluate, digest = load_or_report(source, checked.normalized, sink)
+    source, evaluate, digest = generate_and_load(lambda g: g.value(checked.node), checked.normalized, sink,
+                                                 f"segflow expression: {checked.normalized!r}")
     return Evaluator(evaluate, checked, source, digest)
 
 
-def load_or_report(source: str, filename: str, sink: ErrorSink) -> tuple[Callable, str]:
-    """compile.load, turning CPython's nesting limits into a CompileError located at the expression."""
+def generate_and_load(build: Callable[[Generator], str], filename: str, sink: ErrorSink,
+                      header: str) -> tuple[str, Callable, str]:
+    """(source, function, digest) for the code `build` generates; code too large or too deeply nested for
+    Python becomes a CompileError located at the expression in `sink`."""
     try:
-        return load(source, filename)
+        source = build(Generator(header))
+        return (source, *load(source, filename))
     except TooComplex:
-        sink.add(TOO_DEEP, "expression is too deeply nested to compile", 0)
+        sink.add(TOO_DEEP, "expression is too deeply nested or repetitive to compile", 0)
         raise CompileError(sink.errors) from None

@@ -24,10 +24,13 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Callable
 
+from rules.errors import TooComplex
 from rules.ir import Node
 
 VALUE, TRUE, FALSE = "value", "true", "false"
 FUNCTION = "_evaluate"  # the name of the generated function in the generated module
+# A lazily shared value repeats its code at each use, which nesting can compound; past this, refuse.
+MAX_SOURCE_CHARS = 1_000_000
 
 _NEGATED = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
 _LIKE_TESTS = {"prefix": "{x}.startswith({lit})", "suffix": "{x}.endswith({lit})", "contains": "({lit} in {x})"}
@@ -47,7 +50,6 @@ class Generator:
         self.uses: Counter = Counter()                    # (id(node), mode) -> number of uses
         self.memo: dict[tuple[int, str], str] = {}        # shared (id(node), mode) -> local
         self.memo_code: dict[str, str] = {}               # lazily computed local -> its expression
-        self.first_render: dict[tuple[int, str], str] = {}
         self.counting = True
         self.unconditional = True
         self.uses_context = False
@@ -88,6 +90,8 @@ class Generator:
             body.append(tail)
         definitions = [f"{name} = {definition}" for definition, name in self.constants.items()]
         lines = "\n    ".join(prologue + body)
+        if len(lines) > MAX_SOURCE_CHARS:
+            raise TooComplex(f"generated function of {len(lines)} characters")
         return "\n".join([f"# {self.header}", *definitions, f"def {FUNCTION}(row, ctx=None):", f"    {lines}", ""])
 
     # -- the shared-subexpression machinery ------------------------------------------------------------
@@ -98,9 +102,8 @@ class Generator:
         key = (id(node), mode)
         if self.counting:
             self.uses[key] += 1
-            if key not in self.first_render:
-                self.first_render[key] = self.render(node, mode)
-            return self.first_render[key]
+            # Later uses need no text: pass 1 output is only counted, and repeating it would compound.
+            return self.render(node, mode) if self.uses[key] == 1 else "_seen"
         if self.uses[key] < 2:
             return self.render(node, mode)
         local = self.memo.get(key)
@@ -111,6 +114,8 @@ class Generator:
             code = self.render(node, mode)
             if self.unconditional:
                 self.pending.append(f"{local} = {code}")
+            elif len(code) > MAX_SOURCE_CHARS:
+                raise TooComplex(f"shared subexpression of {len(code)} characters")
             else:
                 self.memo_code[local] = code
         if local in self.memo_code:

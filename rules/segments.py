@@ -13,8 +13,7 @@ from rules.check import check
 from rules.context import EvalContext
 from rules.errors import CompileError, ErrorSink
 from rules.compile import remembered
-from rules.expression import load_or_report
-from rules.generate import Generator
+from rules.expression import generate_and_load
 from rules.ir import Builder
 from rules.schema import EMPTY, Schema
 
@@ -79,8 +78,8 @@ def _compile(conditions: Mapping[str, str], schema: Schema, paths: Mapping[str, 
         raise CompileError(errors)
     names = tuple(conditions)
     header = "; ".join(f"{name}: {c.normalized}" for name, c in zip(names, checked))
-    source = Generator(f"segflow segments: {header!r}").segments([c.node for c in checked])
     filename = "\n".join(f"{name}: {c.normalized}" for name, c in zip(names, checked))
     sink = ErrorSink(next(iter(conditions.values()), ""), paths.get(names[0], names[0]) if names else "", None)
-    bits, digest = load_or_report(source, filename, sink)
+    source, bits, digest = generate_and_load(lambda g: g.segments([c.node for c in checked]), filename, sink,
+                                             f"segflow segments: {header!r}")
     return SegmentEvaluator(bits, names, source, digest, checked)

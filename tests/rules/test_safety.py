@@ -53,6 +53,8 @@ def test_the_whitelist_refuses_anything_the_generator_does_not_emit(source):
     ("NOT " * 400 + "x", "too_deep"),
     ("x" + " + x" * 200 + " = 1", "too_deep"),
     ("x = 'a'" + " OR x = 'a'" * 3000, "too_large"),
+    # Each NULLIF uses its inner NULLIF twice; behind an AND that sharing is lazy and would repeat code.
+    ("y > 1 AND " + "NULLIF(" * 30 + "x" + ", y)" * 30 + " = 1", "too_deep"),
     ("SELECT 1", "unsupported"),
     ("x IN (SELECT 1)", "unsupported"),
     ("x = ?", "unsupported"),
@@ -71,6 +73,12 @@ def test_deepest_allowed_nesting_compiles_and_runs():
     assert compile_expression(sql)({"x": 1}) is True
     case = "CASE WHEN x > 0 THEN " * 15 + "1" + " ELSE 0 END" * 15 + " = 1"
     assert compile_segments({"deep": case}).bits({"x": 1}) == 1
+
+
+def test_nested_sharing_compiles_in_linear_size_when_unconditional():
+    evaluator = compile_expression("NULLIF(" * 30 + "x" + ", y)" * 30 + " = 1")
+    assert len(evaluator.source) < 10_000
+    assert evaluator({"x": 1, "y": 2}) is True and evaluator({"x": 2, "y": 2}) is None
 
 
 def test_long_but_flat_conditions_compile():
