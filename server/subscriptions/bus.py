@@ -41,6 +41,8 @@ class ActionBus:
         self._by_customer: _Index = {}
         self._anywhere: _Index = {}
         self._indexes = (self._anywhere, self._by_session, self._by_customer)
+        # Closed subscriptions waiting to be taken out of their bucket by whoever next holds the lock.
+        self._leaving: deque[Subscription] = deque()
         self._subscribers = 0
         self._dropped = 0
         self._closed = False
@@ -58,6 +60,8 @@ class ActionBus:
         """
         behind = None
         with self._lock:
+            if self._leaving:
+                self._drop_leaving()
             self._sequence = sequence = self._sequence + 1
             entry = (sequence, self._clock(), action)
             self._ring.append(entry)
@@ -85,6 +89,7 @@ class ActionBus:
         matcher = ActionMatcher(request.filter)
         resume_after = request.resume_after
         with self._lock:
+            self._drop_leaving()
             head = self._sequence
             if self._closed:
                 raise BusClosed(resume_after or head)
@@ -125,6 +130,7 @@ class ActionBus:
         Each stream still delivers the events already queued for it, then raises BusClosed.
         """
         with self._lock:
+            self._leaving.clear()
             self._closed = True
             subscriptions = [s for index in self._indexes for bucket in index.values() for s in bucket]
             for index in self._indexes:
@@ -134,8 +140,10 @@ class ActionBus:
             subscription.end_by_shutdown()
 
     def stats(self) -> dict[str, int]:
-        """Counters: events published, live subscribers, subscribers dropped for falling behind, events retained."""
+        """Counters: events `published`, live `subscribers`, subscribers `dropped` for falling behind, and events
+        `retained` for resuming."""
         with self._lock:
+            self._drop_leaving()
             return {
                 "published": self._sequence,
                 "subscribers": self._subscribers,
@@ -144,8 +152,24 @@ class ActionBus:
             }
 
     def _detach(self, subscription: Subscription) -> None:
-        with self._lock:
-            self._remove(subscription)
+        """Let go of a closed subscription without ever waiting for the lock.
+
+        close() runs from gRPC callbacks and from generator finalizers, which the garbage collector may run
+        in a thread that is inside publish() and holds the lock; so it only queues the subscription, and
+        takes it out at once only if the lock is free.
+        """
+        self._leaving.append(subscription)
+        if self._lock.acquire(blocking=False):
+            try:
+                self._drop_leaving()
+            finally:
+                self._lock.release()
+
+    def _drop_leaving(self) -> None:
+        """Take the closed subscriptions out of their buckets; the lock is held."""
+        leaving = self._leaving
+        while leaving:
+            self._remove(leaving.popleft())
 
     def _remove(self, subscription: Subscription) -> None:
         """Take `subscription` out of its bucket if it is still there; the lock is held."""

@@ -22,7 +22,8 @@ class Subscription:
       - by raising BusClosed when the bus is closed, after the events already queued;
       - by yielding a gap and then raising SubscriberFellBehind when the queue overflowed, after the events
         queued before the overflow.
-    `position` is always the resume_after value that continues this stream without a hole.
+    `position` is always the resume_after value that continues this stream without a hole. A subscription
+    abandoned without close() stays subscribed until its queue overflows: close it, or use it in a `with`.
     """
 
     def __init__(
@@ -67,7 +68,7 @@ class Subscription:
         self.close()
 
     def close(self) -> None:
-        """Unsubscribe; a blocked iteration ends promptly. Idempotent, callable from any thread."""
+        """Unsubscribe; a blocked iteration ends promptly. Idempotent, never blocks, callable from any thread."""
         self._closed = True
         self._detach(self)
         self._wake.set()
@@ -77,6 +78,8 @@ class Subscription:
 
         Called by the bus under its lock, so it only touches the queue and the wake-up flag.
         """
+        if self._closed:  # closed while the bus was publishing: let go of it without counting a drop
+            return True
         queue = self._queue
         if len(queue) >= self._queue_size:
             self._first_dropped = entry[0]
@@ -95,25 +98,23 @@ class Subscription:
         self._wake.set()
 
     def _responses(self) -> Iterator[decision_service_pb2.SubscribeActionsResponse]:
-        try:
-            if self._initial_gap is not None and not self._closed:
-                yield self._gap_response(*self._initial_gap)
-            for sequence, time_ns, action in self._entries():
-                self.position = sequence
-                if self._once:
-                    self.close()
-                yield self._response(sequence, time_ns, action=action)
-                if self._once:
-                    return
-            if self._closed:
+        if self._initial_gap is not None and not self._closed:
+            yield self._gap_response(*self._initial_gap)
+        for sequence, time_ns, action in self._entries():
+            self.position = sequence
+            if self._once:
+                self.close()
+            yield self._response(sequence, time_ns, action=action)
+            if self._once:
                 return
-            if self._first_dropped:
-                last_missed = self._last_sequence()
-                yield self._gap_response(self._first_dropped, last_missed)
-                raise SubscriberFellBehind(self._first_dropped, last_missed)
-            raise BusClosed(self.position)
-        finally:
-            self.close()
+        # The bus has already let go of an overflowed or shut-down subscription; a closed one let go itself.
+        if self._closed:
+            return
+        if self._first_dropped:
+            last_missed = self._last_sequence()
+            yield self._gap_response(self._first_dropped, last_missed)
+            raise SubscriberFellBehind(self._first_dropped, last_missed)
+        raise BusClosed(self.position)
 
     def _entries(self) -> Iterator[Entry]:
         """Replayed entries that match, then live ones; ends when closed, or when drained after an overflow
