@@ -39,7 +39,7 @@ _NODES = frozenset({
     ast.NamedExpr, ast.Call, ast.Attribute, ast.Set, ast.Tuple, ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt,
     ast.GtE, ast.Is, ast.IsNot, ast.In, ast.NotIn,
 })
-_GENERATED_NAME = re.compile(r"(row|ctx|get|param|b|_U|[amp]\d+|_t\d+|_K\d+)\Z")
+_GENERATED_NAME = re.compile(r"(row|ctx|attr|param|b|_U|[amp]\d+|_t\d+|_K\d+)\Z")
 _ATTRIBUTES = frozenset({"get", "startswith", "endswith", "event_params"} | {f.member for f in CONTEXTUAL.values()})
 _CONSTANTS = (str, int, float, bool, type(None))
 
@@ -91,7 +91,7 @@ def load(source: str, filename: str) -> tuple[Callable, str]:
     if code is None:
         try:
             verify(ast.parse(source))
-            code = compile(source, filename, "exec")
+            code = compile(source, filename, "exec", dont_inherit=True)
         except (RecursionError, MemoryError, SyntaxError) as problem:
             raise TooComplex(str(problem)) from None
         with _lock:

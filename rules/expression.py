@@ -18,17 +18,19 @@ class Evaluator:
 
     `values` maps attribute names to values (a missing name is NULL); `ctx` answers event functions, NOW()
     and callouts (a shared default EvalContext when None). For hot loops `ev.evaluate` is the bare generated
-    function with the same signature. Introspection: `sql` (normalized text), `source` (the generated
+    function with the same signature, and `ev.test(values, ctx=None)` is a separately generated function
+    returning True exactly when the value is TRUE: use it for conditions, it skips telling FALSE from NULL
+    and is about twice as fast on conditions that may be NULL. Introspection: `sql` (normalized text), `source` (the generated
     Python), `digest` (sha256 of that source), and the names the expression depends on: `names` (attributes),
     `event_params`, `event_names` (from EVENT_COUNT/EVENT_*_TIME/EVENT_LAST_DATA), `segment_names`
     (IN_SEGMENT) and `callouts` (EXTERNALCALLOUT).
     """
 
-    __slots__ = ("evaluate", "sql", "source", "digest", "type", "names", "event_params", "event_names",
+    __slots__ = ("evaluate", "test", "sql", "source", "digest", "type", "names", "event_params", "event_names",
                  "segment_names", "callouts")
 
-    def __init__(self, evaluate: Callable, checked: Checked, source: str, digest: str):
-        self.evaluate = evaluate
+    def __init__(self, evaluate: Callable, test: Callable, checked: Checked, source: str, digest: str):
+        self.evaluate, self.test = evaluate, test
         self.sql, self.source, self.digest, self.type = checked.normalized, source, digest, checked.node.type
         self.names, self.event_params = checked.names, checked.event_params
         self.event_names, self.segment_names, self.callouts = checked.events, checked.segments, checked.callouts
@@ -57,9 +59,10 @@ def _compile(sql: str, schema: Schema, path: str, origin: tuple[int, int] | None
     checked = check(sql, schema, Builder(), sink, boolean=False)
     if checked is None:
         raise CompileError(sink.errors)
-    source, evaluate, digest = generate_and_load(lambda g: g.value(checked.node), checked.normalized, sink,
-                                                 f"segflow expression: {checked.normalized!r}")
-    return Evaluator(evaluate, checked, source, digest)
+    header = f"segflow expression: {checked.normalized!r}"
+    source, evaluate, digest = generate_and_load(lambda g: g.value(checked.node), checked.normalized, sink, header)
+    _, test, _ = generate_and_load(lambda g: g.condition(checked.node), checked.normalized, sink, header)
+    return Evaluator(evaluate, test, checked, source, digest)
 
 
 def generate_and_load(build: Callable[[Generator], str], filename: str, sink: ErrorSink,

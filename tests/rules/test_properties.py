@@ -75,6 +75,7 @@ def test_conditions_match_the_reference(tree, samples):
         expected = evaluate(tree, row)
         assert typed(row) is expected, (sql, row, typed.source)
         assert untyped(row) is expected, (sql, row, untyped.source)
+        assert typed.test(row) is untyped.test(row) is (expected is True), (sql, row)
 
 
 @FAST

@@ -11,12 +11,12 @@ from rules.compile import verify
 from rules.parse import MAX_CHARS, MAX_NESTING
 
 
-@pytest.mark.parametrize("name", ["__class__", "__import__", "__builtins__", "row", "ctx", "get", "b", "m0", "_U"])
+@pytest.mark.parametrize("name", ["__class__", "__import__", "__builtins__", "row", "ctx", "attr", "b", "m0", "_U"])
 def test_any_attribute_name_is_only_a_dictionary_key(name):
     evaluator = compile_expression(f'"{name}" = 1')
     assert evaluator({name: 1}) is True
     assert evaluator({}) is None
-    assert f"get({name!r})" in evaluator.source
+    assert f"row.get({name!r})" in evaluator.source
 
 
 @pytest.mark.parametrize("text", ["'); import os; ('", "\\'; __import__('os')", '"""', "\n", "{x}", "\\x00"])

@@ -53,7 +53,7 @@ def test_each_attribute_is_read_once_and_shared_tests_computed_once():
                                                                "country": Attribute("string"),
                                                                "customer": Attribute("string")}))
     body = segments.source.split("\n", 1)[1]  # after the header comment quoting the conditions
-    assert body.count("get('age')") == 1 and body.count("get('country')") == 1
+    assert body.count("attr('age')") == 1 and body.count("attr('country')") == 1
     assert body.count("> 50") == 1  # the callout comparison, shared by vip and vip_fr
     assert segments.attributes == {"age", "country", "customer"} and segments.callouts == {"score"}
 
