@@ -9,9 +9,17 @@ The pipeline, one module per stage:
     expression.py / segments.py  the two entry points; index.py rules by event name
 
 Public API:
-    compile_expression(sql, schema=None, *, path="", origin=None) -> Evaluator   ev(values, ctx=None) -> value
+    compile_expression(sql, schema=None, *, path="", origin=None) -> Evaluator
+        ev(values, ctx=None) -> SQL value (None = NULL); ev.test(values, ctx=None) -> True iff TRUE;
+        ev.names / event_params / event_names / segment_names / callouts: what it depends on
     compile_segments({name: sql}, schema=None, *, paths=None, origins=None) -> SegmentEvaluator
+        seg(values, ctx=None) -> frozenset of names; seg.bits(values, ctx=None) -> int; seg.names_of(bits)
     Schema, Attribute, EvalContext, CompileError, RuleError, RuleIndex, cache_info, clear_cache
+
+`values` is any Mapping with .get (a dict of session/profile attributes). `ctx` is an EvalContext (subclass
+it per session/event); it is only touched by event.x, the event functions, IN_SEGMENT, NOW() and
+EXTERNALCALLOUT, and a shared stateless default is used when None. Evaluators are immutable and thread-safe;
+compiling the same text against the same schema returns the same evaluator.
 
 Semantics: comparisons, arithmetic and functions with a NULL operand are NULL; AND/OR/NOT follow SQL's truth
 tables; `x IN (...)` is TRUE on a match, NULL when x is NULL or the list holds NULL without a match; a condition
