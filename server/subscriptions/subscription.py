@@ -85,10 +85,10 @@ class Subscription:
             self._first_dropped = entry[0]
             self._wake.set()
             return False
-        was_empty = not queue
         queue.append(entry)
-        # The consumer re-checks the queue after clearing the flag, so only the empty -> non-empty edge wakes it.
-        if was_empty:
+        # The consumer waits only after clearing the flag and then seeing an empty queue; while it waits nothing
+        # is taken out, so the first append after that leaves exactly one entry: that one must wake it.
+        if len(queue) == 1:
             self._wake.set()
         return True
 
