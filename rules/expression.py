@@ -59,19 +59,12 @@ def _compile(sql: str, schema: Schema, path: str, origin: tuple[int, int] | None
     checked = check(sql, schema, Builder(), sink, boolean=False)
     if checked is None:
         raise CompileError(sink.errors)
-    header = f"segflow expression: {checked.normalized!r}"
-    source, evaluate, digest = generate_and_load(lambda g: g.value(checked.node), checked.normalized, sink, header)
-    _, test, _ = generate_and_load(lambda g: g.condition(checked.node), checked.normalized, sink, header)
-    return Evaluator(evaluate, test, checked, source, digest)
-
-
-def generate_and_load(build: Callable[[Generator], str], filename: str, sink: ErrorSink,
-                      header: str) -> tuple[str, Callable, str]:
-    """(source, function, digest) for the code `build` generates; code too large or too deeply nested for
-    Python becomes a CompileError located at the expression in `sink`."""
+    generator = Generator(f"segflow expression: {checked.normalized!r}")
     try:
-        source = build(Generator(header))
-        return (source, *load(source, filename))
+        source = generator.value(checked.node)
+        evaluate, digest = load(source, checked.normalized)
+        test, _ = load(generator.fresh().condition(checked.node), checked.normalized)
     except TooComplex:
         sink.add(TOO_DEEP, "expression is too deeply nested or repetitive to compile", 0)
         raise CompileError(sink.errors) from None
+    return Evaluator(evaluate, test, checked, source, digest)

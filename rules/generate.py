@@ -44,6 +44,7 @@ class Generator:
     """
 
     def __init__(self, header: str):
+        """`header` becomes the generated module's first line (a comment); make one Generator per function."""
         self.header = header
         self.leaves: dict[tuple[str, str], str] = {}      # ("attr"|"param", name) -> local
         self.constants: dict[str, str] = {}               # module-level definition -> global name
@@ -57,6 +58,10 @@ class Generator:
         self.temps = 0
 
     # -- entry points ----------------------------------------------------------------------------------
+    def fresh(self) -> Generator:
+        """A new generator with the same header, for another function of the same expression."""
+        return Generator(self.header)
+
     def value(self, root: Node) -> str:
         return self._module([(root, VALUE)], lambda i, code: f"return {code}", "")
 

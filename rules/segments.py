@@ -11,9 +11,9 @@ from typing import Any, Callable, Mapping
 
 from rules.check import check
 from rules.context import EvalContext
-from rules.errors import CompileError, ErrorSink
-from rules.compile import remembered
-from rules.expression import generate_and_load
+from rules.errors import TOO_DEEP, CompileError, ErrorSink, TooComplex
+from rules.generate import Generator
+from rules.compile import load, remembered
 from rules.ir import Builder
 from rules.schema import EMPTY, Schema
 
@@ -77,9 +77,14 @@ def _compile(conditions: Mapping[str, str], schema: Schema, paths: Mapping[str, 
     if errors:
         raise CompileError(errors)
     names = tuple(conditions)
-    header = "; ".join(f"{name}: {c.normalized}" for name, c in zip(names, checked))
     filename = "\n".join(f"{name}: {c.normalized}" for name, c in zip(names, checked))
-    sink = ErrorSink(next(iter(conditions.values()), ""), paths.get(names[0], names[0]) if names else "", None)
-    source, bits, digest = generate_and_load(lambda g: g.segments([c.node for c in checked]), filename, sink,
-                                             f"segflow segments: {header!r}")
+    source = Generator(f"segflow segments: {filename!r}").segments([c.node for c in checked])
+    try:
+        bits, digest = load(source, filename)
+    except TooComplex:
+        # Each condition passed its own limits; only all of them together are too much for CPython.
+        name = names[0]
+        sink = ErrorSink(conditions[name], paths.get(name, name), origins.get(name))
+        sink.add(TOO_DEEP, f"the {len(names)} conditions together are too large to compile as one function", 0)
+        raise CompileError(sink.errors) from None
     return SegmentEvaluator(bits, names, source, digest, checked)
