@@ -1,7 +1,7 @@
 """Check a whole ruleset and compile it into the indexed, ready-to-run form the runtime serves.
 
 `compile_ruleset` is the one entry point: it checks every reference (events, attributes, segments, offers,
-interaction points, journeys, callouts), compiles every expression against a schema built from the ruleset's
+interaction points, journeys, callout arities), compiles every expression against a schema built from the ruleset's
 own declarations, and collects every problem before raising. What comes back is immutable, so a deployed
 version can be swapped in atomically and shared by all threads.
 """
@@ -209,7 +209,6 @@ class _Compiler:
         self.offers = self.unique(rs.offers, "code", "offer", "offers")
         self.points = self.unique(rs.interaction_points, "name", "interaction point", "interaction_points")
         self.journeys = self.unique(rs.journeys, "name", "journey", "journeys")
-        callouts = self.unique(rs.callouts, "name", "callout", "callouts")
         self.flowchart_names = {f.name for f in rs.flowcharts}
         self.attribute_names = set(attributes)
         self.base_schema = Schema(
@@ -218,7 +217,7 @@ class _Compiler:
             event_params={},
             segments=frozenset(flowchart_segments),
             events=frozenset(self.event_names),
-            callouts={name: c.arity for name, c in callouts.items()},
+            callouts={c.name: c.arity for c in rs.callouts},  # the server validates callouts themselves
         )
         self.events = events
         defaults = {name: _python_value(a.default_value) for name, a in attributes.items()
@@ -227,7 +226,6 @@ class _Compiler:
         flowcharts = self.flowcharts(levels)
         treatments = self.treatments()
         triggers = self.journey_triggers()
-        self.check_callouts()
         settings = rs.settings
         default_level = settings.default_audience_level or (rs.audience_levels[0].name if rs.audience_levels else "")
         if settings.default_audience_level:
@@ -419,14 +417,6 @@ class _Compiler:
                     self.used_events.add(event)
                     triggers.setdefault(event, []).append((journey.name, transition))
         return {event: tuple(items) for event, items in triggers.items()}
-
-    def check_callouts(self) -> None:
-        for i, callout in enumerate(self.ruleset.callouts):
-            path = f"callouts[{i}]"
-            if callout.arity < 0:
-                self.error("invalid", "arity must be 0 or more", f"{path}.arity")
-            if callout.WhichOneof("source") is None:
-                self.error("missing", f"callout {callout.name!r} needs a plugin or a target", path)
 
     def unused_warnings(self, flowcharts) -> None:
         for i, chart in enumerate(self.ruleset.flowcharts):

@@ -77,7 +77,7 @@ class Service:
         self.load_ruleset()
         self.server.start()
         self._sweeper.start()
-        log.info("segflow listening on port %d (ruleset version %d)", self.port, self.registry.current()[1])
+        log.info("segflow listening on port %d (ruleset version %d)", self.port, self.registry.current().version)
         return self
 
     def load_ruleset(self) -> None:
@@ -99,6 +99,7 @@ class Service:
         self.bus.close()
         self.store.close_all("shutdown")
         self.history.close()
+        self.registry.close()
 
     def wait(self) -> None:
         self.server.wait_for_termination()

@@ -1,13 +1,14 @@
 """The deployed rulesets: which version is active, and how a new one replaces it without a gap or a risk.
 
-A deploy compiles first and swaps after: the active (compiled, version) pair is one reference, replaced in one
-assignment, so a call that took it finishes on the version it started with and a ruleset that fails to
-compile changes nothing. Versions are numbered and kept in the history database with author, time and
-digest; the active one survives restarts.
+A deploy compiles first and swaps after: the active version (compiled ruleset, number, callouts) is one
+reference, replaced in one assignment, so a call that took it finishes on the version it started with and a
+ruleset that fails to compile changes nothing. Versions are numbered and kept in the history database with
+author, time and digest; the active one survives restarts.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
 
@@ -17,7 +18,10 @@ from rules import CompileError
 from rules.errors import RuleError
 from rules.ruleset import CompiledRuleset, compile_ruleset, ruleset_digest
 from rules.ruleset_yaml import LoadedRuleset, load_ruleset_yaml
-from server.errors import NotFound
+from server.callouts import CalloutRegistry, validate_definitions
+from server.errors import FailedPrecondition, NotFound
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -26,6 +30,15 @@ class Source:
 
     yaml: str = ""
     ruleset: ruleset_pb2.Ruleset | None = None
+
+
+@dataclass(frozen=True)
+class ActiveVersion:
+    """What a call runs on: the compiled ruleset, its version number and its callouts."""
+
+    compiled: CompiledRuleset
+    version: int
+    callouts: CalloutRegistry | None
 
 
 def _load(source: Source) -> tuple[ruleset_pb2.Ruleset, LoadedRuleset | None]:
@@ -37,9 +50,24 @@ def _load(source: Source) -> tuple[ruleset_pb2.Ruleset, LoadedRuleset | None]:
     return loaded.ruleset, loaded
 
 
+def _compile(ruleset: ruleset_pb2.Ruleset, loaded: LoadedRuleset | None) -> CompiledRuleset:
+    """Compile a ruleset and check its callouts (plugins installed, arities, targets): every error at once."""
+    positions = loaded.positions if loaded else {}
+    errors = [RuleError(code="callout", message=p.message, path=p.path, expression="", expr_line=0, expr_column=0,
+                        line=positions.get(p.path, (None, None))[0], column=positions.get(p.path, (None, None))[1])
+              for p in validate_definitions(ruleset.callouts)]
+    try:
+        compiled = compile_ruleset(ruleset, loaded)
+    except CompileError as exc:
+        raise CompileError([*exc.errors, *errors]) from None
+    if errors:
+        raise CompileError(errors)
+    return compiled
+
+
 def compile_source(source: Source) -> CompiledRuleset:
     """Compile a source; raises CompileError with every problem."""
-    return compile_ruleset(*_load(source))
+    return _compile(*_load(source))
 
 
 def check_source(source: Source) -> tuple[list[RuleError], list[RuleError]]:
@@ -63,10 +91,11 @@ class RulesetRegistry:
 
     def __init__(self, versions):
         self.versions = versions
-        self._active: tuple[CompiledRuleset, int] | None = None
+        self._active: ActiveVersion | None = None
+        self._previous: ActiveVersion | None = None  # calls may still be finishing on it
         self._deploying = threading.Lock()
 
-    def current(self) -> tuple[CompiledRuleset, int]:
+    def current(self) -> ActiveVersion:
         active = self._active
         if active is None:
             raise NotFound("no ruleset is deployed", reason="NO_RULESET")
@@ -81,14 +110,15 @@ class RulesetRegistry:
         with self._deploying:
             ruleset, loaded = _load(source)
             digest = ruleset_digest(ruleset)
-            active = self.versions.active()
-            if self._active is not None and active is not None and active.digest == digest:
-                return Deployment(active, self._active[0], unchanged=True)
-            compiled = compile_ruleset(ruleset, loaded)
+            stored = self.versions.active()
+            if self._active is not None and stored is not None and stored.digest == digest:
+                return Deployment(stored, self._active.compiled, unchanged=True)
+            compiled = _compile(ruleset, loaded)
+            callouts = _start_callouts(ruleset)
             record = self.versions.add(ruleset.name, ruleset.channel, digest, author, comment, source.yaml,
                                        ruleset.SerializeToString(deterministic=True))
             self.versions.set_active(record.version)
-            self._active = (compiled, record.version)
+            self._swap(ActiveVersion(compiled, record.version, callouts))
             return Deployment(record, compiled, unchanged=False)
 
     def rollback(self, version: int, author: str = "") -> Deployment:
@@ -105,8 +135,33 @@ class RulesetRegistry:
         if record is None:
             return False
         with self._deploying:
-            self._active = (compile_source(_stored_source(record)), record.version)
+            ruleset, loaded = _load(_stored_source(record))
+            self._swap(ActiveVersion(_compile(ruleset, loaded), record.version, _start_callouts(ruleset)))
         return True
+
+    def close(self) -> None:
+        """Shut down the callouts of the versions still held (on server stop)."""
+        with self._deploying:
+            for held in (self._previous, self._active):
+                if held is not None and held.callouts is not None:
+                    held.callouts.close()
+            self._previous = self._active = None
+
+    def _swap(self, new: ActiveVersion) -> None:
+        """Activate `new`; the version before the previous one has no calls left, so its callouts stop."""
+        retired, self._previous, self._active = self._previous, self._active, new
+        if retired is not None and retired.callouts is not None:
+            retired.callouts.close()
+
+
+def _start_callouts(ruleset: ruleset_pb2.Ruleset) -> CalloutRegistry | None:
+    if not ruleset.callouts:
+        return None
+    try:
+        return CalloutRegistry.from_definitions(ruleset.callouts)
+    except Exception as exc:  # a plugin that fails to initialize: the deploy fails, nothing changes
+        log.exception("callouts failed to start")
+        raise FailedPrecondition(f"callouts failed to start: {exc}", reason="CALLOUT_START_FAILED") from exc
 
 
 def _stored_source(record) -> Source:

@@ -7,23 +7,23 @@ from typing import Any, Callable, Mapping
 
 from rules.context import EvalContext
 
+from server.callouts import CalloutRegistry, Outcome
 from server.sessions.state import SessionState
 
-# Calls a callout: (name, args, session) -> value. The default knows no callouts: NULL.
-CalloutHook = Callable[[str, tuple, SessionState], Any]
-
-
-def _no_callouts(name: str, args: tuple, session: SessionState) -> Any:
-    return None
+# Callout outcomes that used the callout's default value instead of a real one.
+DEGRADED = frozenset({Outcome.TIMEOUT, Outcome.ERROR, Outcome.BREAKER_OPEN, Outcome.REJECTED})
 
 
 class SessionContext(EvalContext):
     """The evaluation context of one call on one session; the current event is set while it is processed."""
 
-    def __init__(self, session: SessionState, now: datetime, callouts: CalloutHook = _no_callouts):
+    def __init__(self, session: SessionState, now: datetime, callouts: CalloutRegistry | None = None,
+                 deadline: float | None = None, advise: Callable[[str, str], None] = lambda code, message: None):
         self.session = session
         self._now = now
         self._callouts = callouts
+        self._deadline = deadline
+        self._advise = advise
 
     def on_event(self, name: str, params: Mapping[str, Any], sequence: int) -> None:
         self.event_name = name
@@ -53,4 +53,11 @@ class SessionContext(EvalContext):
         return self._now
 
     def callout(self, name: str, args: tuple) -> Any:
-        return self._callouts(name, args, self.session)
+        """EXTERNALCALLOUT: bounded by the callout's timeout and the caller's deadline; a default on failure."""
+        if self._callouts is None:
+            return None
+        value, outcome = self._callouts.call_with_outcome(
+            name, args, audience=self.session, session_id=self.session.session_id, deadline=self._deadline)
+        if outcome in DEGRADED:
+            self._advise(f"callout_{outcome}", f"EXTERNALCALLOUT({name!r}) used its default value: {outcome}")
+        return value

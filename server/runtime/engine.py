@@ -18,7 +18,7 @@ from rules.ruleset import TYPE_NAMES, CompiledRuleset
 from server.errors import InvalidArgument, NotFound, ServiceError, as_service_error, require
 from server.history.records import SessionSummary
 from server.runtime import offers
-from server.runtime.context import CalloutHook, SessionContext
+from server.runtime.context import SessionContext
 from server.runtime.decision import Decision
 from server.runtime.events import EventProcessor, type_problem
 from server.runtime.segmentation import resegment
@@ -26,33 +26,34 @@ from server.runtime.sessions import session_message
 from server.sessions.journeys import JourneyBook
 from server.sessions.state import SessionState
 from server.sessions.store import SessionStore
+from server.rulesets import ActiveVersion
 from server.values import from_value
 
 
-class ActiveRuleset(Protocol):
-    """Where the engine finds the ruleset to run: `current()` returns (compiled, version)."""
+class RulesetProvider(Protocol):
+    """Where the engine finds what to run: `current()` returns the active version (compiled, version,
+    callouts); a call takes it once and keeps it to the end."""
 
-    def current(self) -> tuple[CompiledRuleset, int]: ...
+    def current(self) -> ActiveVersion: ...
 
 
 class Engine:
-    def __init__(self, rulesets: ActiveRuleset, store: SessionStore, *, clock: Callable[[], datetime],
+    def __init__(self, rulesets: RulesetProvider, store: SessionStore, *, clock: Callable[[], datetime],
                  submit: Callable[[Any], None] = lambda record: None,
-                 publish: Callable[[Any], Any] = lambda action: None,
-                 callouts: CalloutHook | None = None, journeys: JourneyBook | None = None):
+                 publish: Callable[[Any], Any] = lambda action: None, journeys: JourneyBook | None = None):
         self.rulesets = rulesets
         self.store = store
         self.clock = clock
         self.submit = submit
         self.publish = publish
-        self.callouts = callouts
         self.journeys = journeys or JourneyBook()
 
     # -- session lifecycle ------------------------------------------------------------------------
 
-    def start_session(self, request: pb.StartSessionRequest) -> pb.StartSessionResponse:
+    def start_session(self, request: pb.StartSessionRequest, deadline: float | None = None) -> pb.StartSessionResponse:
         require(request.session_id, "session_id")
-        compiled, version = self.rulesets.current()
+        active = self.rulesets.current()
+        compiled, version = active.compiled, active.version
         if request.channel and request.channel != compiled.ruleset.channel:
             raise NotFound(f"no ruleset serves channel {request.channel!r} (this server serves "
                            f"{compiled.ruleset.channel!r})", reason="UNKNOWN_CHANNEL", fields=[("channel", "unknown")])
@@ -76,7 +77,7 @@ class Engine:
             for code, message in notes:
                 decision.advise(code, message)
             session.ruleset_version = version
-            resegment(compiled, self._context(session, now), decision)
+            resegment(compiled, self._context(active, session, now, deadline, decision), decision)
             response = pb.StartSessionResponse(
                 session=session_message(session, self.store, self.journeys), resumed=resumed,
                 segments_entered=sorted(decision.entered), decision=decision.proto,
@@ -106,10 +107,11 @@ class Engine:
 
     # -- decisions --------------------------------------------------------------------------------
 
-    def post_event(self, request: pb.PostEventRequest) -> pb.PostEventResponse:
+    def post_event(self, request: pb.PostEventRequest, deadline: float | None = None) -> pb.PostEventResponse:
         event = request.event
         require(event.name, "event.name")
-        compiled, version = self.rulesets.current()
+        active = self.rulesets.current()
+        compiled, version = active.compiled, active.version
         definition = compiled.events.get(event.name)
         if definition is None and compiled.strict_events:
             raise InvalidArgument(f"event {event.name!r} is not defined in ruleset {compiled.ruleset.name!r}",
@@ -130,7 +132,7 @@ class Engine:
                 decision.advise(code, message)
             session.ruleset_version = version
             session.attributes.update(attributes)
-            ctx = self._context(session, now)
+            ctx = self._context(active, session, now, deadline, decision)
             if audience is not None:
                 self._set_audience(compiled, ctx, decision, *audience)
             if definition is None:
@@ -146,8 +148,9 @@ class Engine:
         self._emit(decision)
         return response
 
-    def get_offers(self, request: pb.GetOffersRequest) -> pb.GetOffersResponse:
-        compiled, version = self.rulesets.current()
+    def get_offers(self, request: pb.GetOffersRequest, deadline: float | None = None) -> pb.GetOffersResponse:
+        active = self.rulesets.current()
+        compiled, version = active.compiled, active.version
         if not request.slots:
             raise InvalidArgument("slots: ask for at least one interaction point", reason="MISSING_FIELD",
                                   fields=[("slots", "is required")])
@@ -161,14 +164,16 @@ class Engine:
         with self._session(request.session_id) as (slot, session):
             now = self.clock()
             decision = Decision(session, version, now)
-            lists = offers.select_offers(compiled, self._context(session, now), decision, request.slots, allow)
+            ctx = self._context(active, session, now, deadline, decision)
+            lists = offers.select_offers(compiled, ctx, decision, request.slots, allow)
             response = pb.GetOffersResponse(offer_lists=lists, decision=decision.proto,
                                             advisories=decision.advisories)
         self._emit(decision)
         return response
 
-    def set_audience(self, request: pb.SetAudienceRequest) -> pb.SetAudienceResponse:
-        compiled, version = self.rulesets.current()
+    def set_audience(self, request: pb.SetAudienceRequest, deadline: float | None = None) -> pb.SetAudienceResponse:
+        active = self.rulesets.current()
+        compiled, version = active.compiled, active.version
         level, ids = self._audience(compiled, request.audience, "audience")
         attributes, notes = self._attributes(compiled, request.parameters, "parameters")
         with self._session(request.session_id) as (slot, session):
@@ -177,7 +182,7 @@ class Engine:
             for code, message in notes:
                 decision.advise(code, message)
             session.attributes.update(attributes)
-            self._set_audience(compiled, self._context(session, now), decision, level, ids)
+            self._set_audience(compiled, self._context(active, session, now, deadline, decision), decision, level, ids)
             response = pb.SetAudienceResponse(
                 session=session_message(session, self.store, self.journeys),
                 segments_entered=sorted(decision.entered), segments_left=sorted(decision.left),
@@ -185,7 +190,7 @@ class Engine:
         self._emit(decision)
         return response
 
-    def execute_batch(self, request: pb.ExecuteBatchRequest) -> pb.ExecuteBatchResponse:
+    def execute_batch(self, request: pb.ExecuteBatchRequest, deadline: float | None = None) -> pb.ExecuteBatchResponse:
         """Run each command in order; each gets its own result or error, as if it had been called alone."""
         results = []
         for i, command in enumerate(request.commands):
@@ -197,8 +202,10 @@ class Engine:
                 inner = getattr(command, kind)
                 if hasattr(inner, "session_id") and not inner.session_id:
                     inner.session_id = request.session_id
+                method = getattr(self, kind)
                 try:
-                    results.append(pb.BatchResult(**{kind: getattr(self, kind)(inner)}))
+                    result = method(inner, deadline) if kind in _DECIDING else method(inner)
+                    results.append(pb.BatchResult(**{kind: result}))
                 except ServiceError as exc:
                     results.append(pb.BatchResult(error=_command_error(exc)))
             if request.stop_on_error and results[-1].HasField("error"):
@@ -211,10 +218,10 @@ class Engine:
         require(session_id, "session_id")
         return _LiveSession(self.store, session_id)
 
-    def _context(self, session: SessionState, now: datetime) -> SessionContext:
-        if self.callouts is None:
-            return SessionContext(session, now)
-        return SessionContext(session, now, self.callouts)
+    @staticmethod
+    def _context(active: ActiveVersion, session: SessionState, now: datetime, deadline: float | None,
+                 decision: Decision) -> SessionContext:
+        return SessionContext(session, now, active.callouts, deadline, decision.advise)
 
     def _set_audience(self, compiled: CompiledRuleset, ctx: SessionContext, decision: Decision, level: str,
                       ids: dict[str, Any]) -> None:
@@ -303,6 +310,10 @@ class _LiveSession:
 
     def __exit__(self, *exc):
         return self._manager.__exit__(*exc)
+
+
+# The commands that evaluate expressions, and so may call callouts bounded by the caller's deadline.
+_DECIDING = frozenset({"start_session", "post_event", "get_offers", "set_audience"})
 
 
 def _command_error(error: ServiceError) -> pb.CommandError:

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import time
+
 from segflow.v1 import decision_service_pb2_grpc
 
 from server.errors import grpc_errors
 from server.runtime.engine import Engine
 from server.subscriptions import ActionBus, serve_subscription
+
+
+def deadline(context) -> float | None:
+    """The caller's gRPC deadline on the time.monotonic() clock, which bounds callouts; None without one."""
+    remaining = context.time_remaining()
+    return None if remaining is None else time.monotonic() + remaining
 
 
 class DecisionServicer(decision_service_pb2_grpc.DecisionServiceServicer):
@@ -16,19 +24,19 @@ class DecisionServicer(decision_service_pb2_grpc.DecisionServiceServicer):
 
     @grpc_errors
     def StartSession(self, request, context):
-        return self.engine.start_session(request)
+        return self.engine.start_session(request, deadline(context))
 
     @grpc_errors
     def PostEvent(self, request, context):
-        return self.engine.post_event(request)
+        return self.engine.post_event(request, deadline(context))
 
     @grpc_errors
     def GetOffers(self, request, context):
-        return self.engine.get_offers(request)
+        return self.engine.get_offers(request, deadline(context))
 
     @grpc_errors
     def SetAudience(self, request, context):
-        return self.engine.set_audience(request)
+        return self.engine.set_audience(request, deadline(context))
 
     @grpc_errors
     def GetSession(self, request, context):
@@ -40,7 +48,7 @@ class DecisionServicer(decision_service_pb2_grpc.DecisionServiceServicer):
 
     @grpc_errors
     def ExecuteBatch(self, request, context):
-        return self.engine.execute_batch(request)
+        return self.engine.execute_batch(request, deadline(context))
 
     def SubscribeActions(self, request, context):
         yield from serve_subscription(self.bus, request, context)

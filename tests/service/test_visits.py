@@ -121,7 +121,7 @@ def test_dedupe_across_interaction_points_and_allowing_duplicates(decisions):
     decisions.PostEvent(event("dedupe", "add_to_cart", sku="A", price=600.0))  # big_spenders too
     both = offers("dedupe", ("home_banner", 2), ("cart_sidebar", 2))
     lists = decisions.GetOffers(both).offer_lists
-    assert [o.code for o in lists[0].offers] == ["TV_BUNDLE"]
+    assert [o.code for o in lists[0].offers] == ["TV_BUNDLE", "PAY_LATER"]  # PAY_LATER: the propensity callout
     assert [o.code for o in lists[1].offers] == ["UPSELL_WARRANTY"]  # TV_BUNDLE already recommended
     both = offers("dedupe", ("home_banner", 2), ("cart_sidebar", 2), allow_duplicates=True)
     lists = decisions.GetOffers(both).offer_lists
