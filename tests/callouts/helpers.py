@@ -1,15 +1,47 @@
 """Test helpers for callouts: definitions in one call, a controllable plugin, a fake clock."""
 
+import select
+import subprocess
+import sys
 import threading
+from collections.abc import Iterator
+from pathlib import Path
 from datetime import timedelta
 from typing import Any
 
+import grpc
 from google.protobuf import duration_pb2
 
 from segflow.v1 import ruleset_pb2
 
 from server.callouts import CalloutPlugin
 from server.values import to_value
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def example_server(*flags: str) -> Iterator[str]:
+    """Run example_server in its own process on a free port; yield its target once it answers."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "server.callouts.example_server", "--port", "0", *flags],
+        cwd=ROOT, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        ready, _, _ = select.select([process.stdout], [], [], 20)
+        line = process.stdout.readline() if ready else ""
+        assert line.startswith("listening on "), f"example server did not start: {line!r}"
+        target = line.split()[-1]
+        with grpc.insecure_channel(target) as channel:
+            grpc.channel_ready_future(channel).result(timeout=20)
+        yield target
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def _duration(seconds: float) -> duration_pb2.Duration:

@@ -1,15 +1,9 @@
 """Remote callouts against the example CalloutService running in separate processes."""
 
-import select
 import socket
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
-import grpc
 import pytest
 
 from segflow.v1 import session_pb2, value_pb2
@@ -18,43 +12,18 @@ from server.callouts import CalloutRegistry
 from server.callouts.example_server import CALLOUTS
 from server.callouts.remote import audience_proto
 
-from .helpers import FakeClock, definition
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _start_server(*flags: str) -> Iterator[str]:
-    """Run example_server in its own process on a free port; yield its target once it answers."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "server.callouts.example_server", "--port", "0", *flags],
-        cwd=ROOT, stdout=subprocess.PIPE, text=True,
-    )
-    try:
-        ready, _, _ = select.select([process.stdout], [], [], 20)
-        line = process.stdout.readline() if ready else ""
-        assert line.startswith("listening on "), f"example server did not start: {line!r}"
-        target = line.split()[-1]
-        with grpc.insecure_channel(target) as channel:
-            grpc.channel_ready_future(channel).result(timeout=20)
-        yield target
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+from .helpers import FakeClock, definition, example_server
 
 
 @pytest.fixture(scope="module")
 def plain_server():
-    yield from _start_server()
+    yield from example_server()
 
 
 @pytest.fixture(scope="module")
 def slow_server():
     """stock_level answers after 3 s; credit_score fails with UNAVAILABLE."""
-    yield from _start_server("--delay-ms", "3000", "--slow", "stock_level", "--fail", "credit_score")
+    yield from example_server("--delay-ms", "3000", "--slow", "stock_level", "--fail", "credit_score")
 
 
 def test_remote_value_comes_from_the_other_process_and_is_cached(plain_server):

@@ -7,7 +7,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from segflow.v1 import decision_service_pb2 as pb, session_pb2
 
-from tests.service.calls import attributes, event, rpc_error, start, values
+from tests.service.calls import attributes, event, rpc_error, start
 
 
 def test_health_is_serving_once_a_ruleset_is_loaded(channel, service):
