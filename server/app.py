@@ -54,7 +54,7 @@ class Service:
         self.history = HistoryWriter(self.sink)
         self.versions = RulesetVersions(self.sink.database)
         self.registry = RulesetRegistry(self.versions)
-        self.bus = ActionBus()
+        self.bus = ActionBus(retention=config.action_retention, queue_size=config.subscriber_queue)
         self.store = MemorySessionStore(idle_timeout=timedelta(seconds=config.idle_timeout_seconds),
                                         max_sessions=config.max_sessions, clock=clock)
         self.engine = Engine(self.registry, self.store, clock=clock, submit=self.history.submit,

@@ -28,6 +28,10 @@ class Config:
     max_sessions: int = 100_000
     # How long anonymous session summaries are kept in history.
     anonymous_retention_days: float = 60.0
+    # Action events kept for subscribers resuming after a disconnect.
+    action_retention: int = 10_000
+    # Action events queued per subscriber before it is told it fell behind.
+    subscriber_queue: int = 1_000
     # Seconds in-flight calls get to finish on shutdown.
     grace_seconds: float = 10.0
     # Threads serving calls.
@@ -49,6 +53,8 @@ _HELP = {
     "idle_timeout_seconds": "session idle timeout",
     "max_sessions": "live sessions kept before eviction",
     "anonymous_retention_days": "days anonymous session summaries are kept",
+    "action_retention": "action events kept for subscribers that resume",
+    "subscriber_queue": "action events queued per subscriber before it is dropped",
     "grace_seconds": "seconds in-flight calls get on shutdown",
     "workers": "threads serving calls",
     "log_level": "DEBUG, INFO, WARNING or ERROR",

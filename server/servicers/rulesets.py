@@ -40,7 +40,7 @@ class RulesetServicer(ruleset_service_pb2_grpc.RulesetServiceServicer):
         self.registry = registry
 
     def _active_version(self) -> int:
-        return self.registry.current()[1] if self.registry.ready else 0
+        return self.registry.current().version if self.registry.ready else 0
 
     @grpc_errors
     def ValidateRuleset(self, request, context):

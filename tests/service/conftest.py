@@ -32,7 +32,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def config(tmp_path) -> Config:
-    return Config(address="127.0.0.1:0", data_dir=tmp_path, workers=16, grace_seconds=2)
+    return Config(address="127.0.0.1:0", data_dir=tmp_path, workers=16, grace_seconds=2, subscriber_queue=100)
 
 
 @pytest.fixture
