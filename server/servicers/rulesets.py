@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+from typing import Callable
+
 from segflow.v1 import ruleset_pb2, ruleset_service_pb2 as pb, ruleset_service_pb2_grpc
 
 from rules.errors import RuleError
 from server.errors import InvalidArgument, NotFound, grpc_errors
 from server.rulesets import RulesetRegistry, Source, check_source
+from server.simulate import simulate, simulation_version
 
 _MAX_PAGE = 100
 
@@ -36,8 +40,9 @@ def version_message(record, active_version: int) -> pb.RulesetVersion:
 
 
 class RulesetServicer(ruleset_service_pb2_grpc.RulesetServiceServicer):
-    def __init__(self, registry: RulesetRegistry):
+    def __init__(self, registry: RulesetRegistry, clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
         self.registry = registry
+        self.clock = clock
 
     def _active_version(self) -> int:
         return self.registry.current().version if self.registry.ready else 0
@@ -88,3 +93,14 @@ class RulesetServicer(ruleset_service_pb2_grpc.RulesetServiceServicer):
             raise InvalidArgument("version must be a deployed version number", fields=[("version", "must be > 0")])
         deployment = self.registry.rollback(request.version, request.author)
         return pb.RollbackRulesetResponse(version=version_message(deployment.version, deployment.version.version))
+
+    @grpc_errors
+    def SimulateRuleset(self, request, context):
+        if not request.scenario.steps:
+            raise InvalidArgument("scenario.steps: give at least one step", reason="MISSING_FIELD",
+                                  fields=[("scenario.steps", "is required")])
+        if request.HasField("source"):
+            with simulation_version(source_of(request.source)) as (compiled, callouts):
+                return simulate(compiled, request.scenario, clock=self.clock, callouts=callouts)
+        active = self.registry.current()
+        return simulate(active.compiled, request.scenario, clock=self.clock, callouts=active.callouts)
