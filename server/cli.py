@@ -1,4 +1,8 @@
-"""The `segflow` command: serve the rules engine, and validate or deploy rulesets."""
+"""The `segflow` command: serve the rules engine, and validate, simulate or deploy rulesets.
+
+Problems in a ruleset print as `FILE:LINE:COLUMN: error: PATH: CODE: MESSAGE`, the form editors and CI logs
+link to, followed by the suggestion and the expression with a caret under the column.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,12 @@ import logging
 import signal
 import sys
 import threading
+from datetime import datetime, timezone
 from pathlib import Path
 
 import grpc
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
 from segflow.v1 import ruleset_service_pb2 as pb, ruleset_service_pb2_grpc
 
 from server import config as settings
@@ -35,16 +42,68 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def validate(args: argparse.Namespace) -> int:
+def report(file: str, severity: str, problem) -> None:
+    """Print one RuleError to stderr as FILE:LINE:COLUMN, then its expression and caret."""
+    where = f"{file}:{problem.line}:{problem.column}" if problem.line is not None else file
+    hint = f"; did you mean {problem.suggestion!r}?" if problem.suggestion else ""
+    print(f"{where}: {severity}: {problem.path or '<ruleset>'}: {problem.code}: {problem.message}{hint}",
+          file=sys.stderr)
+    if problem.caret:
+        print(problem.caret, file=sys.stderr)
+
+
+def _check_file(file: str) -> int:
+    """Report every problem of a ruleset file; returns the number of errors."""
     from server.rulesets import Source, check_source
 
-    errors, warnings = check_source(Source(yaml=Path(args.file).read_text()))
-    for problem in errors:
-        print(f"{args.file}: error: {problem}", file=sys.stderr)
-    for problem in warnings:
-        print(f"{args.file}: warning: {problem}", file=sys.stderr)
-    print(f"{args.file}: {len(errors)} error(s), {len(warnings)} warning(s)")
-    return 1 if errors else 0
+    errors, warnings = check_source(Source(yaml=Path(file).read_text()))
+    for problem in sorted(errors, key=_in_file_order):
+        report(file, "error", problem)
+    for problem in sorted(warnings, key=_in_file_order):
+        report(file, "warning", problem)
+    print(f"{file}: {len(errors)} error(s), {len(warnings)} warning(s)")
+    return len(errors)
+
+
+def _in_file_order(problem) -> tuple[int, int]:
+    return problem.line or 0, problem.column or 0
+
+
+def validate(args: argparse.Namespace) -> int:
+    return 1 if _check_file(args.file) else 0
+
+
+def simulate(args: argparse.Namespace) -> int:
+    """Run scenario files against a ruleset file, locally; 0 only when the ruleset is valid and every step passes."""
+    from server.rulesets import Source
+    from server.simulate import ScenarioError, load_scenario, simulate as run, simulation_version
+
+    if _check_file(args.ruleset):
+        return 1
+    failed = 0
+    with simulation_version(Source(yaml=Path(args.ruleset).read_text())) as (compiled, callouts):
+        for file in args.scenarios:
+            try:
+                scenario = load_scenario(Path(file).read_text())
+            except ScenarioError as exc:
+                print(f"{file}: error: {exc}", file=sys.stderr)
+                failed += 1
+                continue
+            result = run(compiled, scenario, clock=lambda: datetime.now(timezone.utc), callouts=callouts)
+            _print_simulation(file, scenario.name, result)
+            failed += not result.passed
+    print(f"{len(args.scenarios) - failed} of {len(args.scenarios)} scenario(s) passed")
+    return 1 if failed else 0
+
+
+def _print_simulation(file: str, name: str, result: pb.SimulateRulesetResponse) -> None:
+    print(f"{file}: {name or 'scenario'}")
+    for step in result.steps:
+        print(f"  {'FAIL' if step.failures else 'PASS'}  {step.name}")
+        for failure in step.failures:
+            print(f"        {failure}")
+    passed = sum(not step.failures for step in result.steps)
+    print(f"{file}: {'PASS' if result.passed else 'FAIL'} ({passed} of {len(result.steps)} steps passed)")
 
 
 def deploy(args: argparse.Namespace) -> int:
@@ -55,12 +114,25 @@ def deploy(args: argparse.Namespace) -> int:
             response = ruleset_service_pb2_grpc.RulesetServiceStub(channel).DeployRuleset(request, timeout=30)
         except grpc.RpcError as exc:
             print(f"segflow deploy: {exc.code().name}: {exc.details()}", file=sys.stderr)
+            for violation in _violations(exc):
+                print(f"{args.file}: error: {violation}", file=sys.stderr)
             return 1
     state = "unchanged, still" if response.unchanged else "deployed as"
     print(f"{args.file}: {state} version {response.version.version} (digest {response.version.digest[:12]})")
     for warning in response.warnings:
         print(f"{args.file}: warning: {warning.path}: {warning.message}", file=sys.stderr)
     return 0
+
+
+def _violations(error: grpc.RpcError) -> list[str]:
+    """The per-field descriptions of a refused call (each error of a ruleset that does not compile)."""
+    status = rpc_status.from_call(error)
+    descriptions = []
+    for detail in status.details if status else ():
+        bad = error_details_pb2.BadRequest()
+        if detail.Unpack(bad):
+            descriptions += [v.description for v in bad.field_violations]
+    return descriptions
 
 
 def parser() -> argparse.ArgumentParser:
@@ -72,6 +144,10 @@ def parser() -> argparse.ArgumentParser:
     check = commands.add_parser("validate", help="check a ruleset file and print every problem")
     check.add_argument("file")
     check.set_defaults(handler=validate)
+    trial = commands.add_parser("simulate", help="run scenario files against a ruleset file, with no side effects")
+    trial.add_argument("ruleset")
+    trial.add_argument("scenarios", nargs="+", metavar="scenario")
+    trial.set_defaults(handler=simulate)
     push = commands.add_parser("deploy", help="deploy a ruleset file to a running server")
     push.add_argument("file")
     push.add_argument("--target", default="127.0.0.1:50051", help="host:port of the server")
@@ -83,7 +159,11 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    return args.handler(args)
+    try:
+        return args.handler(args)
+    except OSError as exc:  # a file that cannot be read, an address that cannot be bound
+        print(f"segflow {args.command}: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
