@@ -1,0 +1,42 @@
+"""Opens the session store a URL names, so the service picks memory or Redis from its configuration alone.
+
+`memory`: this process only (the embedded default). `redis://host:port/db` (or `rediss://`, `unix://`):
+shared by every replica using the same database; an optional `prefix=` query parameter (default `segflow:`)
+lets several deployments share one database. Redis is an optional dependency, imported only when asked for.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from server.sessions.journeys import JourneyBook
+from server.sessions.store import MemorySessionStore, SessionStore
+
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+
+
+def open_store(url: str, **kwargs) -> SessionStore:
+    """The store for `url`, built with the store's keyword arguments (idle_timeout, max_sessions, clock,
+    on_close; for Redis also lock_timeout, wait_timeout, ttl_margin). Raises ValueError for an unknown URL."""
+    if url == "memory":
+        return MemorySessionStore(**kwargs)
+    parts = urlsplit(url)
+    if parts.scheme not in REDIS_SCHEMES:
+        raise ValueError(f"unknown session store {url!r}: use memory or redis://host:port/db")
+    from server.sessions.redis_store import RedisSessionStore
+
+    query = parse_qsl(parts.query)
+    prefixes = [value for name, value in query if name == "prefix"]
+    rest = urlencode([(name, value) for name, value in query if name != "prefix"])
+    return RedisSessionStore(urlunsplit(parts._replace(query=rest)), prefix=prefixes[-1] if prefixes else "segflow:",
+                             **kwargs)
+
+
+def open_journeys(store: SessionStore):
+    """The journey book that goes with a store: in this process for the memory store, else beside the
+    sessions in the same Redis database and prefix."""
+    if isinstance(store, MemorySessionStore):
+        return JourneyBook()
+    from server.sessions.redis_journeys import RedisJourneyBook
+
+    return RedisJourneyBook(store.client, prefix=store.prefix)
