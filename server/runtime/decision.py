@@ -7,7 +7,7 @@ action events to hand to the writer and the subscription bus after the session l
 
 from __future__ import annotations
 
-import uuid
+import os
 from datetime import datetime
 
 from google.protobuf import timestamp_pb2
@@ -20,7 +20,8 @@ ERRORED = action_pb2.ACTION_STATE_ERRORED
 
 
 def new_id() -> str:
-    return uuid.uuid4().hex
+    """A random 128-bit id in hex (as uuid4().hex, at a fraction of its cost)."""
+    return os.urandom(16).hex()
 
 
 class Decision:
@@ -38,6 +39,12 @@ class Decision:
         self.records: list = []
         self._time = timestamp_pb2.Timestamp()
         self._time.FromDatetime(now)
+        self.identify()
+
+    def identify(self) -> None:
+        """Note who the session belongs to (again, after its audience changed) for the actions to come."""
+        self.customer_id = self.session.customer_id
+        self.anonymous = not self.customer_id
 
     @property
     def proto(self) -> decision_service_pb2.Decision:
@@ -49,8 +56,8 @@ class Decision:
         session = self.session
         action = action_pb2.Action(
             action_id=action_id or new_id(), type=type_, rule_id=self.rule_id, ruleset_version=self.version,
-            state=ERRORED if error else state, session_id=session.session_id, customer_id=session.customer_id,
-            anonymous=session.anonymous, event_name=self.event_name, time=self._time, media_type=media_type,
+            state=ERRORED if error else state, session_id=session.session_id, customer_id=self.customer_id,
+            anonymous=self.anonymous, event_name=self.event_name, time=self._time, media_type=media_type,
             decision_id=self.id, **details)
         if error:
             action.error_code, action.error_message = error

@@ -229,6 +229,7 @@ class Engine:
         session = ctx.session
         session.audience_level = level
         session.audience_ids = ids
+        decision.identify()
         self.journeys.journeys_of(session)  # an identified visitor's anonymous journeys become the customer's
         resegment(compiled, ctx, decision)
 

@@ -122,7 +122,7 @@ class EventProcessor:
         fired = self.decision.action(action_pb2.ACTION_TYPE_LOG_DATA, log_data=action_pb2.LogDataDetails(
             table=table, columns={k: to_value(v) for k, v in columns.items()}))
         self.decision.record(DataRecord(
-            session_id=session.session_id, customer_id=session.customer_id, decision_id=self.decision.id,
+            session_id=session.session_id, customer_id=self.decision.customer_id, decision_id=self.decision.id,
             ruleset_version=self.decision.version, time=self.decision.now, action_id=fired.action_id,
             table=table, columns=columns))
 

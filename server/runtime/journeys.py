@@ -39,6 +39,6 @@ def advance(journeys: dict[str, JourneyStep], journey: str, transition: str, dec
                              journey=action_pb2.JourneyDetails(journey=journey, step=current.step))
     session = decision.session
     decision.record(JourneyRecord(
-        session_id=session.session_id, customer_id=session.customer_id, decision_id=decision.id,
+        session_id=session.session_id, customer_id=decision.customer_id, decision_id=decision.id,
         ruleset_version=decision.version, time=now, action_id=action.action_id, journey=journey,
         transition=transition, step=current.step, event_name=decision.event_name))

@@ -128,7 +128,7 @@ def log_response(kind: str, treatment_codes: list[str], response_type: str, ctx:
             continue
         details.offer_codes.append(issued.offer_code)
         action = decision.action(type_, state=state, action_id=issued.action_id, offer_response=details)
-        keys = dict(session_id=session.session_id, customer_id=session.customer_id, decision_id=decision.id,
+        keys = dict(session_id=session.session_id, customer_id=decision.customer_id, decision_id=decision.id,
                     ruleset_version=decision.version, time=decision.now, action_id=action.action_id,
                     offer_code=issued.offer_code, treatment_code=code)
         if kind == "log_contact":
