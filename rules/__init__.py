@@ -7,6 +7,7 @@ The pipeline, one module per stage:
     compile.py   source -> code object (whitelist-verified, no builtins, LRU-cached by source digest)
     runtime.py   the helper functions generated code may call; context.py what it may ask the world
     expression.py / segments.py  the two entry points; index.py rules by event name
+    explain.py   opt-in slow path: each subexpression's value and reads (unparse.py gives the IR's SQL text)
 
 Public API:
     compile_expression(sql, schema=None, *, path="", origin=None) -> Evaluator
@@ -14,6 +15,8 @@ Public API:
         ev.names / event_params / event_names / segment_names / callouts: what it depends on
     compile_segments({name: sql}, schema=None, *, paths=None, origins=None) -> SegmentEvaluator
         seg(values, ctx=None) -> frozenset of names; seg.bits(values, ctx=None) -> int; seg.names_of(bits)
+    explain(ev, values, ctx=None) -> Explanation; explain_segments(seg, values, ctx=None) -> {name: Explanation}
+        text, value, operands, reads (and skipped) per subexpression; to_dict() and an indented str()
     Schema, Attribute, EvalContext, CompileError, RuleError, RuleIndex, cache_info, clear_cache
 
 `values` is any Mapping with .get (a dict of session/profile attributes). `ctx` is an EvalContext (subclass
@@ -35,11 +38,13 @@ from rules.compile import CacheInfo, cache_info, clear_cache
 from rules.context import EvalContext
 from rules.errors import CompileError, RuleError
 from rules.expression import Evaluator, compile_expression
+from rules.explain import Explanation, explain, explain_segments
 from rules.index import RuleIndex
 from rules.schema import Attribute, Schema
 from rules.segments import SegmentEvaluator, compile_segments
 
 __all__ = [
-    "Attribute", "CacheInfo", "CompileError", "EvalContext", "Evaluator", "RuleError", "RuleIndex", "Schema",
-    "SegmentEvaluator", "cache_info", "clear_cache", "compile_expression", "compile_segments",
+    "Attribute", "CacheInfo", "CompileError", "EvalContext", "Evaluator", "Explanation", "RuleError", "RuleIndex",
+    "Schema", "SegmentEvaluator", "cache_info", "clear_cache", "compile_expression", "compile_segments", "explain",
+    "explain_segments",
 ]

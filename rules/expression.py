@@ -23,17 +23,18 @@ class Evaluator:
     and is about twice as fast on conditions that may be NULL. Introspection: `sql` (normalized text), `source` (the generated
     Python), `digest` (sha256 of that source), and the names the expression depends on: `names` (attributes),
     `event_params`, `event_names` (from EVENT_COUNT/EVENT_*_TIME/EVENT_LAST_DATA), `segment_names`
-    (IN_SEGMENT) and `callouts` (EXTERNALCALLOUT).
+    (IN_SEGMENT) and `callouts` (EXTERNALCALLOUT). `root` is the checked IR, kept for rules.explain only.
     """
 
     __slots__ = ("evaluate", "test", "sql", "source", "digest", "type", "names", "event_params", "event_names",
-                 "segment_names", "callouts")
+                 "segment_names", "callouts", "root")
 
     def __init__(self, evaluate: Callable, test: Callable, checked: Checked, source: str, digest: str):
         self.evaluate, self.test = evaluate, test
         self.sql, self.source, self.digest, self.type = checked.normalized, source, digest, checked.node.type
         self.names, self.event_params = checked.names, checked.event_params
         self.event_names, self.segment_names, self.callouts = checked.events, checked.segments, checked.callouts
+        self.root = checked.node
 
     def __call__(self, values: Mapping[str, Any], ctx: EvalContext | None = None) -> Any:
         return self.evaluate(values, ctx)

@@ -38,7 +38,7 @@ class Builder:
 
     def node(self, op: str, args: tuple[Node, ...] = (), data: Any = None, type: str = "any",
              nullable: bool = True) -> Node:
-        key = (op, tuple(map(id, args)), _data_key(data), type, nullable)
+        key = (op, tuple(map(id, args)), data_key(data), type, nullable)
         found = self._nodes.get(key)
         if found is None:
             found = self._nodes[key] = Node(op, args, data, type, nullable)
@@ -48,10 +48,10 @@ class Builder:
         return self.node("const", (), value, type, value is None)
 
 
-def _data_key(data: Any) -> Any:
+def data_key(data: Any) -> Any:
     """A hashable key that keeps 1, 1.0 and True apart (Python treats them as equal dictionary keys)."""
     if isinstance(data, tuple):
-        return tuple(_data_key(d) for d in data)
+        return tuple(data_key(d) for d in data)
     if isinstance(data, frozenset):
-        return ("frozenset", tuple(sorted(repr(_data_key(d)) for d in data)))
+        return ("frozenset", tuple(sorted(repr(data_key(d)) for d in data)))
     return (data.__class__.__name__, data)

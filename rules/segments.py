@@ -24,11 +24,11 @@ class SegmentEvaluator:
     `seg.bits(values, ctx=None)` is the bare generated function returning the membership int (bit i is
     `names[i]`); `names_of(bits)` turns bits into names. `source`, `digest` and the union of the names the
     conditions depend on (`attributes`, `event_params`, `event_names`, `segment_names`, `callouts`) are exposed
-    for validation and indexing.
+    for validation and indexing; `roots` (the checked IR of each condition, in `names` order) for rules.explain.
     """
 
     __slots__ = ("bits", "names", "source", "digest", "attributes", "event_params", "event_names",
-                 "segment_names", "callouts")
+                 "segment_names", "callouts", "roots")
 
     def __init__(self, bits: Callable, names: tuple[str, ...], source: str, digest: str, checked: list):
         self.bits, self.names, self.source, self.digest = bits, names, source, digest
@@ -37,6 +37,7 @@ class SegmentEvaluator:
         self.event_names = frozenset().union(*(c.events for c in checked))
         self.segment_names = frozenset().union(*(c.segments for c in checked))
         self.callouts = frozenset().union(*(c.callouts for c in checked))
+        self.roots = tuple(c.node for c in checked)
 
     def __call__(self, values: Mapping[str, Any], ctx: EvalContext | None = None) -> frozenset[str]:
         return self.names_of(self.bits(values, ctx))
