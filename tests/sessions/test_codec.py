@@ -1,0 +1,82 @@
+"""The session codec: every SessionState round-trips exactly, and stored data that is not a session is refused."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from server.sessions import codec
+from server.sessions.state import EventStat, IssuedOffer, JourneyStep, SessionState
+
+names = st.text(max_size=8)
+moments = st.datetimes(min_value=datetime(1970, 1, 2), max_value=datetime(9999, 1, 1),
+                       timezones=st.sampled_from([timezone.utc, timezone(timedelta(hours=-5, minutes=-30))]))
+scalars = st.none() | st.booleans() | st.integers(-2**63, 2**63 - 1) | st.floats(allow_nan=False) | names | moments
+values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3), max_leaves=6)
+value_maps = st.dictionaries(names, values, max_size=4)
+offers = st.builds(IssuedOffer, names, names, names, names, names, names, st.floats(allow_nan=False), names)
+
+states = st.builds(
+    SessionState,
+    session_id=names, channel=names, audience_level=names, started_at=moments, last_activity_at=moments,
+    audience_ids=value_maps, attributes=value_maps,
+    segments=st.frozensets(names, max_size=4),
+    event_stats=st.dictionaries(names, st.builds(EventStat, st.integers(0, 10**6), st.none() | moments,
+                                                 st.none() | moments, value_maps), max_size=3),
+    event_sequence=st.integers(0, 10**9),
+    processed_events=st.lists(st.tuples(names, st.binary(max_size=40)), max_size=4).map(OrderedDict),
+    last_recommended=st.lists(offers, max_size=3),
+    issued=st.dictionaries(names, offers, max_size=3),
+    presentations=st.dictionaries(names, st.integers(0, 99), max_size=3),
+    rejected=st.sets(names, max_size=3), suppressed=st.sets(names, max_size=3),
+    journeys=st.dictionaries(names, st.builds(JourneyStep, st.booleans(), st.integers(0, 99), names, moments,
+                                              moments), max_size=3),
+    ruleset_version=st.integers(0, 10**6),
+)
+
+
+def same(a: SessionState, b: SessionState) -> bool:
+    """Equal, and with the same types and order where equality would not see them."""
+    return (a == b and type(b.segments) is frozenset and type(b.rejected) is set
+            and type(b.processed_events) is OrderedDict and list(a.processed_events) == list(b.processed_events)
+            and all(x.utcoffset() == y.utcoffset() for x, y in zip(_times(a), _times(b))))
+
+
+def _times(state: SessionState):
+    yield from (state.started_at, state.last_activity_at)
+    yield from (v for v in state.attributes.values() if isinstance(v, datetime))
+
+
+@settings(max_examples=300, deadline=None)
+@given(states)
+def test_every_state_round_trips_exactly(state):
+    assert same(state, codec.decode(codec.encode(state)))
+
+
+def test_keys_a_client_chose_are_never_mistaken_for_a_datetime():
+    t = datetime(2026, 3, 1, tzinfo=timezone.utc)
+    state = SessionState("s", "web", "Visitor", t, t, attributes={"$dt": "2026-03-01T00:00:00+00:00"},
+                         event_stats={"$dt": EventStat(1, t, t, {"$dt": [t]})})
+    assert codec.decode(codec.encode(state)) == state
+
+
+def test_a_value_a_session_cannot_hold_is_refused_when_written():
+    t = datetime(2026, 3, 1, tzinfo=timezone.utc)
+    with pytest.raises(TypeError, match="bytes"):
+        codec.encode(SessionState("s", "web", "Visitor", t, t, attributes={"blob": b"\x00"}))
+
+
+@pytest.mark.parametrize("data", [b"[]", b'{"format": 99}', b'{"format": 1, "session_id": "s"}'])
+def test_data_that_is_not_a_stored_session_is_refused(data):
+    with pytest.raises(ValueError, match="not a segflow session"):
+        codec.decode(data)
+
+
+def test_a_session_stored_before_a_field_existed_loads_with_its_default():
+    t = datetime(2026, 3, 1, tzinfo=timezone.utc)
+    document = codec.encode(SessionState("s", "web", "Visitor", t, t, suppressed={"X"})).replace(
+        b',"suppressed":["X"]', b"")
+    assert codec.decode(document).suppressed == set()
