@@ -72,5 +72,5 @@ def make_store(redis_client, prefix, clock, closed):
 
 
 def new_state(session_id: str, clock: FakeClock, **fields) -> SessionState:
-    return SessionState(session_id=session_id, channel="web", audience_level="Visitor", started_at=clock(),
-                        last_activity_at=clock(), **fields)
+    fields = {"channel": "web", "audience_level": "Visitor", **fields}
+    return SessionState(session_id=session_id, started_at=clock(), last_activity_at=clock(), **fields)

@@ -1,0 +1,40 @@
+"""open_store/open_journeys: the configured URL alone picks the store and the journey book that goes with it."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from server.sessions import MemorySessionStore, open_journeys, open_store
+from server.sessions.journeys import JourneyBook
+from tests.sessions.conftest import REDIS_URL, new_state
+
+SETTINGS = dict(idle_timeout=timedelta(minutes=30), max_sessions=10)
+
+
+def test_memory_opens_the_embedded_store_and_book(clock):
+    store = open_store("memory", clock=clock, **SETTINGS)
+    assert isinstance(store, MemorySessionStore) and type(open_journeys(store)) is JourneyBook
+
+
+def test_a_redis_url_opens_a_shared_store_under_its_prefix(redis_client, prefix, clock):
+    from server.sessions.redis_journeys import RedisJourneyBook
+    from server.sessions.redis_store import RedisSessionStore
+
+    store = open_store(f"{REDIS_URL}?prefix={prefix}", clock=clock, **SETTINGS)
+    try:
+        assert isinstance(store, RedisSessionStore) and store.prefix == prefix
+        with store.locked("s1") as slot:
+            slot.state = new_state("s1", clock)
+        assert redis_client.exists(f"{prefix}session:s1")
+        book = open_journeys(store)
+        assert isinstance(book, RedisJourneyBook) and book.prefix == prefix
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("url", ["", "mem", "postgresql://localhost/db"])
+def test_an_unknown_store_is_refused_by_name(url, clock):
+    with pytest.raises(ValueError, match="unknown session store"):
+        open_store(url, clock=clock, **SETTINGS)
