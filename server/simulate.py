@@ -17,7 +17,8 @@ with the friendly forms of ruleset files:
         expect: {offers: [UPSELL_WARRANTY]}
 
 - A step names its command directly (`post_event: {...}`); the canonical `command: {post_event: {...}}` is
-  accepted too. Besides the command a step may have a `name` and an `expect`.
+  accepted too. Besides the command a step may have a `name` and an `expect`. A command with nothing to say
+  is its bare name: `- start_session`, `- end_session`.
 - A command without a `session_id` runs on the scenario's session, `scenario`; give ids to script several.
 - Values (event parameters, attributes, audience ids) are plain YAML scalars or lists (`price: 700.0`,
   `tags: [a, b]`, `at: 2026-03-01T12:00:00Z`); enum values may drop their prefix (`allow_duplicates`).
@@ -83,7 +84,10 @@ def _parse(data: dict, message, where: str) -> None:
 
 
 def _canonical_step(step: Any, where: str) -> dict:
-    """`{post_event: ..., expect: ...}` -> `{command: {post_event: ...}, expect: ...}`."""
+    """`{post_event: ..., expect: ...}` -> `{command: {post_event: ...}, expect: ...}`; `end_session` alone is
+    `{command: {end_session: {}}}`."""
+    if isinstance(step, str):
+        step = {step: None}
     if not isinstance(step, dict):
         raise ScenarioError(f"{where}: a step is a mapping: one command ({', '.join(_COMMANDS)}), "
                             f"and optionally a name and an expect")
@@ -96,7 +100,7 @@ def _canonical_step(step: Any, where: str) -> dict:
     if kind not in _COMMANDS:
         hint = suggest(kind, _COMMANDS)
         raise ScenarioError(f"{where}: unknown command {kind!r}" + (f"; did you mean {hint!r}?" if hint else ""))
-    return {**{k: step[k] for k in _STEP_KEYS if k in step}, "command": command}
+    return {**{k: step[k] for k in _STEP_KEYS if k in step}, "command": {kind: command[kind] or {}}}
 
 
 def _json(data: Any, descriptor: Descriptor) -> Any:
