@@ -188,16 +188,17 @@ class _Known:
     def __init__(self, compiled: CompiledRuleset):
         ruleset = compiled.ruleset
         self.segments = {s.name for f in ruleset.flowcharts for s in f.segments}
-        self.rules = {r.id for r in ruleset.rules}
+        # journey transitions fire actions under the rule id `journey:<name>`
+        self.rules = {r.id for r in ruleset.rules} | {f"journey:{j.name}" for j in ruleset.journeys}
 
-    @staticmethod
-    def unknown(names, known: set[str], what: str) -> list[str]:
-        problems = []
-        for name in names:
-            if name not in known:
-                hint = suggest(name, known)
-                problems.append(f"the ruleset has no {what} {name!r}" + (f"; did you mean {hint!r}?" if hint else ""))
-        return problems
+
+def _unknown(names, known: set[str], what: str) -> list[str]:
+    problems = []
+    for name in names:
+        if name not in known:
+            hint = suggest(name, known)
+            problems.append(f"the ruleset has no {what} {name!r}" + (f"; did you mean {hint!r}?" if hint else ""))
+    return problems
 
 
 def _run_step(engine: Engine, known: _Known, step: pb.ScenarioStep, index: int) -> pb.StepResult:
@@ -222,8 +223,8 @@ def _describe(command: decisions.BatchCommand, kind: str | None) -> str:
 
 def _check(engine: Engine, known: _Known, expect: pb.Expectation, kind: str, result: decisions.BatchResult,
            session_id: str, offered: list[str]) -> list[str]:
-    failures = known.unknown([*expect.segments, *expect.not_segments], known.segments, "segment")
-    failures += known.unknown(expect.rules_fired, known.rules, "rule")
+    failures = _unknown([*expect.segments, *expect.not_segments], known.segments, "segment")
+    failures += _unknown(expect.rules_fired, known.rules, "rule")
     wanted = [name for name in expect.segments if name in known.segments]
     unwanted = [name for name in expect.not_segments if name in known.segments]
     if wanted or unwanted:

@@ -104,7 +104,11 @@ def test_simulate_a_failing_scenario_exits_1_with_the_reasons():
         "        rules_fired: big-cart-alert did not fire (fired: cart-update, journey:cart_recovery)",
         "  FAIL  the cart sidebar shows free shipping, not the warranty",
         "        offers: expected UPSELL_WARRANTY, got FREESHIP",
-        f"{scenario}: FAIL (1 of 4 steps passed)",
+        "  FAIL  nothing to check once the session ended",
+        "        segments: no live session 'scenario' to check (ended, or never started)",
+        "        rules_fired: journey:cart_recovery did not fire (fired: none)",
+        "        offers: only a get_offers step recommends offers, this step is end_session",
+        f"{scenario}: FAIL (1 of 5 steps passed)",
         "0 of 1 scenario(s) passed",
     ]
 

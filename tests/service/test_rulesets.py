@@ -235,6 +235,9 @@ def test_simulate_reports_a_failed_command_and_unmet_expectations(admin):
         ["segments: not in big_spenders (in: shoppers)", "not_segments: in shoppers",
          "rules_fired: big-cart-alert did not fire (fired: cart-update, journey:cart_recovery)"],
         ["offers: expected UPSELL_WARRANTY, got FREESHIP"],
+        ["segments: no live session 'scenario' to check (ended, or never started)",
+         "rules_fired: journey:cart_recovery did not fire (fired: none)",
+         "offers: only a get_offers step recommends offers, this step is end_session"],
     ]
 
 
