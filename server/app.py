@@ -20,7 +20,8 @@ from grpc_reflection.v1alpha import reflection
 from segflow.v1 import decision_service_pb2, decision_service_pb2_grpc, ruleset_service_pb2, ruleset_service_pb2_grpc
 
 from server.config import Config
-from server.history import HistoryWriter, RulesetVersions, open_sink
+from server.errors import as_service_error
+from server.history import HistoryError, HistoryWriter, RulesetVersions, open_sink
 from server.rulesets import RulesetRegistry, Source
 from server.runtime.engine import Engine
 from server.servicers.decision import DecisionServicer
@@ -58,7 +59,7 @@ class Service:
         self.store = MemorySessionStore(idle_timeout=timedelta(seconds=config.idle_timeout_seconds),
                                         max_sessions=config.max_sessions, clock=clock)
         self.engine = Engine(self.registry, self.store, clock=clock, submit=self.history.submit,
-                             publish=self.bus.publish)
+                             publish=self.bus.publish, admit=self._admit)
         self.store.on_close = self.engine.summarise
         self.health = health.HealthServicer()
         self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=config.workers))
@@ -100,6 +101,13 @@ class Service:
         self.store.close_all("shutdown")
         self.history.close()
         self.registry.close()
+
+    def _admit(self) -> None:
+        """Refuse a decision (RESOURCE_EXHAUSTED) while the history queue has no room for what it writes."""
+        try:
+            self.history.check_room()
+        except HistoryError as exc:
+            raise as_service_error(exc) from exc
 
     def wait(self) -> None:
         self.server.wait_for_termination()

@@ -17,6 +17,7 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from rules import CompileError
+from server.history import HistoryClosed, HistoryFull
 
 DOMAIN = "segflow.dev"
 log = logging.getLogger(__name__)
@@ -92,6 +93,10 @@ def as_service_error(error: Exception) -> ServiceError:
         return error
     if isinstance(error, CompileError):
         return from_compile_error(error)
+    if isinstance(error, HistoryFull):
+        return ResourceExhausted("the history queue is full: retry later", reason="HISTORY_FULL")
+    if isinstance(error, HistoryClosed):
+        return Unavailable("the server is shutting down", reason="SHUTTING_DOWN")
     return ServiceError("internal error", reason="INTERNAL")
 
 
@@ -102,7 +107,7 @@ def grpc_errors(method):
     def wrapper(self, request, context):
         try:
             return method(self, request, context)
-        except (ServiceError, CompileError) as exc:
+        except (ServiceError, CompileError, HistoryFull, HistoryClosed) as exc:
             context.abort_with_status(to_status(as_service_error(exc)))
         except Exception:
             log.exception("unexpected error in %s", method.__name__)

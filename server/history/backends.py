@@ -51,7 +51,6 @@ class Backend:
     type_names: dict[Kind, str]
     encoders: dict[Kind, Converter]
     decoders: dict[Kind, Converter]
-    integrity_error: type[Exception]
 
     def connect(self) -> Any:
         """Open a DB-API connection in autocommit mode, with the history schema in scope."""
@@ -67,6 +66,10 @@ class Backend:
 
     def prepare_statements(self) -> list[tuple[str, tuple]]:
         """Statements (with parameters) that start the schema-creating transaction."""
+        return self.exclusive("schema")
+
+    def exclusive(self, name: str) -> list[tuple[str, tuple]]:
+        """Statements that make the rest of a transaction exclusive, among all replicas, for `name`."""
         return []
 
     def sql(self, text: str) -> str:
@@ -92,7 +95,6 @@ class SQLiteBackend(Backend):
         Kind.TIME: datetime.fromisoformat,
         Kind.JSON: json.loads,
     }
-    integrity_error = sqlite3.IntegrityError
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
@@ -141,7 +143,6 @@ class PostgresBackend(Backend):
         if not _IDENTIFIER.fullmatch(schema):
             raise ValueError(f"PostgreSQL schema name must be a plain identifier: {schema!r}")
         self._psycopg = psycopg
-        self.integrity_error = psycopg.IntegrityError
         self.dsn = dsn
         self.schema = schema
 
@@ -159,10 +160,10 @@ class PostgresBackend(Backend):
 
     def prepare_statements(self) -> list[tuple[str, tuple]]:
         # Concurrent CREATE ... IF NOT EXISTS can still collide in the catalog, so replicas take turns.
-        return [
-            ("SELECT pg_advisory_xact_lock(hashtext(?))", (f"segflow.history.{self.schema}",)),
-            (f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"', ()),
-        ]
+        return [*self.exclusive("schema"), (f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"', ())]
+
+    def exclusive(self, name: str) -> list[tuple[str, tuple]]:
+        return [("SELECT pg_advisory_xact_lock(hashtext(?))", (f"segflow.history.{self.schema}.{name}",))]
 
     def sql(self, text: str) -> str:
         return text.replace("?", "%s")

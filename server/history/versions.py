@@ -6,7 +6,6 @@ is a column, so it survives restarts; exactly one version is active once any has
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -16,7 +15,6 @@ from server.history.schema import RULESET_VERSIONS, insert_statement, row_builde
 
 _COLUMNS = ", ".join(RULESET_VERSIONS.column_names)
 _SELECT = f"SELECT {_COLUMNS} FROM ruleset_versions"
-_NUMBERING_ATTEMPTS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +39,6 @@ class RulesetVersions:
     def __init__(self, database: Database) -> None:
         self._database = database
         backend = database.backend
-        self._integrity_error = backend.integrity_error
         self._decoders = [backend.decoders[column.kind] for column in RULESET_VERSIONS.columns]
         self._row = row_builder(RULESET_VERSIONS, backend.encoders)
 
@@ -59,19 +56,16 @@ class RulesetVersions:
     ) -> VersionRecord:
         """Store a new, inactive version numbered one past the highest so far; `deployed_at` defaults to now."""
         when = deployed_at or datetime.now(timezone.utc)
-        # Two replicas may pick the same number at once (PostgreSQL, read committed): the loser retries.
-        for attempt in itertools.count(1):
-            try:
-                with self._database.transaction() as tx:
-                    (number,) = tx.execute("SELECT COALESCE(MAX(version), 0) + 1 FROM ruleset_versions").fetchone()
-                    record = VersionRecord(
-                        number, name, channel, digest, author, comment, when, source_yaml, bytes(ruleset_bytes), False
-                    )
-                    tx.execute(insert_statement(RULESET_VERSIONS), self._row(record))
-                return record
-            except self._integrity_error:
-                if attempt == _NUMBERING_ATTEMPTS:
-                    raise
+        # Replicas number versions one at a time (SQLite: the write lock; PostgreSQL: an advisory lock).
+        with self._database.transaction() as tx:
+            for statement, params in self._database.backend.exclusive("ruleset_versions"):
+                tx.execute(statement, params)
+            (number,) = tx.execute("SELECT COALESCE(MAX(version), 0) + 1 FROM ruleset_versions").fetchone()
+            record = VersionRecord(
+                number, name, channel, digest, author, comment, when, source_yaml, bytes(ruleset_bytes), False
+            )
+            tx.execute(insert_statement(RULESET_VERSIONS), self._row(record))
+        return record
 
     def get(self, version: int) -> VersionRecord | None:
         """The version numbered `version`, or None."""

@@ -78,6 +78,14 @@ class HistoryWriter:
         if len(pending) == self._batch_size:
             self._wake.set()
 
+    def check_room(self, headroom: int = 1_000) -> None:
+        """Raise HistoryFull unless `headroom` more records fit (HistoryClosed after close()).
+
+        Called before a decision changes anything, so a full queue refuses the call instead of losing records.
+        """
+        if self._closed or len(self._pending) + headroom > self._max_queue:
+            self._refuse()
+
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every record submitted before this call is written (or given up).
 

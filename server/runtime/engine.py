@@ -40,18 +40,21 @@ class RulesetProvider(Protocol):
 class Engine:
     def __init__(self, rulesets: RulesetProvider, store: SessionStore, *, clock: Callable[[], datetime],
                  submit: Callable[[Any], None] = lambda record: None,
-                 publish: Callable[[Any], Any] = lambda action: None, journeys: JourneyBook | None = None):
+                 publish: Callable[[Any], Any] = lambda action: None, journeys: JourneyBook | None = None,
+                 admit: Callable[[], None] = lambda: None):
         self.rulesets = rulesets
         self.store = store
         self.clock = clock
         self.submit = submit
         self.publish = publish
+        self.admit = admit  # raises when a decision could not be recorded (e.g. the history queue is full)
         self.journeys = journeys or JourneyBook()
 
     # -- session lifecycle ------------------------------------------------------------------------
 
     def start_session(self, request: pb.StartSessionRequest, deadline: float | None = None) -> pb.StartSessionResponse:
         require(request.session_id, "session_id")
+        self.admit()
         active = self.rulesets.current()
         compiled, version = active.compiled, active.version
         if request.channel and request.channel != compiled.ruleset.channel:
@@ -110,6 +113,7 @@ class Engine:
     def post_event(self, request: pb.PostEventRequest, deadline: float | None = None) -> pb.PostEventResponse:
         event = request.event
         require(event.name, "event.name")
+        self.admit()
         active = self.rulesets.current()
         compiled, version = active.compiled, active.version
         definition = compiled.events.get(event.name)
@@ -149,6 +153,7 @@ class Engine:
         return response
 
     def get_offers(self, request: pb.GetOffersRequest, deadline: float | None = None) -> pb.GetOffersResponse:
+        self.admit()
         active = self.rulesets.current()
         compiled, version = active.compiled, active.version
         if not request.slots:
@@ -172,6 +177,7 @@ class Engine:
         return response
 
     def set_audience(self, request: pb.SetAudienceRequest, deadline: float | None = None) -> pb.SetAudienceResponse:
+        self.admit()
         active = self.rulesets.current()
         compiled, version = active.compiled, active.version
         level, ids = self._audience(compiled, request.audience, "audience")

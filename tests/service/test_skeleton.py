@@ -87,3 +87,13 @@ def test_unknown_event_is_recorded_and_fires_nothing(decisions):
     assert [a.code for a in response.advisories] == ["unknown_event"]
     session = decisions.GetSession(pb.GetSessionRequest(session_id="unknown-event")).session
     assert [s.event_name for s in session.event_statistics] == ["teleport"]
+
+
+def test_a_full_history_queue_refuses_decisions_without_changing_anything(decisions, service, monkeypatch):
+    decisions.StartSession(start("full"))
+    monkeypatch.setattr(service.history, "_max_queue", 0)
+    _, _, reason = rpc_error(decisions.PostEvent, event("full", "login"), code=grpc.StatusCode.RESOURCE_EXHAUSTED)
+    assert reason == "HISTORY_FULL"
+    monkeypatch.undo()
+    session = decisions.GetSession(pb.GetSessionRequest(session_id="full")).session
+    assert session.event_sequence == 0
