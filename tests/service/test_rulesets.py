@@ -169,7 +169,8 @@ def test_rollback_redeploys_an_earlier_version_as_a_new_one(decisions, admin):
     deploy(admin, RENAMED)
     assert big_cart_rules(decisions, "v2")[1] >= {"big-cart-alert-v2"}
     rolled = admin.RollbackRuleset(pb.RollbackRulesetRequest(version=1, author="ops"))
-    assert (rolled.version.version, rolled.version.author, rolled.version.comment) == (3, "ops", "rollback to version 1")
+    assert (rolled.version.version, rolled.version.author) == (3, "ops")
+    assert rolled.version.comment == "rollback to version 1"
     version, fired = big_cart_rules(decisions, "v3")
     assert version == 3 and "big-cart-alert" in fired
     first = admin.GetRuleset(pb.GetRulesetRequest(version=1))
