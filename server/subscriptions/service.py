@@ -1,10 +1,13 @@
-"""The one place where the action bus meets gRPC: serving SubscribeActions from a bus."""
+"""The one place where the action bus meets gRPC: serving SubscribeActions from a bus (statuses built by
+server.errors, like every other RPC's)."""
 
 from collections.abc import Iterator
 
 import grpc
 
 from segflow.v1 import decision_service_pb2
+
+from server.errors import InvalidArgument, ResourceExhausted, Unavailable, to_status
 
 from .bus import ActionBus
 from .errors import BusClosed, InvalidSubscription, SubscriberFellBehind
@@ -29,8 +32,11 @@ def serve_subscription(
             subscription.close()
         yield from subscription
     except InvalidSubscription as error:
-        context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
+        context.abort_with_status(to_status(InvalidArgument(
+            str(error), reason="BAD_SUBSCRIPTION", fields=[(error.field, error.message)])))
     except SubscriberFellBehind as error:
-        context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(error))
+        context.abort_with_status(to_status(ResourceExhausted(
+            str(error), reason="SUBSCRIBER_FELL_BEHIND", metadata={"resume_after": str(error.resume_after)})))
     except BusClosed as error:
-        context.abort(grpc.StatusCode.UNAVAILABLE, str(error))
+        context.abort_with_status(to_status(Unavailable(
+            str(error), reason="SHUTTING_DOWN", metadata={"resume_after": str(error.resume_after)})))
