@@ -19,6 +19,7 @@ from segflow.v1 import ruleset_pb2, value_pb2
 
 from rules import Attribute, CompileError, Schema, compile_expression, compile_segments
 from rules.errors import RuleError, suggest
+from rules.schema import type_problem
 from rules.index import RuleIndex
 from rules.ruleset_yaml import LoadedRuleset, load_ruleset_yaml
 
@@ -175,7 +176,7 @@ class _Compiler:
             name = getattr(item, key)
             where = f"{path}[{i}].{key}"
             if not name:
-                self.error("missing", f"{what} needs a {key}", f"{path}[{i}]")
+                self.error("missing", f"{what} needs {key!r}", f"{path}[{i}]")
             elif name in seen:
                 self.error("duplicate", f"duplicate {what} {name!r}", where)
             else:
@@ -220,8 +221,7 @@ class _Compiler:
             callouts={c.name: c.arity for c in rs.callouts},  # the server validates callouts themselves
         )
         self.events = events
-        defaults = {name: _python_value(a.default_value) for name, a in attributes.items()
-                    if a.HasField("default_value")}
+        defaults = self.defaults(attributes)
         rules = self.rules()
         flowcharts = self.flowcharts(levels)
         treatments = self.treatments()
@@ -256,6 +256,22 @@ class _Compiler:
         levels = self.unique(self.ruleset.audience_levels, "name", "audience level", "audience_levels")
         return {name: tuple(level.id_fields) for name, level in levels.items()}
 
+    def defaults(self, attributes: Mapping[str, ruleset_pb2.AttributeDefinition]) -> dict[str, object]:
+        """The attributes' default values, each checked against its declared type."""
+        defaults = {}
+        for i, (name, definition) in enumerate(attributes.items()):
+            if not definition.HasField("default_value"):
+                continue
+            value = _python_value(definition.default_value)
+            kind = self.base_schema.attributes[name].type
+            problem = type_problem(value, kind)
+            if problem:
+                hint = " (write timestamps unquoted, e.g. 2030-01-31T00:00:00Z)" if kind == "timestamp" else ""
+                self.error("type", f"the default of {name!r} is {problem}, not {kind}{hint}", f"attributes[{i}].default")
+            else:
+                defaults[name] = float(value) if kind == "double" and value is not None else value
+        return defaults
+
     def attribute_type(self, definition, path: str) -> str:
         if definition.type == value_pb2.VALUE_TYPE_UNSPECIFIED:
             self.error("missing", f"attribute {definition.name!r} needs a type", f"{path}.type")
@@ -278,15 +294,10 @@ class _Compiler:
 
     def rules(self) -> list[CompiledRule]:
         compiled = []
-        seen = set()
+        self.unique(self.ruleset.rules, "id", "rule", "rules")
         ordered = sorted(enumerate(self.ruleset.rules), key=lambda pair: (pair[1].priority, pair[0]))
         for i, rule in ordered:
             path = f"rules[{i}]"
-            if not rule.id:
-                self.error("missing", "a rule needs an id", path)
-            elif rule.id in seen:
-                self.error("duplicate", f"duplicate rule id {rule.id!r}", f"{path}.id")
-            seen.add(rule.id)
             if not rule.on:
                 self.error("missing", f"rule {rule.id!r} listens to no event: give it `on`", path)
             for j, event in enumerate(rule.on):
@@ -379,14 +390,9 @@ class _Compiler:
 
     def treatments(self) -> dict[str, tuple[CompiledTreatment, ...]]:
         by_point: dict[str, list[CompiledTreatment]] = {}
-        ids = set()
+        self.unique(self.ruleset.treatment_rules, "id", "treatment rule", "treatment_rules")
         for i, rule in enumerate(self.ruleset.treatment_rules):
             path = f"treatment_rules[{i}]"
-            if not rule.id:
-                self.error("missing", "a treatment rule needs an id", path)
-            elif rule.id in ids:
-                self.error("duplicate", f"duplicate treatment rule {rule.id!r}", f"{path}.id")
-            ids.add(rule.id)
             known = self.check_known(rule.segment, self.base_schema.segments, "segment", f"{path}.segment")
             known &= self.check_known(rule.interaction_point, self.points, "interaction point",
                                       f"{path}.interaction_point")

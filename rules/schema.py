@@ -4,6 +4,7 @@ segments, events and callouts. Anything left as None is not checked, so the engi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Mapping
 
 # The value types of the expression language and the Python values that carry them at run time:
@@ -60,3 +61,19 @@ class Schema:
 
 
 EMPTY = Schema()
+
+
+_PYTHON_TYPES = {"string": (str,), "int": (int,), "double": (int, float), "bool": (bool,),
+                 "timestamp": (datetime,), "list": (list,), "any": (object,)}
+
+
+def type_problem(value: object, kind: str) -> str | None:
+    """Why a value does not fit a declared type (None when it fits; NULL always fits)."""
+    if value is None:
+        return None
+    accepted = _PYTHON_TYPES[kind]
+    if isinstance(value, bool) and bool not in accepted and kind != "any":
+        return "a bool"
+    if isinstance(value, accepted):
+        return None
+    return f"a {type(value).__name__} value"

@@ -15,12 +15,13 @@ from segflow.v1 import decision_service_pb2 as pb
 
 from rules.errors import suggest
 from rules.ruleset import TYPE_NAMES, CompiledRuleset
+from rules.schema import type_problem
 from server.errors import InvalidArgument, NotFound, ServiceError, as_service_error, require
 from server.history.records import SessionSummary
 from server.runtime import offers
 from server.runtime.context import SessionContext
 from server.runtime.decision import Decision
-from server.runtime.events import EventProcessor, type_problem
+from server.runtime.events import EventProcessor
 from server.runtime.segmentation import resegment
 from server.runtime.sessions import session_message
 from server.sessions.journeys import JourneyBook

@@ -16,6 +16,7 @@ from typing import Any, Callable, Mapping
 from segflow.v1 import action_pb2
 
 from rules.ruleset import CompiledAction, CompiledRuleset
+from rules.schema import type_problem
 from server.history.records import DataRecord
 from server.runtime import journeys, offers
 from server.runtime.context import SessionContext
@@ -158,18 +159,3 @@ _HANDLERS = {
     "suppress_offer": EventProcessor.suppress_offer,
     "notify": EventProcessor.notify,
 }
-
-_PYTHON_TYPES = {"string": (str,), "int": (int,), "double": (int, float), "bool": (bool,),
-                 "timestamp": (datetime,), "list": (list,), "any": (object,)}
-
-
-def type_problem(value: Any, kind: str) -> str | None:
-    """Why a value does not fit a declared type (None when it fits; NULL always fits)."""
-    if value is None:
-        return None
-    accepted = _PYTHON_TYPES[kind]
-    if isinstance(value, bool) and bool not in accepted and kind != "any":
-        return "a bool"
-    if isinstance(value, accepted):
-        return None
-    return f"a {type(value).__name__} value"
