@@ -4,8 +4,10 @@
 
 Measures, in one run: ns per rule evaluation for compile_segments (one generated function for all rules)
 and for a hand-written lambda per rule (the baseline, checked to give identical results on every session),
-compile time cold and cached, tracemalloc peak of one evaluation as the segment count grows, and the cost of
-one event as rules listening to other events grow. Writes JSON and a PNG of the scaling curves next to it.
+compile time cold and cached, tracemalloc peak of one evaluation as the segment count grows, the cost of
+one event as rules listening to other events grow, and opt-in tracing: "explain off" is the normal evaluation
+(compare it with a results file from before explain existed: `python -m benchmarks.compare OLD NEW`), "explain
+on" the cost of rules.explain per evaluation, as a ratio. Writes JSON and a PNG of the scaling curves next to it.
 
 The baseline lambdas are what a careful person writes for SQL conditions in Python: read each attribute
 with `row.get`, test for None where SQL's NULL would make the comparison unknown, and accept only TRUE.
@@ -24,7 +26,8 @@ import tracemalloc
 from pathlib import Path
 from typing import Callable
 
-from rules import Attribute, RuleIndex, Schema, clear_cache, compile_expression, compile_segments
+from rules import (Attribute, RuleIndex, Schema, clear_cache, compile_expression, compile_segments, explain,
+                   explain_segments)
 
 SEED = 20240501
 INTS = [f"i{n}" for n in range(10)]
@@ -274,6 +277,29 @@ def measure_event_index(rules: list[Rule], sessions: list[dict], others: list[in
     return results
 
 
+def measure_explain(rules: list[Rule], sessions: list[dict], repeats: int) -> dict:
+    """ns per evaluation with tracing off (the normal call, untouched by explain) and on, per rule and for one
+    flowchart; the explained values are checked against the evaluators first."""
+    evaluators = [compile_expression(sql, SCHEMA) for sql, _ in rules]
+    segments = compile_segments({f"seg{i}": sql for i, (sql, _) in enumerate(rules)}, SCHEMA)
+    assert all(explain(ev, s).value is ev(s) for s in sessions for ev in evaluators)
+    assert all({n for n, e in explain_segments(segments, s).items() if e.value is True} == segments(s)
+               for s in sessions)
+
+    evaluations = len(rules) * len(sessions)
+    timings = {
+        "off": lambda: [ev(s) for s in sessions for ev in evaluators],
+        "on": lambda: [explain(ev, s) for s in sessions for ev in evaluators],
+        "segments_off": lambda: [segments.bits(s) for s in sessions],
+        "segments_on": lambda: [explain_segments(segments, s) for s in sessions],
+    }
+    ns = {name: best_ns(run, repeats) / evaluations for name, run in timings.items()}
+    return {"rules": len(rules), "sessions": len(sessions),
+            **{f"{name}_ns_per_evaluation": round(value, 1) for name, value in ns.items()},
+            "ratio_on_to_off": round(ns["on"] / ns["off"], 1),
+            "segments_ratio_on_to_off": round(ns["segments_on"] / ns["segments_off"], 1)}
+
+
 # -- report ---------------------------------------------------------------------------------------------
 def plot(results: dict, path: Path) -> None:
     import matplotlib
@@ -314,6 +340,7 @@ def main(argv: list[str] | None = None) -> dict:
         "compile": measure_compile(rules),
         "memory": measure_memory(SEED, memory_counts, sessions[0]),
         "event_index": measure_event_index(rules, sessions[:2_000], other_counts, repeats),
+        "explain": measure_explain(rules, sessions[:100 if args.quick else 200], repeats),
     }
     report(results)
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -340,6 +367,15 @@ def report(results: dict) -> None:
           ", ".join(f"{r['segments']} segs {r['peak_bytes']} B ({r['bitset_bytes']} B)" for r in results["memory"]))
     print("ns per event (20 rules on it) as rules on other events grow: " +
           ", ".join(f"{r['other_rules']}: {r['ns_per_event']:.0f}" for r in results["event_index"]))
+    x = results["explain"]
+    print(f"\n{'tracing, ' + str(x['rules']) + ' rules x ' + str(x['sessions']) + ' sessions':<46}"
+          f"{'ns per eval':>12}")
+    print(f"{'  explain off: ev(values)':<46}{x['off_ns_per_evaluation']:>12.1f}")
+    print(f"{'  explain on: explain(ev, values)':<46}{x['on_ns_per_evaluation']:>12.1f}")
+    print(f"{'  ratio on / off':<46}{x['ratio_on_to_off']:>12.1f}")
+    print(f"{'  explain off: one flowchart, seg.bits(values)':<46}{x['segments_off_ns_per_evaluation']:>12.1f}")
+    print(f"{'  explain on: explain_segments(seg, values)':<46}{x['segments_on_ns_per_evaluation']:>12.1f}")
+    print(f"{'  ratio on / off':<46}{x['segments_ratio_on_to_off']:>12.1f}")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ Operands are parenthesized only where SQL precedence needs it.
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import datetime
 from typing import Any, Callable
@@ -75,8 +76,14 @@ def _list(nodes: tuple[Node, ...]) -> str:
 
 
 def _leaf(node: Node) -> tuple[str, int]:
-    name = exp.to_identifier(node.data).sql()
+    name = _identifier(node.data)
     return (name if node.op == "attr" else f"event.{name}"), ATOM
+
+
+@functools.lru_cache(maxsize=4096)
+def _identifier(name: str) -> str:
+    """`name`, quoted only where SQL needs it (sqlglot's rules; it is slow enough to remember)."""
+    return exp.to_identifier(name).sql()
 
 
 def _logic(node: Node) -> tuple[str, int]:
