@@ -28,6 +28,7 @@ from server.servicers.decision import DecisionServicer
 from server.servicers.rulesets import RulesetServicer
 from server.sessions.store import MemorySessionStore
 from server.subscriptions import ActionBus
+from server.watch import RulesetWatcher
 from server.examples import EXAMPLE_RULESET
 
 log = logging.getLogger(__name__)
@@ -65,17 +66,20 @@ class Service:
         self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=config.workers))
         decision_service_pb2_grpc.add_DecisionServiceServicer_to_server(
             DecisionServicer(self.engine, self.bus), self.server)
-        ruleset_service_pb2_grpc.add_RulesetServiceServicer_to_server(RulesetServicer(self.registry), self.server)
+        ruleset_service_pb2_grpc.add_RulesetServiceServicer_to_server(RulesetServicer(self.registry, clock), self.server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         reflection.enable_server_reflection(
             (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server)
         self.port = self.server.add_insecure_port(config.address)
+        self._watcher: RulesetWatcher | None = None
         self._stopping = threading.Event()
         self._sweeper = threading.Thread(target=self._sweep, name="segflow-sweeper", daemon=True)
 
     def start(self) -> "Service":
         self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
         self.load_ruleset()
+        if self.config.watch:
+            self._watcher = RulesetWatcher(self.config.ruleset, self.registry).start()
         self.server.start()
         self._sweeper.start()
         log.info("segflow listening on port %d (ruleset version %d)", self.port, self.registry.current().version)
@@ -95,6 +99,8 @@ class Service:
         if self._stopping.is_set():
             return
         self._stopping.set()
+        if self._watcher is not None:
+            self._watcher.stop()
         self.health.enter_graceful_shutdown()
         self.server.stop(self.config.grace_seconds if grace is None else grace).wait()
         self.bus.close()

@@ -83,7 +83,10 @@ def load(args: argparse.Namespace | None = None, environ: dict[str, str] | None 
             raw = environ.get("SEGFLOW_" + f.name.upper())
         if raw is not None:
             changes[f.name] = _parse(f.name, f.default, raw)
-    return replace(config, **changes)
+    config = replace(config, **changes)
+    if config.watch and config.ruleset is None:
+        raise ValueError("--watch needs --ruleset: there is no file to watch")
+    return config
 
 
 def _parse(name: str, default, raw):

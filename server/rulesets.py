@@ -42,10 +42,11 @@ class ActiveVersion:
 
 
 def _load(source: Source) -> tuple[ruleset_pb2.Ruleset, LoadedRuleset | None]:
+    """The source as a message (with file positions when it is YAML); YAML that does not parse raises."""
     if source.ruleset is not None:
         return source.ruleset, None
     loaded = load_ruleset_yaml(source.yaml)
-    if loaded.errors:
+    if loaded.errors and not loaded.positions:  # not even YAML: there is nothing to check further
         raise CompileError(loaded.errors)
     return loaded.ruleset, loaded
 
@@ -53,7 +54,8 @@ def _load(source: Source) -> tuple[ruleset_pb2.Ruleset, LoadedRuleset | None]:
 def _compile(ruleset: ruleset_pb2.Ruleset, loaded: LoadedRuleset | None) -> CompiledRuleset:
     """Compile a ruleset and check its callouts (plugins installed, arities, targets): every error at once."""
     positions = loaded.positions if loaded else {}
-    errors = [RuleError(code="callout", message=p.message, path=p.path, expression="", expr_line=0, expr_column=0,
+    errors = list(loaded.errors) if loaded else []  # the reader's, reported with the compiler's
+    errors += [RuleError(code="callout", message=p.message, path=p.path, expression="", expr_line=0, expr_column=0,
                         line=positions.get(p.path, (None, None))[0], column=positions.get(p.path, (None, None))[1])
               for p in validate_definitions(ruleset.callouts)]
     try:
@@ -111,10 +113,11 @@ class RulesetRegistry:
             ruleset, loaded = _load(source)
             digest = ruleset_digest(ruleset)
             stored = self.versions.active()
-            if self._active is not None and stored is not None and stored.digest == digest:
+            clean = loaded is None or not loaded.errors
+            if clean and self._active is not None and stored is not None and stored.digest == digest:
                 return Deployment(stored, self._active.compiled, unchanged=True)
             compiled = _compile(ruleset, loaded)
-            callouts = _start_callouts(ruleset)
+            callouts = start_callouts(ruleset)
             record = self.versions.add(ruleset.name, ruleset.channel, digest, author, comment, source.yaml,
                                        ruleset.SerializeToString(deterministic=True))
             self.versions.set_active(record.version)
@@ -136,7 +139,7 @@ class RulesetRegistry:
             return False
         with self._deploying:
             ruleset, loaded = _load(_stored_source(record))
-            self._swap(ActiveVersion(_compile(ruleset, loaded), record.version, _start_callouts(ruleset)))
+            self._swap(ActiveVersion(_compile(ruleset, loaded), record.version, start_callouts(ruleset)))
         return True
 
     def close(self) -> None:
@@ -154,7 +157,8 @@ class RulesetRegistry:
             retired.callouts.close()
 
 
-def _start_callouts(ruleset: ruleset_pb2.Ruleset) -> CalloutRegistry | None:
+def start_callouts(ruleset: ruleset_pb2.Ruleset) -> CalloutRegistry | None:
+    """The ruleset's callouts, started (plugins initialized); None when it declares none."""
     if not ruleset.callouts:
         return None
     try:

@@ -44,7 +44,7 @@ from rules.errors import suggest
 from rules.ruleset import CompiledRuleset
 from server.callouts import CalloutRegistry
 from server.errors import NotFound
-from server.rulesets import ActiveVersion, Source, compile_source
+from server.rulesets import ActiveVersion, Source, compile_source, start_callouts
 from server.runtime.engine import Engine
 from server.sessions.store import MemorySessionStore
 from server.values import to_value
@@ -174,7 +174,7 @@ def simulate(compiled: CompiledRuleset, scenario: pb.Scenario, *, clock: Callabl
 def simulation_version(source: Source) -> Iterator[tuple[CompiledRuleset, CalloutRegistry | None]]:
     """Compile `source` and start its callouts for the length of the block; raises CompileError."""
     compiled = compile_source(source)
-    callouts = CalloutRegistry.from_definitions(compiled.ruleset.callouts) if compiled.ruleset.callouts else None
+    callouts = start_callouts(compiled.ruleset)
     try:
         yield compiled, callouts
     finally:

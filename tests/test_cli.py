@@ -125,3 +125,8 @@ def test_simulate_against_a_broken_ruleset_runs_nothing(capsys, broken):
     assert main(["simulate", str(broken), str(SCENARIOS / "big_cart.scenario.yaml")]) == 1
     out, err = capsys.readouterr()
     assert "rules[2].if: unknown_name" in err and "PASS" not in out
+
+
+def test_serve_refuses_watch_without_a_ruleset(capsys):
+    assert main(["serve", "--watch"]) == 2
+    assert "--watch needs --ruleset" in capsys.readouterr().err

@@ -63,6 +63,14 @@ def test_validate_returns_every_error_with_position_caret_and_suggestion(admin):
     assert syntax.caret.splitlines()[1].index("^") == syntax.caret.splitlines()[0].index("= 0")
 
 
+def test_validate_reports_yaml_and_expression_errors_together(admin):
+    both = BROKEN.replace("name: retail-web", "name: retail-web\nchanel: web", 1)
+    response = admin.ValidateRuleset(pb.ValidateRulesetRequest(source=source(both)))
+    paths = {e.path for e in response.errors}
+    assert {"chanel", "rules[2].if"} <= paths
+    assert {e.suggestion for e in response.errors if e.path == "chanel"} == {"channel"}
+
+
 def test_validate_reports_warnings_apart_from_errors(admin):
     text = (EXAMPLE_RULESET.replace("events:\n", "events:\n  - name: never_posted\n", 1)
             .replace("    segments:\n", '    segments:\n      - {name: nobody, when: "cart_items < 0"}\n', 1))
