@@ -26,7 +26,7 @@ from server.rulesets import RulesetRegistry, Source
 from server.runtime.engine import Engine
 from server.servicers.decision import DecisionServicer
 from server.servicers.rulesets import RulesetServicer
-from server.sessions.store import MemorySessionStore
+from server.sessions import open_journeys, open_store
 from server.subscriptions import ActionBus
 from server.watch import RulesetWatcher
 from server.examples import EXAMPLE_RULESET
@@ -57,10 +57,10 @@ class Service:
         self.versions = RulesetVersions(self.sink.database)
         self.registry = RulesetRegistry(self.versions)
         self.bus = ActionBus(retention=config.action_retention, queue_size=config.subscriber_queue)
-        self.store = MemorySessionStore(idle_timeout=timedelta(seconds=config.idle_timeout_seconds),
-                                        max_sessions=config.max_sessions, clock=clock)
+        self.store = open_store(config.sessions_url, idle_timeout=timedelta(seconds=config.idle_timeout_seconds),
+                                max_sessions=config.max_sessions, clock=clock)
         self.engine = Engine(self.registry, self.store, clock=clock, submit=self.history.submit,
-                             publish=self.bus.publish, admit=self._admit)
+                             publish=self.bus.publish, admit=self._admit, journeys=open_journeys(self.store))
         self.store.on_close = self.engine.summarise
         self.health = health.HealthServicer()
         self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=config.workers))
@@ -104,7 +104,8 @@ class Service:
         self.health.enter_graceful_shutdown()
         self.server.stop(self.config.grace_seconds if grace is None else grace).wait()
         self.bus.close()
-        self.store.close_all("shutdown")
+        self.store.close_all("shutdown")  # a no-op for a shared (Redis) store: other replicas serve its sessions
+        self.store.close()
         self.history.close()
         self.registry.close()
 

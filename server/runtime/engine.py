@@ -8,8 +8,9 @@ simulator all go through here, so they cannot disagree.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, Callable, Mapping, Protocol
+from typing import Any, Callable, Iterator, Mapping, Protocol
 
 from segflow.v1 import decision_service_pb2 as pb
 
@@ -64,7 +65,7 @@ class Engine:
         level, ids = self._audience(compiled, request.audience, "audience")
         attributes, notes = self._attributes(compiled, request.parameters, "parameters")
         now = self.clock()
-        with self.store.locked(request.session_id) as slot:
+        with self._locked(request.session_id) as slot:
             resumed = slot.state is not None and request.rely_on_existing_session
             if resumed:
                 session = slot.state
@@ -223,7 +224,16 @@ class Engine:
 
     def _session(self, session_id: str):
         require(session_id, "session_id")
-        return _LiveSession(self.store, session_id)
+        return _LiveSession(self._locked(session_id), session_id)
+
+    @contextmanager
+    def _locked(self, session_id: str) -> Iterator[Any]:
+        """The store's lock on a session; the journeys the call changed are saved before it is released."""
+        with self.store.locked(session_id) as slot:
+            try:
+                yield slot
+            finally:
+                self.journeys.save(session_id)
 
     @staticmethod
     def _context(active: ActiveVersion, session: SessionState, now: datetime, deadline: float | None,
@@ -304,8 +314,8 @@ class Engine:
 class _LiveSession:
     """`with engine._session(id) as (slot, session)`: the locked, live session, or NOT_FOUND."""
 
-    def __init__(self, store: SessionStore, session_id: str):
-        self._manager = store.locked(session_id)
+    def __init__(self, manager, session_id: str):
+        self._manager = manager
         self.session_id = session_id
 
     def __enter__(self):

@@ -47,6 +47,9 @@ class SessionStore(Protocol):
     def expires_at(self, state: SessionState) -> datetime:
         """When the session expires unless another call renews it."""
 
+    def close(self) -> None:
+        """Release what the store holds outside this process (connections), after close_all."""
+
     def __len__(self) -> int: ...
 
 
@@ -110,6 +113,9 @@ class MemorySessionStore:
             candidates = [sid for sid, slot in self._slots.items()
                           if slot.state is not None and now >= self.expires_at(slot.state)]
         return sum(self._close_if(sid, lambda state: now >= self.expires_at(state), "expired") for sid in candidates)
+
+    def close(self) -> None:
+        """Nothing to release: the sessions live in this process."""
 
     def close_all(self, reason: str = "shutdown") -> int:
         with self._guard:

@@ -53,7 +53,6 @@ def session(stub, session_id):
     return stub.GetSession(pb.GetSessionRequest(session_id=session_id)).session
 
 
-@pytest.mark.skip(reason="needs app.py integration: see report")
 def test_one_visit_served_by_two_replicas(replicas, history_url, clock):
     (a, b), (to_a, to_b) = replicas
     to_a.StartSession(start("v1", customer="c42"))
