@@ -13,6 +13,7 @@ from datetime import datetime
 from google.protobuf import timestamp_pb2
 from segflow.v1 import action_pb2, decision_service_pb2
 
+from server.runtime.trace import Tracer
 from server.sessions.state import SessionState
 
 FIRED = action_pb2.ACTION_STATE_FIRED
@@ -25,7 +26,8 @@ def new_id() -> str:
 
 
 class Decision:
-    def __init__(self, session: SessionState, version: int, now: datetime, event_name: str = ""):
+    def __init__(self, session: SessionState, version: int, now: datetime, event_name: str = "",
+                 explain: bool = False):
         self.id = new_id()
         self.version = version
         self.session = session
@@ -37,6 +39,7 @@ class Decision:
         self.left: set[str] = set()
         self.advisories: list[action_pb2.Advisory] = []
         self.records: list = []
+        self.tracer = Tracer() if explain else None  # an explain trace, only when the request asks
         self._time = timestamp_pb2.Timestamp()
         self._time.FromDatetime(now)
         self.identify()
@@ -45,6 +48,11 @@ class Decision:
         """Note who the session belongs to (again, after its audience changed) for the actions to come."""
         self.customer_id = self.session.customer_id
         self.anonymous = not self.customer_id
+
+    @property
+    def trace(self):
+        """The explain trace for the response, or None."""
+        return self.tracer.trace if self.tracer is not None else None
 
     @property
     def proto(self) -> decision_service_pb2.Decision:

@@ -78,7 +78,7 @@ class Engine:
                     attributes={**compiled.defaults, **attributes}, ruleset_version=version)
             if resumed:
                 session.attributes.update(attributes)
-            decision = Decision(session, version, now)
+            decision = Decision(session, version, now, explain=request.explain)
             for code, message in notes:
                 decision.advise(code, message)
             session.ruleset_version = version
@@ -86,7 +86,7 @@ class Engine:
             response = pb.StartSessionResponse(
                 session=session_message(session, self.store, self.journeys), resumed=resumed,
                 segments_entered=sorted(decision.entered), decision=decision.proto,
-                advisories=decision.advisories)
+                advisories=decision.advisories, trace=decision.trace)
         self._emit(decision)
         return response
 
@@ -133,7 +133,7 @@ class Engine:
                 return response
             now = self.clock()
             when = event.occurred_at.ToDatetime(tzinfo=now.tzinfo) if event.HasField("occurred_at") else now
-            decision = Decision(session, version, now, event.name)
+            decision = Decision(session, version, now, event.name, explain=request.explain)
             for code, message in notes:
                 decision.advise(code, message)
             session.ruleset_version = version
@@ -148,7 +148,7 @@ class Engine:
             response = pb.PostEventResponse(
                 decision=decision.proto, actions=decision.actions, segments_entered=sorted(decision.entered),
                 segments_left=sorted(decision.left), advisories=decision.advisories,
-                event_sequence=session.event_sequence)
+                event_sequence=session.event_sequence, trace=decision.trace)
             if event.event_id:
                 session.remember_event(event.event_id, response.SerializeToString())
         self._emit(decision)
@@ -170,11 +170,11 @@ class Engine:
         allow = request.duplication_policy == pb.DUPLICATION_POLICY_ALLOW_DUPLICATES
         with self._session(request.session_id) as (slot, session):
             now = self.clock()
-            decision = Decision(session, version, now)
+            decision = Decision(session, version, now, explain=request.explain)
             ctx = self._context(active, session, now, deadline, decision)
             lists = offers.select_offers(compiled, ctx, decision, request.slots, allow)
             response = pb.GetOffersResponse(offer_lists=lists, decision=decision.proto,
-                                            advisories=decision.advisories)
+                                            advisories=decision.advisories, trace=decision.trace)
         self._emit(decision)
         return response
 
@@ -186,7 +186,7 @@ class Engine:
         attributes, notes = self._attributes(compiled, request.parameters, "parameters")
         with self._session(request.session_id) as (slot, session):
             now = self.clock()
-            decision = Decision(session, version, now)
+            decision = Decision(session, version, now, explain=request.explain)
             for code, message in notes:
                 decision.advise(code, message)
             session.attributes.update(attributes)
@@ -194,7 +194,7 @@ class Engine:
             response = pb.SetAudienceResponse(
                 session=session_message(session, self.store, self.journeys),
                 segments_entered=sorted(decision.entered), segments_left=sorted(decision.left),
-                decision=decision.proto, advisories=decision.advisories)
+                decision=decision.proto, advisories=decision.advisories, trace=decision.trace)
         self._emit(decision)
         return response
 

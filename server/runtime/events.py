@@ -58,11 +58,18 @@ class EventProcessor:
             decision.rule_id = f"journey:{journey}"
             journeys.advance(self.journeys_of(session), journey, transition, decision)
         values = session.attributes
+        tracer = decision.tracer
         for _, rule in self.compiled.rules_for(name):
             decision.rule_id = rule.id
-            matched = rule.condition is None or rule.condition(values, self.ctx) is True
+            if tracer is None:
+                matched = rule.condition is None or rule.condition.test(values, self.ctx)
+            else:
+                matched, condition = tracer.condition(rule.condition, values, self.ctx)
+                first = len(decision.actions)
             for action in rule.then if matched else rule.otherwise:
                 self.run(action, depth)
+            if tracer is not None:
+                tracer.rule(rule.id, name, condition, matched, [a.action_id for a in decision.actions[first:]])
             self.ctx.on_event(name, params, session.event_sequence)  # restore after chained events
             decision.event_name = name
         decision.rule_id = ""

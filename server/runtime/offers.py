@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import timezone
 from typing import Iterable
 
-from segflow.v1 import action_pb2, decision_service_pb2, offer_pb2
+from segflow.v1 import action_pb2, decision_service_pb2, offer_pb2, trace_pb2
 
 from rules.ruleset import CompiledRuleset, CompiledTreatment
 from server.history.records import ContactRecord, ResponseRecord
@@ -22,6 +22,9 @@ from server.runtime.decision import Decision, new_id
 from server.sessions.state import IssuedOffer
 
 _UTC = timezone.utc
+DATES, SUPPRESSION, CAP = trace_pb2.OFFER_STEP_DATES, trace_pb2.OFFER_STEP_SUPPRESSION, trace_pb2.OFFER_STEP_CAP
+ELIGIBILITY, SCORE = trace_pb2.OFFER_STEP_ELIGIBILITY, trace_pb2.OFFER_STEP_SCORE
+DEDUPE, TOP_N = trace_pb2.OFFER_STEP_DEDUPE, trace_pb2.OFFER_STEP_TOP_N
 # How many treatment codes a session remembers for responses logged later.
 ISSUED_KEPT = 512
 
@@ -30,27 +33,37 @@ def select_offers(compiled: CompiledRuleset, ctx: SessionContext, decision: Deci
                   slots: Iterable[decision_service_pb2.OfferSlot], allow_duplicates: bool,
                   ) -> list[offer_pb2.OfferList]:
     session = ctx.session
+    tracer = decision.tracer
     chosen_codes: set[str] = set()
     lists = []
     recommended: list[IssuedOffer] = []
     for slot in slots:
+        point = slot.interaction_point
         best: dict[str, tuple[float, CompiledTreatment]] = {}
-        for treatment in compiled.treatments.get(slot.interaction_point, ()):
+        for treatment in compiled.treatments.get(point, ()):
             if treatment.rule.segment not in session.segments:
                 continue
-            score = _score_if_allowed(compiled, ctx, treatment)
-            if score is None:
-                continue
+            score, step, reason = _candidate(compiled, ctx, treatment)
             code = treatment.offer.code
-            if code in chosen_codes and not allow_duplicates:
+            if score is not None and code in chosen_codes and not allow_duplicates:
+                score, step, reason = None, DEDUPE, "already recommended for an earlier interaction point"
+            if score is None:
+                if tracer is not None:
+                    tracer.offer(point, treatment, step, False, None, reason)
                 continue
-            if code not in best or (-score, treatment.rule.id) < (-best[code][0], best[code][1].rule.id):
-                best[code] = (score, treatment)
+            if code in best:
+                loser = max((score, treatment), best[code], key=lambda c: (-c[0], c[1].rule.id))
+                if tracer is not None:
+                    tracer.offer(point, loser[1], DEDUPE, False, loser[0], "a better treatment of the same offer")
+                if loser[1] is treatment:
+                    continue
+            best[code] = (score, treatment)
         ranked = sorted(best.items(), key=lambda item: (-item[1][0], item[0], item[1][1].rule.id))
+        count = max(slot.count, 0) or 1
         offers = []
-        for code, (score, treatment) in ranked[:max(slot.count, 0) or 1]:
+        for code, (score, treatment) in ranked[:count]:
             issued = IssuedOffer(offer_code=code, treatment_code=new_id()[:16], action_id=new_id(),
-                                 interaction_point=slot.interaction_point, treatment_rule_id=treatment.rule.id,
+                                 interaction_point=point, treatment_rule_id=treatment.rule.id,
                                  segment=treatment.rule.segment, score=score, name=treatment.offer.name)
             recommended.append(issued)
             chosen_codes.add(code)
@@ -58,7 +71,12 @@ def select_offers(compiled: CompiledRuleset, ctx: SessionContext, decision: Deci
             decision.action(action_pb2.ACTION_TYPE_OFFER, action_id=issued.action_id,
                             offer_response=action_pb2.OfferResponseDetails(
                                 treatment_codes=[issued.treatment_code], offer_codes=[code]))
-        lists.append(offer_pb2.OfferList(interaction_point=slot.interaction_point, offers=offers))
+        if tracer is not None:
+            for rank, (code, (score, treatment)) in enumerate(ranked):
+                kept = rank < count
+                tracer.offer(point, treatment, TOP_N, kept, score, f"rank {rank + 1} of {len(ranked)}, "
+                                                                   f"{count} asked for")
+        lists.append(offer_pb2.OfferList(interaction_point=point, offers=offers))
     session.last_recommended = recommended
     for issued in recommended:
         session.issued[issued.treatment_code] = issued
@@ -67,26 +85,33 @@ def select_offers(compiled: CompiledRuleset, ctx: SessionContext, decision: Deci
     return lists
 
 
-def _score_if_allowed(compiled: CompiledRuleset, ctx: SessionContext, treatment: CompiledTreatment):
-    """The candidate's score, or None when dates, suppression, the cap or eligibility rule it out."""
+def _candidate(compiled: CompiledRuleset, ctx: SessionContext, treatment: CompiledTreatment,
+               ) -> tuple[float | None, int, str]:
+    """(score, step, why): the score is None when a step (dates, suppression, cap, eligibility, a NULL
+    score) rules the candidate out, and `step` and `why` say which and why."""
     session = ctx.session
     offer = treatment.offer
     now = ctx.now()
     for starts, ends in ((treatment.starts, treatment.ends), (_when(offer, "effective_at"), _when(offer, "expires_at"))):
-        if (starts is not None and now < starts) or (ends is not None and now >= ends):
-            return None
-    if offer.code in session.rejected or offer.code in session.suppressed:
-        return None
+        if starts is not None and now < starts:
+            return None, DATES, f"not effective before {starts.isoformat()}"
+        if ends is not None and now >= ends:
+            return None, DATES, f"expired at {ends.isoformat()}"
+    if offer.code in session.rejected:
+        return None, SUPPRESSION, "rejected in this session"
+    if offer.code in session.suppressed:
+        return None, SUPPRESSION, "suppressed in this session"
     cap = offer.max_presentations or compiled.default_max_presentations
-    if session.presentations.get(offer.code, 0) >= cap:
-        return None
+    presented = session.presentations.get(offer.code, 0)
+    if presented >= cap:
+        return None, CAP, f"presented {presented} times, cap {cap}"
     values = session.attributes
-    if treatment.eligibility is not None and treatment.eligibility(values, ctx) is not True:
-        return None
+    if treatment.eligibility is not None and not treatment.eligibility.test(values, ctx):
+        return None, ELIGIBILITY, f"eligibility is not TRUE: {treatment.eligibility.sql}"
     score = treatment.score(values, ctx)
     if score is None or isinstance(score, bool) or not isinstance(score, (int, float)):
-        return None
-    return float(score)
+        return None, SCORE, f"score is {'NULL' if score is None else 'not a number'}: {treatment.score.sql}"
+    return float(score), SCORE, ""
 
 
 def _when(offer, field: str):

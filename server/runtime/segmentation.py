@@ -23,11 +23,15 @@ def resegment(compiled: CompiledRuleset, ctx: SessionContext, decision: Decision
     members: set[str] = set()
     covered: set[str] = set()
     values = session.attributes
+    before = session.segments
+    tracer = decision.tracer
     for chart in charts:
         evaluator = chart.segments
-        members |= evaluator.names_of(evaluator.bits(values, ctx))
+        if tracer is None:
+            members |= evaluator.names_of(evaluator.bits(values, ctx))
+        else:
+            members |= tracer.segments(chart.name, evaluator, values, ctx, before)
         covered.update(evaluator.names)
-    before = session.segments
     after = (before - covered) | members
     if not flowcharts:  # a full resegmentation also drops segments of other levels
         after = frozenset(members)

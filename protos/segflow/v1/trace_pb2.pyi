@@ -51,7 +51,7 @@ class Trace(_message.Message):
     def __init__(self, rules: _Optional[_Iterable[_Union[RuleTrace, _Mapping]]] = ..., segments: _Optional[_Iterable[_Union[SegmentTrace, _Mapping]]] = ..., offers: _Optional[_Iterable[_Union[OfferTrace, _Mapping]]] = ...) -> None: ...
 
 class ExpressionTrace(_message.Message):
-    __slots__ = ("expression", "value", "operands", "reads")
+    __slots__ = ("expression", "value", "operands", "reads", "skipped")
     class ReadsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -63,11 +63,13 @@ class ExpressionTrace(_message.Message):
     VALUE_FIELD_NUMBER: _ClassVar[int]
     OPERANDS_FIELD_NUMBER: _ClassVar[int]
     READS_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_FIELD_NUMBER: _ClassVar[int]
     expression: str
     value: _value_pb2.Value
     operands: _containers.RepeatedCompositeFieldContainer[ExpressionTrace]
     reads: _containers.MessageMap[str, _value_pb2.Value]
-    def __init__(self, expression: _Optional[str] = ..., value: _Optional[_Union[_value_pb2.Value, _Mapping]] = ..., operands: _Optional[_Iterable[_Union[ExpressionTrace, _Mapping]]] = ..., reads: _Optional[_Mapping[str, _value_pb2.Value]] = ...) -> None: ...
+    skipped: bool
+    def __init__(self, expression: _Optional[str] = ..., value: _Optional[_Union[_value_pb2.Value, _Mapping]] = ..., operands: _Optional[_Iterable[_Union[ExpressionTrace, _Mapping]]] = ..., reads: _Optional[_Mapping[str, _value_pb2.Value]] = ..., skipped: _Optional[bool] = ...) -> None: ...
 
 class RuleTrace(_message.Message):
     __slots__ = ("rule_id", "event_name", "condition", "matched", "action_ids")

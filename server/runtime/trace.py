@@ -1,0 +1,64 @@
+"""Explain traces: why a decision came out as it did, built only for a request that asks for one.
+
+The runtime asks `decision.tracer` (None unless the request set `explain`) at each step that decides: a rule's
+condition, a flowchart's segments, each offer candidate. With a tracer, conditions are evaluated through
+`rules.explain`, so the decision and its trace come from the same single evaluation; without one, nothing here
+runs and the hot path pays one `is None` test per step.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping
+
+from segflow.v1 import trace_pb2
+
+from rules import explain, explain_segments
+from rules.explain import Explanation
+from server.values import to_value
+
+def expression_trace(explanation: Explanation) -> trace_pb2.ExpressionTrace:
+    return trace_pb2.ExpressionTrace(
+        expression=explanation.text, value=to_value(explanation.value), skipped=explanation.skipped,
+        operands=[expression_trace(o) for o in explanation.operands],
+        reads={name: to_value(value) for name, value in explanation.reads.items()})
+
+
+_CHANGES = {(False, True): trace_pb2.MEMBERSHIP_CHANGE_ENTERED, (True, False): trace_pb2.MEMBERSHIP_CHANGE_LEFT,
+            (True, True): trace_pb2.MEMBERSHIP_CHANGE_STAYED_IN, (False, False): trace_pb2.MEMBERSHIP_CHANGE_STAYED_OUT}
+
+
+class Tracer:
+    """Collects the trace of one decision."""
+
+    def __init__(self):
+        self.trace = trace_pb2.Trace()
+
+    def condition(self, evaluator, values: Mapping[str, Any], ctx) -> tuple[bool, trace_pb2.ExpressionTrace | None]:
+        """Evaluate a rule condition with its explanation: (TRUE?, trace); no condition is TRUE."""
+        if evaluator is None:
+            return True, None
+        explanation = explain(evaluator, values, ctx)
+        return explanation.value is True, expression_trace(explanation)
+
+    def rule(self, rule_id: str, event_name: str, condition: trace_pb2.ExpressionTrace | None, matched: bool,
+             action_ids: Iterable[str]) -> None:
+        self.trace.rules.add(rule_id=rule_id, event_name=event_name, condition=condition, matched=matched,
+                             action_ids=action_ids)
+
+    def segments(self, flowchart: str, evaluator, values: Mapping[str, Any], ctx, before: frozenset[str],
+                 ) -> set[str]:
+        """Evaluate a flowchart with explanations; returns its members, as `evaluator` would."""
+        members = set()
+        for name, explanation in explain_segments(evaluator, values, ctx).items():
+            member = explanation.value is True
+            if member:
+                members.add(name)
+            self.trace.segments.add(flowchart=flowchart, segment=name, condition=expression_trace(explanation),
+                                    change=_CHANGES[(name in before, member)])
+        return members
+
+    def offer(self, interaction_point: str, treatment, step: int, kept: bool, score: float | None,
+              reason: str) -> None:
+        self.trace.offers.add(interaction_point=interaction_point, offer_code=treatment.offer.code,
+                              treatment_rule_id=treatment.rule.id, segment=treatment.rule.segment, step=step,
+                              kept=kept, score=score or 0.0, reason=reason)
