@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import uuid
 
 import grpc
 import pytest
@@ -11,36 +10,18 @@ from segflow.v1 import decision_service_pb2 as pb, decision_service_pb2_grpc
 
 from server.app import create_service
 from server.config import Config
-from tests.history.conftest import POSTGRES_DSN
+from tests.history.conftest import postgres_target  # noqa: F401 (fixture: a fresh PostgreSQL schema)
 from tests.service.calls import attributes, event, rpc_error, start
 from tests.sessions.conftest import REDIS_URL
 
 
 @pytest.fixture
-def history_url():
-    psycopg = pytest.importorskip("psycopg")
-    try:
-        admin = psycopg.connect(POSTGRES_DSN, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as error:
-        pytest.skip(f"PostgreSQL unreachable at {POSTGRES_DSN} (set SEGFLOW_TEST_POSTGRES): {error}")
-    schema = f"segflow_test_{uuid.uuid4().hex[:12]}"
-
-    def read(sql: str) -> list[tuple]:
-        admin.execute(f"SET search_path TO {schema}")
-        return admin.execute(sql).fetchall()
-
-    yield f"{POSTGRES_DSN}?schema={schema}", read
-    admin.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-    admin.close()
-
-
-@pytest.fixture
-def replicas(redis_client, prefix, history_url, clock, tmp_path):
+def replicas(redis_client, prefix, postgres_target, clock, tmp_path):
     """Two running services ("replicas") on one Redis prefix and one PostgreSQL schema, and a stub for each."""
     services, channels = [], []
     for name in ("a", "b"):
         config = Config(address="127.0.0.1:0", data_dir=tmp_path / name, workers=8, grace_seconds=1,
-                        sessions_url=f"{REDIS_URL}?prefix={prefix}", history_url=history_url[0])
+                        sessions_url=f"{REDIS_URL}?prefix={prefix}", history_url=postgres_target.url)
         services.append(create_service(config, clock))
         channels.append(grpc.insecure_channel(f"127.0.0.1:{services[-1].port}"))
     yield services, [decision_service_pb2_grpc.DecisionServiceStub(c) for c in channels]
@@ -53,7 +34,7 @@ def session(stub, session_id):
     return stub.GetSession(pb.GetSessionRequest(session_id=session_id)).session
 
 
-def test_one_visit_served_by_two_replicas(replicas, history_url, clock):
+def test_one_visit_served_by_two_replicas(replicas, postgres_target, clock):
     (a, b), (to_a, to_b) = replicas
     to_a.StartSession(start("v1", customer="c42"))
     to_b.PostEvent(event("v1", "add_to_cart", sku="X", price=10.0))  # starts the customer's cart journey
@@ -84,5 +65,5 @@ def test_one_visit_served_by_two_replicas(replicas, history_url, clock):
     b.store.expire_idle()
     rpc_error(to_b.GetSession, pb.GetSessionRequest(session_id="v1"), code=grpc.StatusCode.NOT_FOUND)
     b.stop(grace=1)  # flushes history
-    rows = history_url[1]("SELECT end_reason, event_count FROM session_summaries WHERE session_id = 'v1'")
+    rows = postgres_target.read("SELECT end_reason, event_count FROM session_summaries WHERE session_id = 'v1'")
     assert rows == [("expired", 22)]
