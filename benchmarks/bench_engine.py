@@ -318,6 +318,7 @@ def plot(results: dict, path: Path) -> None:
     events.set(title="Cost of one event (20 rules listen to it)", xlabel="rules listening to other events",
                ylabel="µs per event", ylim=(0, None))
     events.set_xscale("symlog", linthresh=100)
+    events.set_xlim(left=0)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
