@@ -8,6 +8,7 @@ from typing import Any, Callable, Mapping
 from rules.context import EvalContext
 
 from server.callouts import CalloutRegistry, Outcome
+from server.runtime.trace import Tracer
 from server.sessions.state import SessionState
 
 # Callout outcomes that used the callout's default value instead of a real one.
@@ -18,12 +19,14 @@ class SessionContext(EvalContext):
     """The evaluation context of one call on one session; the current event is set while it is processed."""
 
     def __init__(self, session: SessionState, now: datetime, callouts: CalloutRegistry | None = None,
-                 deadline: float | None = None, advise: Callable[[str, str], None] = lambda code, message: None):
+                 deadline: float | None = None, advise: Callable[[str, str], None] = lambda code, message: None,
+                 tracer: Tracer | None = None):
         self.session = session
         self._now = now
         self._callouts = callouts
         self._deadline = deadline
         self._advise = advise
+        self._tracer = tracer
 
     def on_event(self, name: str, params: Mapping[str, Any], sequence: int) -> None:
         self.event_name = name
@@ -60,4 +63,6 @@ class SessionContext(EvalContext):
             name, args, audience=self.session, session_id=self.session.session_id, deadline=self._deadline)
         if outcome in DEGRADED:
             self._advise(f"callout_{outcome}", f"EXTERNALCALLOUT({name!r}) used its default value: {outcome}")
+        if self._tracer is not None:
+            self._tracer.callout(name, args, value, outcome)
         return value

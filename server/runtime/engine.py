@@ -238,7 +238,7 @@ class Engine:
     @staticmethod
     def _context(active: ActiveVersion, session: SessionState, now: datetime, deadline: float | None,
                  decision: Decision) -> SessionContext:
-        return SessionContext(session, now, active.callouts, deadline, decision.advise)
+        return SessionContext(session, now, active.callouts, deadline, decision.advise, decision.tracer)
 
     def _set_audience(self, compiled: CompiledRuleset, ctx: SessionContext, decision: Decision, level: str,
                       ids: dict[str, Any]) -> None:

@@ -57,6 +57,10 @@ class Tracer:
                                     change=_CHANGES[(name in before, member)])
         return members
 
+    def callout(self, name: str, args: tuple, value: Any, outcome: str) -> None:
+        self.trace.callouts.add(name=name, arguments=[to_value(a) for a in args], value=to_value(value),
+                                outcome=outcome)
+
     def offer(self, interaction_point: str, treatment, step: int, kept: bool, score: float | None,
               reason: str) -> None:
         self.trace.offers.add(interaction_point=interaction_point, offer_code=treatment.offer.code,

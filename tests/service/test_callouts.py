@@ -122,3 +122,14 @@ def test_arity_and_unknown_callouts_are_validate_errors(admin):
     plugin = by_code["callout"]
     assert plugin.path == "callouts[0].plugin" and plugin.line == 19
     assert "did you mean 'propensity'" in plugin.message
+
+
+def test_explain_shows_each_callout_and_its_outcome(decisions, admin, stock_server):
+    deploy(admin, stock_server)
+    decisions.StartSession(start("traced"))
+    for expected in ("miss", "hit"):
+        request = event("traced", "check_stock", sku="TV-32")
+        request.explain = True
+        [call] = decisions.PostEvent(request).trace.callouts
+        assert (call.name, call.arguments[0].string_value, call.outcome) == ("stock_level", "TV-32", expected)
+        assert call.value.WhichOneof("kind") == "int_value"

@@ -41,14 +41,28 @@ OFFER_STEP_TOP_N: OfferStep
 OFFER_STEP_DATES: OfferStep
 
 class Trace(_message.Message):
-    __slots__ = ("rules", "segments", "offers")
+    __slots__ = ("rules", "segments", "offers", "callouts")
     RULES_FIELD_NUMBER: _ClassVar[int]
     SEGMENTS_FIELD_NUMBER: _ClassVar[int]
     OFFERS_FIELD_NUMBER: _ClassVar[int]
+    CALLOUTS_FIELD_NUMBER: _ClassVar[int]
     rules: _containers.RepeatedCompositeFieldContainer[RuleTrace]
     segments: _containers.RepeatedCompositeFieldContainer[SegmentTrace]
     offers: _containers.RepeatedCompositeFieldContainer[OfferTrace]
-    def __init__(self, rules: _Optional[_Iterable[_Union[RuleTrace, _Mapping]]] = ..., segments: _Optional[_Iterable[_Union[SegmentTrace, _Mapping]]] = ..., offers: _Optional[_Iterable[_Union[OfferTrace, _Mapping]]] = ...) -> None: ...
+    callouts: _containers.RepeatedCompositeFieldContainer[CalloutTrace]
+    def __init__(self, rules: _Optional[_Iterable[_Union[RuleTrace, _Mapping]]] = ..., segments: _Optional[_Iterable[_Union[SegmentTrace, _Mapping]]] = ..., offers: _Optional[_Iterable[_Union[OfferTrace, _Mapping]]] = ..., callouts: _Optional[_Iterable[_Union[CalloutTrace, _Mapping]]] = ...) -> None: ...
+
+class CalloutTrace(_message.Message):
+    __slots__ = ("name", "arguments", "value", "outcome")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ARGUMENTS_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    arguments: _containers.RepeatedCompositeFieldContainer[_value_pb2.Value]
+    value: _value_pb2.Value
+    outcome: str
+    def __init__(self, name: _Optional[str] = ..., arguments: _Optional[_Iterable[_Union[_value_pb2.Value, _Mapping]]] = ..., value: _Optional[_Union[_value_pb2.Value, _Mapping]] = ..., outcome: _Optional[str] = ...) -> None: ...
 
 class ExpressionTrace(_message.Message):
     __slots__ = ("expression", "value", "operands", "reads", "skipped")
