@@ -99,7 +99,16 @@ class RedisSessionStore:
     @contextmanager
     def locked(self, session_id: str) -> Iterator[RedisSlot]:
         """The session's slot under its distributed lock; raises SessionBusy if the lock stays taken for
-        `wait_timeout`, SessionLockLost on exit if the lock expired meanwhile (nothing is written then)."""
+        `wait_timeout`, SessionLockLost on exit if the lock expired meanwhile (nothing is written then), and
+        Unavailable when Redis cannot be reached (the call may be retried)."""
+        try:
+            with self._locked(session_id) as slot:
+                yield slot
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            raise Unavailable(f"the session store is unreachable: {exc}", reason="SESSION_STORE_UNAVAILABLE") from exc
+
+    @contextmanager
+    def _locked(self, session_id: str) -> Iterator[RedisSlot]:
         lock = self._lock(session_id)
         token = uuid.uuid4().hex
         if not lock.acquire(blocking_timeout=self.wait_timeout, token=token):

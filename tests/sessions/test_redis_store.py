@@ -8,7 +8,8 @@ from datetime import timedelta
 
 import pytest
 
-from server.sessions.redis_store import SessionBusy, SessionLockLost
+from server.errors import Unavailable
+from server.sessions.redis_store import RedisSessionStore, SessionBusy, SessionLockLost
 from tests.sessions.conftest import new_state
 
 
@@ -177,3 +178,13 @@ def test_close_all_leaves_the_sessions_other_replicas_serve(make_store, clock, c
     assert stopping.close_all("shutdown") == 0 and closed.calls == []
     with staying.locked("s1") as slot:
         assert slot.state is not None
+
+
+def test_an_unreachable_redis_is_unavailable_not_internal(clock, closed):
+    store = RedisSessionStore("redis://127.0.0.1:1/0", idle_timeout=timedelta(minutes=30), max_sessions=10,
+                              clock=clock, on_close=closed)
+    with pytest.raises(Unavailable) as caught:
+        with store.locked("s"):
+            pass
+    assert caught.value.reason == "SESSION_STORE_UNAVAILABLE"
+    store.close()
