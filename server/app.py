@@ -37,7 +37,8 @@ SERVICE_NAMES = (
     decision_service_pb2.DESCRIPTOR.services_by_name["DecisionService"].full_name,
     ruleset_service_pb2.DESCRIPTOR.services_by_name["RulesetService"].full_name,
 )
-# How often idle sessions are expired, and how often old anonymous history is purged.
+# How often idle sessions are expired and the active ruleset version is checked, and how often old
+# anonymous history is purged.
 SWEEP_SECONDS = 5.0
 PURGE_SECONDS = 3600.0
 
@@ -90,7 +91,7 @@ class Service:
         if self.config.ruleset is not None:
             self.registry.deploy(Source(yaml=self.config.ruleset.read_text()), "segflow serve",
                                  f"loaded from {self.config.ruleset}")
-        elif not self.registry.restore():
+        elif not self.registry.sync():
             self.registry.deploy(Source(yaml=EXAMPLE_RULESET), "segflow serve", "the shipped example ruleset")
         self._set_health(health_pb2.HealthCheckResponse.SERVING)
 
@@ -129,6 +130,7 @@ class Service:
         while not self._stopping.wait(SWEEP_SECONDS):
             try:
                 self.store.expire_idle()
+                self.registry.sync()  # another replica may have deployed a version
                 if time.monotonic() >= next_purge:
                     self.sink.purge_anonymous(self.clock() - retention)
                     next_purge = time.monotonic() + PURGE_SECONDS

@@ -132,14 +132,17 @@ class RulesetRegistry:
                            fields=[("version", "no such version")])
         return self.deploy(_stored_source(record), author, f"rollback to version {version}")
 
-    def restore(self) -> bool:
-        """Activate the version that was active when the server last ran; False when there is none."""
+    def sync(self) -> bool:
+        """Activate the version the history database says is active, unless it already is: at start (the
+        version active when the server last ran), and periodically, so a deploy through any replica sharing
+        the database reaches them all. False when no version was ever deployed."""
         record = self.versions.active()
         if record is None:
             return False
         with self._deploying:
-            ruleset, loaded = _load(_stored_source(record))
-            self._swap(ActiveVersion(_compile(ruleset, loaded), record.version, start_callouts(ruleset)))
+            if self._active is None or self._active.version != record.version:
+                ruleset, loaded = _load(_stored_source(record))
+                self._swap(ActiveVersion(_compile(ruleset, loaded), record.version, start_callouts(ruleset)))
         return True
 
     def close(self) -> None:

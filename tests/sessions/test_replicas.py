@@ -7,9 +7,11 @@ import threading
 import grpc
 import pytest
 from segflow.v1 import decision_service_pb2 as pb, decision_service_pb2_grpc
+from segflow.v1 import ruleset_service_pb2 as admin_pb, ruleset_service_pb2_grpc
 
 from server.app import create_service
 from server.config import Config
+from server.examples import EXAMPLE_RULESET
 from tests.history.conftest import postgres_target  # noqa: F401 (fixture: a fresh PostgreSQL schema)
 from tests.service.calls import attributes, event, rpc_error, start
 from tests.sessions.conftest import REDIS_URL
@@ -67,3 +69,16 @@ def test_one_visit_served_by_two_replicas(replicas, postgres_target, clock):
     b.stop(grace=1)  # flushes history
     rows = postgres_target.read("SELECT end_reason, event_count FROM session_summaries WHERE session_id = 'v1'")
     assert rows == [("expired", 22)]
+
+
+def test_a_deploy_through_one_replica_reaches_the_other(replicas):
+    (a, b), (to_a, to_b) = replicas
+    changed = EXAMPLE_RULESET.replace("cart_total >= 500", "cart_total >= 400")
+    with grpc.insecure_channel(f"127.0.0.1:{a.port}") as channel:
+        deployed = ruleset_service_pb2_grpc.RulesetServiceStub(channel).DeployRuleset(
+            admin_pb.DeployRulesetRequest(source=admin_pb.RulesetSource(yaml=changed))).version.version
+    assert b.registry.current().version != deployed
+    b.registry.sync()  # what b's sweeper does every few seconds
+    assert b.registry.current().version == deployed
+    to_b.StartSession(start("v2"))
+    assert "big_spenders" in to_b.PostEvent(event("v2", "add_to_cart", sku="X", price=450.0)).segments_entered
