@@ -1,0 +1,178 @@
+"""Metrics as an operator sees them: RPCs over a real channel, then a scrape of /metrics over HTTP."""
+
+from __future__ import annotations
+
+import time
+import urllib.request
+from concurrent import futures
+
+import grpc
+import pytest
+from prometheus_client import CollectorRegistry
+from prometheus_client.parser import text_string_to_metric_families
+from segflow.v1 import action_pb2 as A, decision_service_pb2 as pb, decision_service_pb2_grpc
+
+from server.app import Service
+from server.metrics import MetricsInterceptor, ServiceCollector, start_metrics_server
+from server.rulesets import Source
+from server.servicers.decision import DecisionServicer
+from tests.service.calls import event, rpc_error, start
+from tests.service.conftest import clock, config, service  # noqa: F401 (the service tests' fixtures)
+
+DECISIONS = "segflow.v1.DecisionService"
+
+NO_CALLOUTS = """
+name: plain
+channel: web
+audience_levels: [{name: Visitor}]
+events: [{name: login}]
+rules: [{id: r, on: [login], then: [{resegment: {}}]}]
+flowcharts: [{name: f, audience_level: Visitor, segments: [{name: all, when: "TRUE"}]}]
+"""
+
+
+@pytest.fixture
+def metered(service):
+    """The running service's DecisionService behind a MetricsInterceptor, and a metrics server on a free port:
+    (stub, scrape) where scrape() returns {(name, labels): value} read over HTTP."""
+    registry = CollectorRegistry()
+    registry.register(ServiceCollector(service))
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=8), interceptors=[MetricsInterceptor(registry)])
+    decision_service_pb2_grpc.add_DecisionServiceServicer_to_server(DecisionServicer(service.engine, service.bus),
+                                                                    server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    http, _ = start_metrics_server(0, registry)
+
+    def scrape() -> dict:
+        with urllib.request.urlopen(f"http://127.0.0.1:{http.server_port}/metrics", timeout=5) as response:
+            text = response.read().decode()
+        return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
+                for family in text_string_to_metric_families(text) for sample in family.samples}
+
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        yield decision_service_pb2_grpc.DecisionServiceStub(channel), scrape
+    http.shutdown()
+    http.server_close()
+    server.stop(0).wait()
+
+
+def rpc(method: str, code: str) -> tuple:
+    return "segflow_rpc_total", (("code", code), ("method", method), ("service", DECISIONS))
+
+
+def seconds(method: str, suffix: str, **labels) -> tuple:
+    return f"segflow_rpc_seconds{suffix}", tuple(sorted({"method": method, "service": DECISIONS, **labels}.items()))
+
+
+def test_calls_codes_latency_and_the_live_numbers_of_the_service(metered, service):
+    stub, scrape = metered
+    stub.StartSession(start("metered"))
+    stub.PostEvent(event("metered", "add_to_cart", sku="TV", price=400.0))  # calls the propensity plugin
+    rpc_error(stub.GetSession, pb.GetSessionRequest(session_id="nobody"), code=grpc.StatusCode.NOT_FOUND)
+    once = stub.SubscribeActions(pb.SubscribeActionsRequest(
+        filter=pb.ActionFilter(types=[A.ACTION_TYPE_NOTIFY]), once=True))
+    cancelled = stub.SubscribeActions(pb.SubscribeActionsRequest(filter=pb.ActionFilter(session_id="metered")))
+    deadline = time.monotonic() + 10
+    while service.bus.stats()["subscribers"] < 2:
+        assert time.monotonic() < deadline, "subscriptions did not register"
+        time.sleep(0.01)
+    stub.PostEvent(event("metered", "chat_message", text="hello"))
+    assert len(list(once)) == 1  # ends by itself after the first match
+    next(cancelled)
+    cancelled.cancel()
+    while (metrics := scrape()).get(rpc("SubscribeActions", "CANCELLED")) != 1:
+        assert time.monotonic() < deadline, "the cancelled stream was not counted"
+        time.sleep(0.01)
+    assert service.history.flush(timeout=5)
+    metrics = scrape()
+
+    assert metrics[rpc("StartSession", "OK")] == 1
+    assert metrics[rpc("PostEvent", "OK")] == 2
+    assert metrics[rpc("GetSession", "NOT_FOUND")] == 1
+    assert metrics[rpc("SubscribeActions", "OK")] == 1
+    assert metrics[rpc("GetSession", "OK")] == 0  # a method's OK series exists from its first call
+    assert metrics[seconds("PostEvent", "_count")] == 2
+    assert metrics[seconds("GetSession", "_count")] == 1  # failed calls are timed too
+    assert 0 < metrics[seconds("PostEvent", "_sum")] < 5
+    assert metrics[seconds("PostEvent", "_bucket", le="10.0")] == 2
+    assert metrics[seconds("SubscribeActions", "_count")] == 2
+
+    history = service.history.stats()
+    assert metrics[("segflow_sessions_live", ())] == 1
+    assert metrics[("segflow_ruleset_version", ())] == 1
+    assert metrics[("segflow_history_written_total", ())] == history["written"] > 0
+    assert metrics[("segflow_history_queued", ())] == 0
+    assert metrics[("segflow_history_failed_total", ())] == metrics[("segflow_history_rejected_total", ())] == 0
+    assert metrics[("segflow_actions_published_total", ())] == service.bus.stats()["published"] > 0
+    assert metrics[("segflow_action_subscribers", ())] == 0
+    assert metrics[("segflow_action_subscribers_dropped_total", ())] == 0
+    assert metrics[("segflow_callout_calls_total", (("callout", "propensity"), ("outcome", "miss")))] >= 1
+    assert metrics[("segflow_callout_breaker_state", (("callout", "propensity"),))] == 0
+
+
+def test_unknown_for_a_crash_and_the_codes_that_end_streams():
+    """Codes the service's own servicers never produce: an exception that is not an abort, a stream that
+    aborts after sending a message, and a stream closed by grpc when its client cancels."""
+
+    def crash(request, context):
+        raise ValueError("bug")
+
+    def abort_after_one(request, context):
+        yield request
+        context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "fell behind")
+
+    def forever(request, context):
+        while True:
+            yield request
+            time.sleep(0.001)
+
+    registry = CollectorRegistry()
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2), interceptors=[MetricsInterceptor(registry)])
+    server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler("test.Probe", {
+        "Crash": grpc.unary_unary_rpc_method_handler(crash),
+        "Stream": grpc.unary_stream_rpc_method_handler(abort_after_one),
+        "Forever": grpc.unary_stream_rpc_method_handler(forever)})])
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            with pytest.raises(grpc.RpcError) as crashed:
+                channel.unary_unary("/test.Probe/Crash")(b"x")
+            assert crashed.value.code() == grpc.StatusCode.UNKNOWN
+            stream = channel.unary_stream("/test.Probe/Stream")(b"x")
+            assert next(stream) == b"x"
+            with pytest.raises(grpc.RpcError) as aborted:
+                next(stream)
+            assert aborted.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            endless = channel.unary_stream("/test.Probe/Forever")(b"x")
+            assert next(endless) == b"x"
+            endless.cancel()  # grpc closes the generator mid-stream
+            cancelled = {"service": "test.Probe", "method": "Forever", "code": "CANCELLED"}
+            deadline = time.monotonic() + 10
+            while registry.get_sample_value("segflow_rpc_total", cancelled) != 1:
+                assert time.monotonic() < deadline, "the cancelled stream was not counted"
+                time.sleep(0.01)
+            with pytest.raises(grpc.RpcError):  # not implemented: not counted, names from clients are unbounded
+                channel.unary_unary("/test.Probe/Missing")(b"x")
+    finally:
+        server.stop(0).wait()
+    count = registry.get_sample_value
+    assert count("segflow_rpc_total", {"service": "test.Probe", "method": "Crash", "code": "UNKNOWN"}) == 1
+    assert count("segflow_rpc_total", {"service": "test.Probe", "method": "Stream", "code": "RESOURCE_EXHAUSTED"}) == 1
+    assert count("segflow_rpc_seconds_count", {"service": "test.Probe", "method": "Missing"}) is None
+
+
+def test_the_collector_before_any_ruleset_and_without_callouts(config):
+    idle = Service(config)  # not started: nothing deployed yet
+    registry = CollectorRegistry()
+    registry.register(ServiceCollector(idle))
+    try:
+        assert registry.get_sample_value("segflow_ruleset_version") == 0
+        assert registry.get_sample_value("segflow_sessions_live") == 0
+        idle.registry.deploy(Source(yaml=NO_CALLOUTS))
+        assert registry.get_sample_value("segflow_ruleset_version") == 1
+        names = {sample.name for family in registry.collect() for sample in family.samples}
+        assert not any(name.startswith("segflow_callout") for name in names)
+    finally:
+        idle.stop(grace=0)
