@@ -2,7 +2,7 @@
 
 `create_service(config)` returns a started `Service` with its bound port (bind port 0 in tests); `stop()`
 stops accepting calls, lets in-flight ones finish within the grace period, summarises live sessions and flushes
-history, so nothing acknowledged is lost.
+history, so nothing acknowledged is lost. With `metrics_port` set, Prometheus metrics are served on it.
 """
 
 from __future__ import annotations
@@ -17,11 +17,13 @@ from typing import Callable
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from prometheus_client import CollectorRegistry
 from segflow.v1 import decision_service_pb2, decision_service_pb2_grpc, ruleset_service_pb2, ruleset_service_pb2_grpc
 
 from server.config import Config
 from server.errors import as_service_error
 from server.history import HistoryError, HistoryWriter, RulesetVersions, open_sink
+from server.metrics import MetricsInterceptor, ServiceCollector, start_metrics_server
 from server.rulesets import RulesetRegistry, Source
 from server.runtime.engine import Engine
 from server.servicers.decision import DecisionServicer
@@ -64,7 +66,11 @@ class Service:
                              publish=self.bus.publish, admit=self._admit, journeys=open_journeys(self.store))
         self.store.on_close = self.engine.summarise
         self.health = health.HealthServicer()
-        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=config.workers))
+        self.metrics = CollectorRegistry()
+        self.metrics.register(ServiceCollector(self))
+        # With metrics off, no interceptor: calls pay nothing for them.
+        interceptors = [MetricsInterceptor(self.metrics)] if config.metrics_port else []
+        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=config.workers), interceptors=interceptors)
         decision_service_pb2_grpc.add_DecisionServiceServicer_to_server(
             DecisionServicer(self.engine, self.bus), self.server)
         ruleset_service_pb2_grpc.add_RulesetServiceServicer_to_server(RulesetServicer(self.registry, clock), self.server)
@@ -73,6 +79,7 @@ class Service:
             (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server)
         self.port = self.server.add_insecure_port(config.address)
         self._watcher: RulesetWatcher | None = None
+        self.metrics_server = None  # the /metrics HTTP server while metrics_port is set
         self._stopping = threading.Event()
         self._sweeper = threading.Thread(target=self._sweep, name="segflow-sweeper", daemon=True)
 
@@ -82,6 +89,10 @@ class Service:
         if self.config.watch:
             self._watcher = RulesetWatcher(self.config.ruleset, self.registry).start()
         self.server.start()
+        if self.config.metrics_port:
+            host = self.config.address.rpartition(":")[0].strip("[]")
+            self.metrics_server, _ = start_metrics_server(self.config.metrics_port, self.metrics, host)
+            log.info("metrics on http://%s:%d/metrics", host, self.metrics_server.server_port)
         self._sweeper.start()
         log.info("segflow listening on port %d (ruleset version %d)", self.port, self.registry.current().version)
         return self
@@ -109,6 +120,9 @@ class Service:
         self.store.close()
         self.history.close()
         self.registry.close()
+        if self.metrics_server is not None:  # last, so scrapes see the shutdown through
+            self.metrics_server.shutdown()
+            self.metrics_server.server_close()
 
     def _admit(self) -> None:
         """Refuse a decision (RESOURCE_EXHAUSTED) while the history queue has no room for what it writes."""

@@ -36,6 +36,8 @@ class Config:
     grace_seconds: float = 10.0
     # Threads serving calls.
     workers: int = 32
+    # Port of the Prometheus /metrics endpoint, on the host of `address`; 0 turns metrics off.
+    metrics_port: int = 0
     log_level: str = "INFO"
 
     @property
@@ -57,6 +59,7 @@ _HELP = {
     "subscriber_queue": "action events queued per subscriber before it is dropped",
     "grace_seconds": "seconds in-flight calls get on shutdown",
     "workers": "threads serving calls",
+    "metrics_port": "port of the Prometheus /metrics endpoint on the --address host, 0 for none (e.g. 9464)",
     "log_level": "DEBUG, INFO, WARNING or ERROR",
 }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 import urllib.request
 from concurrent import futures
@@ -12,7 +13,8 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 from segflow.v1 import action_pb2 as A, decision_service_pb2 as pb, decision_service_pb2_grpc
 
-from server.app import Service
+from server.app import Service, create_service
+from server.config import Config
 from server.metrics import MetricsInterceptor, ServiceCollector, start_metrics_server
 from server.rulesets import Source
 from server.servicers.decision import DecisionServicer
@@ -176,3 +178,21 @@ def test_the_collector_before_any_ruleset_and_without_callouts(config):
         assert not any(name.startswith("segflow_callout") for name in names)
     finally:
         idle.stop(grace=0)
+
+
+def test_serve_with_metrics_port_scrapes_and_stops(tmp_path):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        free = probe.getsockname()[1]
+    running = create_service(Config(address="127.0.0.1:0", data_dir=tmp_path, metrics_port=free))
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{running.port}") as channel:
+            decision_service_pb2_grpc.DecisionServiceStub(channel).StartSession(start("served"))
+        with urllib.request.urlopen(f"http://127.0.0.1:{free}/metrics", timeout=5) as response:
+            text = response.read().decode()
+        assert 'segflow_rpc_total{code="OK",method="StartSession",service="segflow.v1.DecisionService"} 1.0' in text
+        assert "segflow_sessions_live 1.0" in text
+    finally:
+        running.stop(grace=0)
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"http://127.0.0.1:{free}/metrics", timeout=1)
