@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from datetime import datetime
+from typing import Iterable
 
 from google.protobuf import timestamp_pb2
 from segflow.v1 import action_pb2, decision_service_pb2
@@ -27,7 +28,7 @@ def new_id() -> str:
 
 class Decision:
     def __init__(self, session: SessionState, version: int, now: datetime, event_name: str = "",
-                 explain: bool = False):
+                 explain: bool = False, notes: Iterable[tuple[str, str]] = ()):
         self.id = new_id()
         self.version = version
         self.session = session
@@ -37,7 +38,7 @@ class Decision:
         self.actions: list[action_pb2.Action] = []
         self.entered: set[str] = set()
         self.left: set[str] = set()
-        self.advisories: list[action_pb2.Advisory] = []
+        self.advisories = [action_pb2.Advisory(code=code, message=message) for code, message in notes]
         self.records: list = []
         self.tracer = Tracer() if explain else None  # an explain trace, only when the request asks
         self._time = timestamp_pb2.Timestamp()

@@ -10,26 +10,24 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, Callable, Iterator, Mapping, Protocol
+from typing import Any, Callable, Iterator, Protocol
 
 from segflow.v1 import decision_service_pb2 as pb
 
-from rules.errors import suggest
-from rules.ruleset import TYPE_NAMES, CompiledRuleset
-from rules.schema import type_problem
-from server.errors import InvalidArgument, NotFound, ServiceError, as_service_error, require
+from rules.ruleset import CompiledRuleset
+from server.errors import InvalidArgument, NotFound, ServiceError, require
 from server.history.records import SessionSummary
+from server.rulesets import ActiveVersion
 from server.runtime import offers
 from server.runtime.context import SessionContext
 from server.runtime.decision import Decision
 from server.runtime.events import EventProcessor
+from server.runtime.requests import attributes_of, audience_of, did_you_mean, parameters_of, refuse
 from server.runtime.segmentation import resegment
 from server.runtime.sessions import session_message
 from server.sessions.journeys import JourneyBook
 from server.sessions.state import SessionState
 from server.sessions.store import SessionStore
-from server.rulesets import ActiveVersion
-from server.values import from_value
 
 
 class RulesetProvider(Protocol):
@@ -62,13 +60,14 @@ class Engine:
         if request.channel and request.channel != compiled.ruleset.channel:
             raise NotFound(f"no ruleset serves channel {request.channel!r} (this server serves "
                            f"{compiled.ruleset.channel!r})", reason="UNKNOWN_CHANNEL", fields=[("channel", "unknown")])
-        level, ids = self._audience(compiled, request.audience, "audience")
-        attributes, notes = self._attributes(compiled, request.parameters, "parameters")
+        level, ids = audience_of(compiled, request.audience, "audience")
+        attributes, notes = attributes_of(compiled, request.parameters, "parameters")
         now = self.clock()
         with self._locked(request.session_id) as slot:
             resumed = slot.state is not None and request.rely_on_existing_session
             if resumed:
                 session = slot.state
+                session.attributes.update(attributes)
             else:
                 if slot.state is not None:
                     self.store.end(slot, "restarted")
@@ -76,11 +75,7 @@ class Engine:
                     session_id=request.session_id, channel=compiled.ruleset.channel, audience_level=level,
                     started_at=now, last_activity_at=now, audience_ids=ids,
                     attributes={**compiled.defaults, **attributes}, ruleset_version=version)
-            if resumed:
-                session.attributes.update(attributes)
-            decision = Decision(session, version, now, explain=request.explain)
-            for code, message in notes:
-                decision.advise(code, message)
+            decision = Decision(session, version, now, explain=request.explain, notes=notes)
             session.ruleset_version = version
             resegment(compiled, self._context(active, session, now, deadline, decision), decision)
             response = pb.StartSessionResponse(
@@ -122,10 +117,10 @@ class Engine:
         if definition is None and compiled.strict_events:
             raise InvalidArgument(f"event {event.name!r} is not defined in ruleset {compiled.ruleset.name!r}",
                                   reason="UNKNOWN_EVENT",
-                                  fields=[("event.name", _did_you_mean(event.name, compiled.events))])
-        params = self._parameters(definition, event.parameters)
-        attributes, notes = self._attributes(compiled, event.attributes, "event.attributes")
-        audience = self._audience(compiled, event.audience, "event.audience") if event.HasField("audience") else None
+                                  fields=[("event.name", did_you_mean(event.name, compiled.events))])
+        params = parameters_of(definition, event.parameters)
+        attributes, notes = attributes_of(compiled, event.attributes, "event.attributes")
+        audience = audience_of(compiled, event.audience, "event.audience") if event.HasField("audience") else None
         with self._session(request.session_id) as (slot, session):
             if event.event_id and event.event_id in session.processed_events:
                 response = pb.PostEventResponse.FromString(session.processed_events[event.event_id])
@@ -133,9 +128,7 @@ class Engine:
                 return response
             now = self.clock()
             when = event.occurred_at.ToDatetime(tzinfo=now.tzinfo) if event.HasField("occurred_at") else now
-            decision = Decision(session, version, now, event.name, explain=request.explain)
-            for code, message in notes:
-                decision.advise(code, message)
+            decision = Decision(session, version, now, event.name, explain=request.explain, notes=notes)
             session.ruleset_version = version
             session.attributes.update(attributes)
             ctx = self._context(active, session, now, deadline, decision)
@@ -162,11 +155,11 @@ class Engine:
             raise InvalidArgument("slots: ask for at least one interaction point", reason="MISSING_FIELD",
                                   fields=[("slots", "is required")])
         points = {p.name for p in compiled.ruleset.interaction_points}
-        bad = [(f"slots[{i}].interaction_point", _did_you_mean(s.interaction_point, points))
+        bad = [(f"slots[{i}].interaction_point", did_you_mean(s.interaction_point, points))
                for i, s in enumerate(request.slots) if s.interaction_point not in points]
         bad += [(f"slots[{i}].count", "must not be negative") for i, s in enumerate(request.slots) if s.count < 0]
         if bad:
-            raise InvalidArgument(f"bad offer slots: {bad[0][0]}: {bad[0][1]}", reason="BAD_SLOT", fields=bad)
+            refuse(bad, "BAD_SLOT")
         allow = request.duplication_policy == pb.DUPLICATION_POLICY_ALLOW_DUPLICATES
         with self._session(request.session_id) as (slot, session):
             now = self.clock()
@@ -182,13 +175,11 @@ class Engine:
         self.admit()
         active = self.rulesets.current()
         compiled, version = active.compiled, active.version
-        level, ids = self._audience(compiled, request.audience, "audience")
-        attributes, notes = self._attributes(compiled, request.parameters, "parameters")
+        level, ids = audience_of(compiled, request.audience, "audience")
+        attributes, notes = attributes_of(compiled, request.parameters, "parameters")
         with self._session(request.session_id) as (slot, session):
             now = self.clock()
-            decision = Decision(session, version, now, explain=request.explain)
-            for code, message in notes:
-                decision.advise(code, message)
+            decision = Decision(session, version, now, explain=request.explain, notes=notes)
             session.attributes.update(attributes)
             self._set_audience(compiled, self._context(active, session, now, deadline, decision), decision, level, ids)
             response = pb.SetAudienceResponse(
@@ -222,9 +213,15 @@ class Engine:
 
     # -- helpers ----------------------------------------------------------------------------------
 
-    def _session(self, session_id: str):
+    @contextmanager
+    def _session(self, session_id: str) -> Iterator[tuple[Any, SessionState]]:
+        """The locked slot and live session of a call on an existing session, or NOT_FOUND."""
         require(session_id, "session_id")
-        return _LiveSession(self._locked(session_id), session_id)
+        with self._locked(session_id) as slot:
+            if slot.state is None:
+                raise NotFound(f"no live session {session_id!r} (never started, ended or expired)",
+                               reason="SESSION_NOT_FOUND", fields=[("session_id", "no such live session")])
+            yield slot, slot.state
 
     @contextmanager
     def _locked(self, session_id: str) -> Iterator[Any]:
@@ -250,60 +247,6 @@ class Engine:
         self.journeys.journeys_of(session)  # an identified visitor's anonymous journeys become the customer's
         resegment(compiled, ctx, decision)
 
-    def _audience(self, compiled: CompiledRuleset, audience, field: str) -> tuple[str, dict[str, Any]]:
-        level = audience.level or compiled.default_audience_level
-        if level not in compiled.audience_levels:
-            raise InvalidArgument(f"unknown audience level {level!r}", reason="UNKNOWN_AUDIENCE_LEVEL",
-                                  fields=[(f"{field}.level", _did_you_mean(level, compiled.audience_levels))])
-        allowed = compiled.audience_levels[level]
-        bad = [(f"{field}.id_fields.{name}", f"not an id field of {level} ({', '.join(allowed) or 'none'})")
-               for name in audience.id_fields if name not in allowed]
-        if bad:
-            raise InvalidArgument(f"{bad[0][0]}: {bad[0][1]}", reason="UNKNOWN_ID_FIELD", fields=bad)
-        return level, {name: from_value(v) for name, v in audience.id_fields.items()}
-
-    def _attributes(self, compiled: CompiledRuleset, values: Mapping, field: str):
-        """Typed attribute values from a request; undeclared names are kept and noted in an advisory."""
-        declared = compiled.schema.attributes
-        converted, bad, notes = {}, [], []
-        for name, value in values.items():
-            python = from_value(value)
-            attribute = declared.get(name)
-            if attribute is None:
-                notes.append(("undeclared_attribute", f"{field}.{name} is not declared in the ruleset"))
-            else:
-                problem = type_problem(python, attribute.type)
-                if problem:
-                    bad.append((f"{field}.{name}", f"expected {attribute.type}, got {problem}"))
-                    continue
-                if attribute.type == "double" and python is not None:
-                    python = float(python)
-            converted[name] = python
-        if bad:
-            raise InvalidArgument(f"{bad[0][0]}: {bad[0][1]}", reason="WRONG_TYPE", fields=bad)
-        return converted, notes
-
-    def _parameters(self, definition, values: Mapping) -> dict[str, Any]:
-        params = {name: from_value(v) for name, v in values.items()}
-        if definition is None:
-            return params
-        bad = []
-        for p in definition.parameters:
-            value = params.get(p.name)
-            if value is None:
-                if p.required:
-                    bad.append((f"event.parameters.{p.name}", "is required"))
-                continue
-            kind = TYPE_NAMES.get(p.type, "any")
-            problem = type_problem(value, kind)
-            if problem:
-                bad.append((f"event.parameters.{p.name}", f"expected {kind}, got {problem}"))
-            elif kind == "double":
-                params[p.name] = float(value)
-        if bad:
-            raise InvalidArgument(f"{bad[0][0]}: {bad[0][1]}", reason="BAD_PARAMETER", fields=bad)
-        return params
-
     def _emit(self, decision: Decision) -> None:
         for record in decision.records:
             self.submit(record)
@@ -311,35 +254,9 @@ class Engine:
             self.publish(action)
 
 
-class _LiveSession:
-    """`with engine._session(id) as (slot, session)`: the locked, live session, or NOT_FOUND."""
-
-    def __init__(self, manager, session_id: str):
-        self._manager = manager
-        self.session_id = session_id
-
-    def __enter__(self):
-        slot = self._manager.__enter__()
-        if slot.state is None:
-            self._manager.__exit__(None, None, None)
-            raise NotFound(f"no live session {self.session_id!r} (never started, ended or expired)",
-                           reason="SESSION_NOT_FOUND", fields=[("session_id", "no such live session")])
-        return slot, slot.state
-
-    def __exit__(self, *exc):
-        return self._manager.__exit__(*exc)
-
-
 # The commands that evaluate expressions, and so may call callouts bounded by the caller's deadline.
 _DECIDING = frozenset({"start_session", "post_event", "get_offers", "set_audience"})
 
 
 def _command_error(error: ServiceError) -> pb.CommandError:
-    error = as_service_error(error)
     return pb.CommandError(code=error.code.name, message=error.message)
-
-
-def _did_you_mean(name: str, known) -> str:
-    hint = suggest(name, known)
-    return f"unknown {name!r}" + (f"; did you mean {hint!r}?" if hint else "")
-

@@ -1,0 +1,86 @@
+"""Request values checked and converted against the ruleset: audience, attributes and event parameters.
+
+Every problem in a request is collected, then refused at once as INVALID_ARGUMENT with one field violation
+each, before the call changes anything.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from rules.errors import suggest
+from rules.ruleset import TYPE_NAMES, CompiledRuleset
+from rules.schema import type_problem
+from server.errors import InvalidArgument
+from server.values import from_value
+
+
+def audience_of(compiled: CompiledRuleset, audience, field: str) -> tuple[str, dict[str, Any]]:
+    """(level, id fields) of a request's audience; the ruleset's default level when none is given."""
+    level = audience.level or compiled.default_audience_level
+    if level not in compiled.audience_levels:
+        raise InvalidArgument(f"unknown audience level {level!r}", reason="UNKNOWN_AUDIENCE_LEVEL",
+                              fields=[(f"{field}.level", did_you_mean(level, compiled.audience_levels))])
+    allowed = compiled.audience_levels[level]
+    bad = [(f"{field}.id_fields.{name}", f"not an id field of {level} ({', '.join(allowed) or 'none'})")
+           for name in audience.id_fields if name not in allowed]
+    if bad:
+        refuse(bad, "UNKNOWN_ID_FIELD")
+    return level, {name: from_value(v) for name, v in audience.id_fields.items()}
+
+
+def attributes_of(compiled: CompiledRuleset, values: Mapping, field: str) -> tuple[dict[str, Any], list]:
+    """Typed attribute values from a request; undeclared names are kept and noted in an advisory."""
+    declared = compiled.schema.attributes
+    converted, bad, notes = {}, [], []
+    for name, value in values.items():
+        python = from_value(value)
+        attribute = declared.get(name)
+        if attribute is None:
+            notes.append(("undeclared_attribute", f"{field}.{name} is not declared in the ruleset"))
+        else:
+            problem = type_problem(python, attribute.type)
+            if problem:
+                bad.append((f"{field}.{name}", f"expected {attribute.type}, got {problem}"))
+                continue
+            if attribute.type == "double" and python is not None:
+                python = float(python)
+        converted[name] = python
+    if bad:
+        refuse(bad, "WRONG_TYPE")
+    return converted, notes
+
+
+def parameters_of(definition, values: Mapping) -> dict[str, Any]:
+    """An event's parameters as Python values, checked against its definition (types, required ones)."""
+    params = {name: from_value(v) for name, v in values.items()}
+    if definition is None:
+        return params
+    bad = []
+    for p in definition.parameters:
+        value = params.get(p.name)
+        if value is None:
+            if p.required:
+                bad.append((f"event.parameters.{p.name}", "is required"))
+            continue
+        kind = TYPE_NAMES.get(p.type, "any")
+        problem = type_problem(value, kind)
+        if problem:
+            bad.append((f"event.parameters.{p.name}", f"expected {kind}, got {problem}"))
+        elif kind == "double":
+            params[p.name] = float(value)
+    if bad:
+        refuse(bad, "BAD_PARAMETER")
+    return params
+
+
+def did_you_mean(name: str, known) -> str:
+    """`unknown 'x'`, with the closest known name when there is one."""
+    hint = suggest(name, known)
+    return f"unknown {name!r}" + (f"; did you mean {hint!r}?" if hint else "")
+
+
+def refuse(bad: list[tuple[str, str]], reason: str) -> None:
+    """INVALID_ARGUMENT for every (field, problem) found; the message names the first."""
+    raise InvalidArgument(f"{bad[0][0]}: {bad[0][1]}" + (f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""),
+                          reason=reason, fields=bad)
