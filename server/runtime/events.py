@@ -20,7 +20,7 @@ from rules.schema import type_problem
 from server.history.records import DataRecord
 from server.runtime import journeys, offers
 from server.runtime.context import SessionContext
-from server.runtime.decision import Decision
+from server.runtime.decision import EVALUATION_ERRORS, Decision
 from server.runtime.segmentation import resegment_action
 from server.sessions.state import EventStat, JourneyStep
 from server.values import to_value
@@ -61,11 +61,16 @@ class EventProcessor:
         tracer = decision.tracer
         for _, rule in self.compiled.rules_for(name):
             decision.rule_id = rule.id
-            if tracer is None:
-                matched = rule.condition is None or rule.condition.test(values, self.ctx)
-            else:
-                matched, condition = tracer.condition(rule.condition, values, self.ctx)
-                first = len(decision.actions)
+            try:
+                if tracer is None:
+                    matched = rule.condition is None or rule.condition.test(values, self.ctx)
+                else:
+                    matched, condition = tracer.condition(rule.condition, values, self.ctx)
+                    first = len(decision.actions)
+            except EVALUATION_ERRORS as exc:
+                decision.advise("evaluation_error", f"the condition of rule {rule.id!r} failed, so the rule did "
+                                                    f"nothing: {exc}")
+                continue
             for action in rule.then if matched else rule.otherwise:
                 self.run(action, depth)
             if tracer is not None:
@@ -75,7 +80,11 @@ class EventProcessor:
         decision.rule_id = ""
 
     def run(self, action: CompiledAction, depth: int) -> None:
-        _HANDLERS[action.kind](self, action, depth)
+        """Run one action; one whose expression fails is recorded as errored and the rule goes on."""
+        try:
+            _HANDLERS[action.kind](self, action, depth)
+        except EVALUATION_ERRORS as exc:
+            self.decision.action(_FAILED_TYPES[action.kind], error=("evaluation_error", str(exc)))
 
     # -- one handler per action kind -------------------------------------------------------------
 
@@ -151,6 +160,23 @@ class EventProcessor:
                              notify=action_pb2.NotifyDetails(topic=definition.topic,
                                                              message="" if message is None else str(message)))
 
+
+# Each handler evaluates its expressions before it changes anything, so a failed action leaves the session
+# as it was.
+_FAILED_TYPES = {
+    "resegment": action_pb2.ACTION_TYPE_RESEGMENT,
+    "log_contact": action_pb2.ACTION_TYPE_LOG_CONTACT,
+    "log_acceptance": action_pb2.ACTION_TYPE_LOG_ACCEPTANCE,
+    "log_rejection": action_pb2.ACTION_TYPE_LOG_REJECTION,
+    "expression": action_pb2.ACTION_TYPE_USER_EXPRESSION,
+    "trigger_events": action_pb2.ACTION_TYPE_TRIGGER_EVENTS,
+    "log_data": action_pb2.ACTION_TYPE_LOG_DATA,
+    "journey_start": action_pb2.ACTION_TYPE_JOURNEY_START,
+    "journey_continue": action_pb2.ACTION_TYPE_JOURNEY_CONTINUE,
+    "journey_stop": action_pb2.ACTION_TYPE_JOURNEY_STOP,
+    "suppress_offer": action_pb2.ACTION_TYPE_SUPPRESS_OFFER,
+    "notify": action_pb2.ACTION_TYPE_NOTIFY,
+}
 
 _HANDLERS = {
     "resegment": EventProcessor.resegment,

@@ -18,7 +18,7 @@ from segflow.v1 import action_pb2, decision_service_pb2, offer_pb2, trace_pb2
 from rules.ruleset import CompiledRuleset, CompiledTreatment
 from server.history.records import ContactRecord, ResponseRecord
 from server.runtime.context import SessionContext
-from server.runtime.decision import Decision, new_id
+from server.runtime.decision import EVALUATION_ERRORS, Decision, new_id
 from server.sessions.state import IssuedOffer
 
 _UTC = timezone.utc
@@ -43,7 +43,11 @@ def select_offers(compiled: CompiledRuleset, ctx: SessionContext, decision: Deci
         for treatment in compiled.treatments.get(point, ()):
             if treatment.rule.segment not in session.segments:
                 continue
-            score, step, reason = _candidate(compiled, ctx, treatment)
+            try:
+                score, step, reason = _candidate(compiled, ctx, treatment)
+            except EVALUATION_ERRORS as exc:
+                score, step, reason = None, SCORE, f"evaluation failed: {exc}"
+                decision.advise("evaluation_error", f"treatment rule {treatment.rule.id!r} dropped: {exc}")
             code = treatment.offer.code
             if score is not None and code in chosen_codes and not allow_duplicates:
                 score, step, reason = None, DEDUPE, "already recommended for an earlier interaction point"

@@ -8,7 +8,7 @@ from segflow.v1 import action_pb2
 
 from rules.ruleset import CompiledRuleset
 from server.runtime.context import SessionContext
-from server.runtime.decision import Decision
+from server.runtime.decision import EVALUATION_ERRORS, Decision
 
 
 def resegment(compiled: CompiledRuleset, ctx: SessionContext, decision: Decision,
@@ -27,10 +27,14 @@ def resegment(compiled: CompiledRuleset, ctx: SessionContext, decision: Decision
     tracer = decision.tracer
     for chart in charts:
         evaluator = chart.segments
-        if tracer is None:
-            members |= evaluator.names_of(evaluator.bits(values, ctx))
-        else:
-            members |= tracer.segments(chart.name, evaluator, values, ctx, before)
+        try:
+            if tracer is None:
+                members |= evaluator.names_of(evaluator.bits(values, ctx))
+            else:
+                members |= tracer.segments(chart.name, evaluator, values, ctx, before)
+        except EVALUATION_ERRORS as exc:
+            members |= before & set(evaluator.names)  # a flowchart that fails keeps the memberships it had
+            decision.advise("evaluation_error", f"flowchart {chart.name!r} failed, memberships kept: {exc}")
         covered.update(evaluator.names)
     after = (before - covered) | members
     if not flowcharts:  # a full resegmentation also drops segments of other levels

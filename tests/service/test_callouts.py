@@ -44,8 +44,8 @@ def slow_stock_server():
     yield from example_server("--delay-ms", "2000", "--slow", "stock_level")
 
 
-def deploy(admin, target: str) -> None:
-    source = admin_pb.RulesetSource(yaml=RULESET.replace("TARGET", target))
+def deploy(admin, target: str, ruleset: str = RULESET) -> None:
+    source = admin_pb.RulesetSource(yaml=ruleset.replace("TARGET", target))
     admin.DeployRuleset(admin_pb.DeployRulesetRequest(source=source, author="test"))
 
 
@@ -133,3 +133,35 @@ def test_explain_shows_each_callout_and_its_outcome(decisions, admin, stock_serv
         [call] = decisions.PostEvent(request).trace.callouts
         assert (call.name, call.arguments[0].string_value, call.outcome) == ("stock_level", "TV-32", expected)
         assert call.value.WhichOneof("kind") == "int_value"
+
+
+def test_a_value_of_an_unexpected_type_fails_one_rule_not_the_call(decisions, admin, stock_server):
+    # stock_level answers a number; comparing it with text fails at run time, in that rule only
+    deploy(admin, stock_server, RULESET.replace("EXTERNALCALLOUT('stock_level', event.sku) < 5",
+                                                "EXTERNALCALLOUT('stock_level', event.sku) < 'five'"))
+    decisions.StartSession(start("typed"))
+    response = decisions.PostEvent(event("typed", "check_stock", sku="TV-55"))
+    assert not response.actions
+    [advice] = response.advisories
+    assert advice.code == "evaluation_error" and advice.rule_id == "low-stock"
+    assert decisions.PostEvent(event("typed", "browse")).actions  # the session carries on
+
+
+def test_a_failing_action_is_errored_and_a_failing_flowchart_keeps_its_memberships(decisions, admin, stock_server):
+    failing = "CASE WHEN EXTERNALCALLOUT('stock_level', 'X') < 'five' THEN 'low' ELSE 'ok' END"
+    ruleset = RULESET.replace("then: [{expression: {expression: \"cart_total + 1\", assign_to: cart_total}}]",
+                              f"then: [{{notify: {{topic: t, message: \"{failing}\"}}}}, {{resegment: {{}}}}]")
+    ruleset += """flowcharts:
+  - name: f
+    audience_level: Visitor
+    segments:
+      - {name: everyone, when: "TRUE"}
+      - {name: broken, when: "EXTERNALCALLOUT('stock_level', 'X') < 'five'"}
+"""
+    deploy(admin, stock_server, ruleset)
+    started = decisions.StartSession(start("partial"))
+    assert started.segments_entered == [] and started.advisories[0].code == "evaluation_error"
+    response = decisions.PostEvent(event("partial", "browse"))
+    notify, resegment = response.actions
+    assert notify.state == action_pb2.ACTION_STATE_ERRORED and notify.error_code == "evaluation_error"
+    assert resegment.state == action_pb2.ACTION_STATE_FIRED  # the rule went on after the failed action
