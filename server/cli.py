@@ -90,18 +90,24 @@ def simulate(args: argparse.Namespace) -> int:
                 failed += 1
                 continue
             result = run(compiled, scenario, clock=lambda: datetime.now(timezone.utc), callouts=callouts)
-            _print_simulation(file, scenario.name, result)
+            _print_simulation(file, scenario.name, result, args.explain)
             failed += not result.passed
     print(f"{len(args.scenarios) - failed} of {len(args.scenarios)} scenario(s) passed")
     return 1 if failed else 0
 
 
-def _print_simulation(file: str, name: str, result: pb.SimulateRulesetResponse) -> None:
+def _print_simulation(file: str, name: str, result: pb.SimulateRulesetResponse, explain: bool) -> None:
+    """Each step PASS or FAIL; a failing step (every step with --explain) is followed by its trace."""
+    from server.runtime.trace import trace_lines
+
     print(f"{file}: {name or 'scenario'}")
     for step in result.steps:
         print(f"  {'FAIL' if step.failures else 'PASS'}  {step.name}")
         for failure in step.failures:
             print(f"        {failure}")
+        if step.failures or explain:
+            for line in trace_lines(step.trace):
+                print(f"          {line}")
     passed = sum(not step.failures for step in result.steps)
     print(f"{file}: {'PASS' if result.passed else 'FAIL'} ({passed} of {len(result.steps)} steps passed)")
 
@@ -147,6 +153,7 @@ def parser() -> argparse.ArgumentParser:
     trial = commands.add_parser("simulate", help="run scenario files against a ruleset file, with no side effects")
     trial.add_argument("ruleset")
     trial.add_argument("scenarios", nargs="+", metavar="scenario")
+    trial.add_argument("--explain", action="store_true", help="print every step's trace (failing steps always)")
     trial.set_defaults(handler=simulate)
     push = commands.add_parser("deploy", help="deploy a ruleset file to a running server")
     push.add_argument("file")

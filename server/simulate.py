@@ -51,6 +51,8 @@ from server.values import to_value
 
 SCENARIO_SESSION = "scenario"
 _STEP_KEYS = ("name", "expect")
+# The commands whose responses can carry an explain trace.
+_EXPLAINED = frozenset({"start_session", "post_event", "get_offers", "set_audience"})
 _COMMANDS = tuple(f.name for f in decisions.BatchCommand.DESCRIPTOR.oneofs_by_name["command"].fields)
 # A simulation is one scripted visit: sessions never idle out, and a scenario never needs more than a few.
 _IDLE_TIMEOUT = timedelta(days=1)
@@ -204,15 +206,20 @@ def _unknown(names, known: set[str], what: str) -> list[str]:
 def _run_step(engine: Engine, known: _Known, step: pb.ScenarioStep, index: int) -> pb.StepResult:
     kind = step.command.WhichOneof("command")
     session_id = (getattr(step.command, kind).session_id if kind else "") or SCENARIO_SESSION
-    request = decisions.ExecuteBatchRequest(session_id=SCENARIO_SESSION, commands=[step.command])
+    command = decisions.BatchCommand()
+    command.CopyFrom(step.command)
+    if kind in _EXPLAINED:  # every decision of a simulation says why it came out as it did
+        getattr(command, kind).explain = True
+    request = decisions.ExecuteBatchRequest(session_id=SCENARIO_SESSION, commands=[command])
     result = engine.execute_batch(request).results[0]
+    trace = getattr(result, kind).trace if kind in _EXPLAINED and result.HasField(kind) else None
     offers = [o for listed in result.get_offers.offer_lists for o in listed.offers]
     name = step.name or f"{index + 1}. {_describe(step.command, kind)}"
     if result.HasField("error"):
         failures = [f"{kind or 'the step'} failed: {result.error.code}: {result.error.message}"]
     else:
         failures = _check(engine, known, step.expect, kind, result, session_id, [o.code for o in offers])
-    return pb.StepResult(name=name, result=result, failures=failures, offers=offers)
+    return pb.StepResult(name=name, result=result, failures=failures, offers=offers, trace=trace)
 
 
 def _describe(command: decisions.BatchCommand, kind: str | None) -> str:

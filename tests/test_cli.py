@@ -94,7 +94,13 @@ def test_simulate_a_failing_scenario_exits_1_with_the_reasons():
     run = subprocess.run([sys.executable, "-m", "server.cli", "simulate", str(EXAMPLE), str(scenario)],
                          capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert run.returncode == 1, run.stderr
-    assert run.stdout.splitlines()[2:] == [
+    lines = run.stdout.splitlines()
+    traces = [line.strip() for line in lines if line.startswith(" " * 10)]  # each failing step's trace
+    assert "rule big-cart-alert on add_to_cart: not matched" in traces
+    assert "cart_total >= 500 → FALSE  (cart_total = 20.0)" in traces
+    assert "NOT vip → not evaluated" in traces
+    assert "offer cart_sidebar/FREESHIP (t-freeship-cart): kept at top_n: rank 1 of 1, 2 asked for" in traces
+    assert [line for line in lines if not line.startswith(" " * 10)][2:] == [
         "  FAIL  an event before the session starts",
         "        post_event failed: NOT_FOUND: no live session 'scenario' (never started, ended or expired)",
         "  PASS  2. start_session",

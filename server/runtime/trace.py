@@ -14,7 +14,8 @@ from segflow.v1 import trace_pb2
 
 from rules import explain, explain_segments
 from rules.explain import Explanation
-from server.values import to_value
+from rules.unparse import literal
+from server.values import from_value, to_value
 
 def expression_trace(explanation: Explanation) -> trace_pb2.ExpressionTrace:
     return trace_pb2.ExpressionTrace(
@@ -66,3 +67,35 @@ class Tracer:
         self.trace.offers.add(interaction_point=interaction_point, offer_code=treatment.offer.code,
                               treatment_rule_id=treatment.rule.id, segment=treatment.rule.segment, step=step,
                               kept=kept, score=score or 0.0, reason=reason)
+
+
+def trace_lines(trace: trace_pb2.Trace) -> list[str]:
+    """A trace as indented text for people (segflow simulate prints it for a failing step)."""
+    lines = []
+    for rule in trace.rules:
+        lines.append(f"rule {rule.rule_id} on {rule.event_name}: {'matched' if rule.matched else 'not matched'}")
+        if rule.HasField("condition"):
+            lines += _expression_lines(rule.condition, "  ")
+    for segment in trace.segments:
+        change = trace_pb2.MembershipChange.Name(segment.change).removeprefix("MEMBERSHIP_CHANGE_").lower()
+        lines.append(f"segment {segment.flowchart}/{segment.segment}: {change.replace('_', ' ')}")
+        lines += _expression_lines(segment.condition, "  ")
+    for offer in trace.offers:
+        step = trace_pb2.OfferStep.Name(offer.step).removeprefix("OFFER_STEP_").lower()
+        verdict = "kept" if offer.kept else "dropped"
+        lines.append(f"offer {offer.interaction_point}/{offer.offer_code} ({offer.treatment_rule_id}): {verdict} at "
+                     f"{step}" + (f": {offer.reason}" if offer.reason else ""))
+    for call in trace.callouts:
+        arguments = ", ".join(literal(from_value(a)) for a in call.arguments)
+        lines.append(f"callout {call.name}({arguments}) = {literal(from_value(call.value))}: {call.outcome}")
+    return lines
+
+
+def _expression_lines(node: trace_pb2.ExpressionTrace, indent: str) -> list[str]:
+    if node.skipped:
+        return [f"{indent}{node.expression} → not evaluated"]
+    reads = ", ".join(f"{name} = {literal(from_value(value))}" for name, value in sorted(node.reads.items()))
+    lines = [f"{indent}{node.expression} → {literal(from_value(node.value))}" + (f"  ({reads})" if reads else "")]
+    for operand in node.operands:
+        lines += _expression_lines(operand, indent + "  ")
+    return lines

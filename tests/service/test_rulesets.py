@@ -248,6 +248,10 @@ def test_simulate_reports_a_failed_command_and_unmet_expectations(admin):
          "rules_fired: journey:cart_recovery did not fire (fired: none)",
          "offers: only a get_offers step recommends offers, this step is end_session"],
     ]
+    small_cart = response.steps[2].trace  # every deciding step is explained
+    assert {rule.rule_id: rule.matched for rule in small_cart.rules} == {"cart-update": True,
+                                                                       "big-cart-alert": False}
+    assert not response.steps[4].HasField("trace")  # end_session decides nothing
 
 
 def test_simulate_refuses_a_bad_source_or_an_empty_scenario(admin):
