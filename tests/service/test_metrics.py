@@ -19,7 +19,6 @@ from server.metrics import MetricsInterceptor, ServiceCollector, start_metrics_s
 from server.rulesets import Source
 from server.servicers.decision import DecisionServicer
 from tests.service.calls import event, rpc_error, start
-from tests.service.conftest import clock, config, service  # noqa: F401 (the service tests' fixtures)
 
 DECISIONS = "segflow.v1.DecisionService"
 

@@ -10,9 +10,8 @@ import pytest
 
 from server.cli import main
 from server.examples import EXAMPLE_RULESET
-from tests.service.conftest import clock, config, service  # noqa: F401 (fixtures: a running server)
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).parents[2]
 EXAMPLE = ROOT / "server" / "examples" / "retail_web.yaml"
 EXAMPLE_SCENARIO = ROOT / "server" / "examples" / "retail_web.scenario.yaml"
 SCENARIOS = ROOT / "tests" / "scenarios"
