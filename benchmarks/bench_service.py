@@ -35,7 +35,7 @@ from server.history import RulesetVersions, open_sink
 from server.rulesets import RulesetRegistry, Source
 from server.runtime.engine import Engine
 from server.sessions.store import MemorySessionStore
-from server.values import to_value
+from rules.values import to_value
 
 CALLOUT_RULE = """
   - id: bench-rule

@@ -20,6 +20,7 @@ from segflow.v1 import ruleset_pb2, value_pb2
 from rules import Attribute, CompileError, Schema, compile_expression, compile_segments
 from rules.errors import RuleError, suggest
 from rules.schema import type_problem
+from rules.values import from_value
 from rules.index import RuleIndex
 from rules.ruleset_yaml import LoadedRuleset, load_ruleset_yaml
 
@@ -262,7 +263,7 @@ class _Compiler:
         for i, (name, definition) in enumerate(attributes.items()):
             if not definition.HasField("default_value"):
                 continue
-            value = _python_value(definition.default_value)
+            value = from_value(definition.default_value)
             kind = self.base_schema.attributes[name].type
             problem = type_problem(value, kind)
             if problem:
@@ -444,18 +445,6 @@ def _constant_not_true(evaluator) -> bool:
         return evaluator({}) is not True
     except Exception:  # it depends on the context after all (e.g. NOW()); it is not constant
         return False
-
-
-def _python_value(value: value_pb2.Value):
-    """A ruleset default Value as the Python value expressions see."""
-    kind = value.WhichOneof("kind")
-    if kind in (None, "null_value"):
-        return None
-    if kind == "timestamp_value":
-        return value.timestamp_value.ToDatetime(tzinfo=_UTC)
-    if kind == "list_value":
-        return [_python_value(v) for v in value.list_value.values]
-    return getattr(value, kind)
 
 
 __all__ = ["CompiledRuleset", "CompiledRule", "CompiledAction", "CompiledFlowchart", "CompiledTreatment",

@@ -47,7 +47,7 @@ from server.errors import NotFound
 from server.rulesets import ActiveVersion, Source, compile_source, start_callouts
 from server.runtime.engine import Engine
 from server.sessions.store import MemorySessionStore
-from server.values import to_value
+from rules.values import to_value
 
 SCENARIO_SESSION = "scenario"
 _STEP_KEYS = ("name", "expect")

@@ -23,7 +23,7 @@ from server.runtime.context import SessionContext
 from server.runtime.decision import EVALUATION_ERRORS, Decision
 from server.runtime.segmentation import resegment_action
 from server.sessions.state import EventStat, JourneyStep
-from server.values import to_value
+from rules.values import to_value
 
 JourneysOf = Callable[[Any], dict[str, JourneyStep]]
 

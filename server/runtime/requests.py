@@ -12,7 +12,7 @@ from rules.errors import suggest
 from rules.ruleset import TYPE_NAMES, CompiledRuleset
 from rules.schema import type_problem
 from server.errors import InvalidArgument
-from server.values import from_value
+from rules.values import from_value
 
 
 def audience_of(compiled: CompiledRuleset, audience, field: str) -> tuple[str, dict[str, Any]]:

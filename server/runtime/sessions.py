@@ -11,7 +11,7 @@ from server.runtime.offers import offer_message
 from server.sessions.journeys import JourneyBook
 from server.sessions.state import SessionState
 from server.sessions.store import SessionStore
-from server.values import to_value
+from rules.values import to_value
 
 _ACTIVE = session_pb2.JOURNEY_STATUS_ACTIVE
 _STOPPED = session_pb2.JOURNEY_STATUS_STOPPED

@@ -15,7 +15,7 @@ from segflow.v1 import trace_pb2
 from rules import explain, explain_segments
 from rules.explain import Explanation
 from rules.unparse import literal
-from server.values import from_value, to_value
+from rules.values import from_value, to_value
 
 def expression_trace(explanation: Explanation) -> trace_pb2.ExpressionTrace:
     return trace_pb2.ExpressionTrace(

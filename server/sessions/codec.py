@@ -3,7 +3,7 @@
 JSON, not pickle: a stored session is data, never instructions. Each field of `SessionState` has an entry in
 `_FIELDS` (how to write it, how to read it back); a field missing from stored data takes its default, so a
 session written by an older replica still loads. The round trip is exact for the values sessions hold
-(`server.values`: None, str, int, float, bool, aware datetime, list): a datetime is written as
+(`rules.values`: None, str, int, float, bool, aware datetime, list): a datetime is written as
 `{"$dt": iso-8601}` and read back only where a value can be, so it cannot be mistaken for a dict (values are
 never dicts) nor collide with a key a client chose. Datetimes keep their UTC offset, not a zone name; a tuple
 comes back as a list. Processed-event responses (bytes) are base64, in their order.

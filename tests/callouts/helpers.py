@@ -15,7 +15,7 @@ from google.protobuf import duration_pb2
 from segflow.v1 import ruleset_pb2
 
 from server.callouts import CalloutPlugin
-from server.values import to_value
+from rules.values import to_value
 
 
 ROOT = Path(__file__).resolve().parents[2]
