@@ -80,8 +80,8 @@ class CompiledTreatment:
     offer: ruleset_pb2.OfferDefinition
     score: Callable
     eligibility: Callable | None
-    starts: datetime | None
-    ends: datetime | None
+    # (starts, ends) of the treatment rule and of its offer; None where a date is not set
+    windows: tuple[tuple[datetime | None, datetime | None], ...]
 
 
 @dataclass(frozen=True)
@@ -403,10 +403,9 @@ class _Compiler:
             eligibility = (self.expression(rule.eligibility, self.base_schema, f"{path}.eligibility")
                            if rule.eligibility else None)
             if known and score is not None:
-                starts = rule.effective_at.ToDatetime(tzinfo=_UTC) if rule.HasField("effective_at") else None
-                ends = rule.expires_at.ToDatetime(tzinfo=_UTC) if rule.HasField("expires_at") else None
+                offer = self.offers[rule.offer]
                 by_point.setdefault(rule.interaction_point, []).append(
-                    CompiledTreatment(rule, self.offers[rule.offer], score, eligibility, starts, ends))
+                    CompiledTreatment(rule, offer, score, eligibility, (_window(rule), _window(offer))))
         return {point: tuple(items) for point, items in by_point.items()}
 
     def journey_triggers(self) -> dict[str, tuple[tuple[str, str], ...]]:
@@ -434,6 +433,12 @@ class _Compiler:
         for i, event in enumerate(self.ruleset.events):
             if event.name not in self.used_events:
                 self.warn("unused_event", f"event {event.name!r} starts no rule or journey", f"events[{i}]")
+
+
+def _window(dated) -> tuple[datetime | None, datetime | None]:
+    """(effective_at, expires_at) of a treatment rule or offer as aware datetimes, None where unset."""
+    return tuple(getattr(dated, field).ToDatetime(tzinfo=_UTC) if dated.HasField(field) else None
+                 for field in ("effective_at", "expires_at"))
 
 
 def _constant_not_true(evaluator) -> bool:

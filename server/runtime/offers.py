@@ -10,7 +10,6 @@ treatment code and an action id, and becomes one of the session's offers last re
 
 from __future__ import annotations
 
-from datetime import timezone
 from typing import Iterable
 
 from segflow.v1 import action_pb2, decision_service_pb2, offer_pb2, trace_pb2
@@ -21,7 +20,6 @@ from server.runtime.context import SessionContext
 from server.runtime.decision import EVALUATION_ERRORS, Decision, new_id
 from server.sessions.state import IssuedOffer
 
-_UTC = timezone.utc
 DATES, SUPPRESSION, CAP = trace_pb2.OFFER_STEP_DATES, trace_pb2.OFFER_STEP_SUPPRESSION, trace_pb2.OFFER_STEP_CAP
 ELIGIBILITY, SCORE = trace_pb2.OFFER_STEP_ELIGIBILITY, trace_pb2.OFFER_STEP_SCORE
 DEDUPE, TOP_N = trace_pb2.OFFER_STEP_DEDUPE, trace_pb2.OFFER_STEP_TOP_N
@@ -96,7 +94,7 @@ def _candidate(compiled: CompiledRuleset, ctx: SessionContext, treatment: Compil
     session = ctx.session
     offer = treatment.offer
     now = ctx.now()
-    for starts, ends in ((treatment.starts, treatment.ends), (_when(offer, "effective_at"), _when(offer, "expires_at"))):
+    for starts, ends in treatment.windows:
         if starts is not None and now < starts:
             return None, DATES, f"not effective before {starts.isoformat()}"
         if ends is not None and now >= ends:
@@ -116,10 +114,6 @@ def _candidate(compiled: CompiledRuleset, ctx: SessionContext, treatment: Compil
     if score is None or isinstance(score, bool) or not isinstance(score, (int, float)):
         return None, SCORE, f"score is {'NULL' if score is None else 'not a number'}: {treatment.score.sql}"
     return float(score), SCORE, ""
-
-
-def _when(offer, field: str):
-    return getattr(offer, field).ToDatetime(tzinfo=_UTC) if offer.HasField(field) else None
 
 
 def offer_message(issued: IssuedOffer, attributes) -> offer_pb2.Offer:
