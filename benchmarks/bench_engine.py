@@ -26,7 +26,7 @@ import tracemalloc
 from pathlib import Path
 from typing import Callable
 
-from rules import (Attribute, RuleIndex, Schema, clear_cache, compile_expression, compile_segments, explain,
+from segflow.rules import (Attribute, RuleIndex, Schema, clear_cache, compile_expression, compile_segments, explain,
                    explain_segments)
 
 SEED = 20240501

@@ -30,12 +30,12 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from segflow.v1 import decision_service_pb2 as pb, decision_service_pb2_grpc, session_pb2
 
-from server.examples import EXAMPLE_RULESET
-from server.history import RulesetVersions, open_sink
-from server.rulesets import RulesetRegistry, Source
-from server.runtime.engine import Engine
-from server.sessions.store import MemorySessionStore
-from rules.values import to_value
+from segflow.server.examples import EXAMPLE_RULESET
+from segflow.server.history import RulesetVersions, open_sink
+from segflow.server.rulesets import RulesetRegistry, Source
+from segflow.server.runtime.engine import Engine
+from segflow.server.sessions.store import MemorySessionStore
+from segflow.rules.values import to_value
 
 CALLOUT_RULE = """
   - id: bench-rule
@@ -109,7 +109,7 @@ def grpc_run(target: str, clients: int, seconds: float, max_calls: int) -> dict:
 
 
 def start_server(data_dir: str) -> tuple[subprocess.Popen, str]:
-    process = subprocess.Popen([sys.executable, "-m", "server.cli", "serve", "--address", "127.0.0.1:0",
+    process = subprocess.Popen([sys.executable, "-m", "segflow.server.cli", "serve", "--address", "127.0.0.1:0",
                                 "--data-dir", data_dir, "--log-level", "WARNING"],
                                stdout=subprocess.PIPE, text=True)
     line = process.stdout.readline()  # "segflow serving on 127.0.0.1:PORT"

@@ -34,14 +34,14 @@ Schema this is a compile error instead), and Python's True == 1 means TRUE = 1 h
 given SQL's ordering.
 """
 
-from rules.compile import CacheInfo, cache_info, clear_cache
-from rules.context import EvalContext
-from rules.errors import CompileError, RuleError
-from rules.expression import Evaluator, compile_expression
-from rules.explain import Explanation, explain, explain_segments
-from rules.index import RuleIndex
-from rules.schema import Attribute, Schema
-from rules.segments import SegmentEvaluator, compile_segments
+from segflow.rules.compile import CacheInfo, cache_info, clear_cache
+from segflow.rules.context import EvalContext
+from segflow.rules.errors import CompileError, RuleError
+from segflow.rules.expression import Evaluator, compile_expression
+from segflow.rules.explain import Explanation, explain, explain_segments
+from segflow.rules.index import RuleIndex
+from segflow.rules.schema import Attribute, Schema
+from segflow.rules.segments import SegmentEvaluator, compile_segments
 
 __all__ = [
     "Attribute", "CacheInfo", "CompileError", "EvalContext", "Evaluator", "Explanation", "RuleError", "RuleIndex",

@@ -17,13 +17,13 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
-from rules import errors as E
-from rules.errors import ErrorSink, suggest
-from rules.functions import CAST_TYPES, CONTEXTUAL, EXTRACT_PARTS, KNOWN, SCALARS, Contextual, Scalar
-from rules.ir import Builder, Node
-from rules.parse import parse, start
-from rules.runtime import like_plan, timestamp
-from rules.schema import NUMERIC, Schema
+from segflow.rules import errors as E
+from segflow.rules.errors import ErrorSink, suggest
+from segflow.rules.functions import CAST_TYPES, CONTEXTUAL, EXTRACT_PARTS, KNOWN, SCALARS, Contextual, Scalar
+from segflow.rules.ir import Builder, Node
+from segflow.rules.parse import parse, start
+from segflow.rules.runtime import like_plan, timestamp
+from segflow.rules.schema import NUMERIC, Schema
 
 _COMPARISONS = {exp.EQ: "==", exp.NEQ: "!=", exp.GT: ">", exp.GTE: ">=", exp.LT: "<", exp.LTE: "<="}
 _ARITHMETIC = {exp.Add: "+", exp.Sub: "-", exp.Mul: "*", exp.Div: "/", exp.Mod: "%"}

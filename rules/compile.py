@@ -18,10 +18,10 @@ from typing import Callable, Hashable, NamedTuple, TypeVar
 
 import cachetools
 
-from rules.errors import TooComplex
-from rules.functions import CONTEXTUAL
-from rules.generate import FUNCTION
-from rules.runtime import HELPERS
+from segflow.rules.errors import TooComplex
+from segflow.rules.functions import CONTEXTUAL
+from segflow.rules.generate import FUNCTION
+from segflow.rules.runtime import HELPERS
 
 CACHE_SIZE = 4096
 T = TypeVar("T")

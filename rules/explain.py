@@ -26,13 +26,13 @@ from typing import Any, Callable, Mapping
 
 import cachetools
 
-from rules.compile import load
-from rules.context import EvalContext
-from rules.expression import Evaluator
-from rules.generate import Generator
-from rules.ir import Node, data_key
-from rules.segments import SegmentEvaluator
-from rules.unparse import literal, sql
+from segflow.rules.compile import load
+from segflow.rules.context import EvalContext
+from segflow.rules.expression import Evaluator
+from segflow.rules.generate import Generator
+from segflow.rules.ir import Node, data_key
+from segflow.rules.segments import SegmentEvaluator
+from segflow.rules.unparse import literal, sql
 
 STEP_CACHE_SIZE = 1024  # distinct node shapes (operator, data, operand types) kept compiled
 _LEAVES = ("attr", "param")

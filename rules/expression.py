@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping
 
-from rules.check import Checked, check
-from rules.compile import load, remembered
-from rules.context import EvalContext
-from rules.errors import TOO_DEEP, CompileError, ErrorSink, TooComplex
-from rules.generate import Generator
-from rules.ir import Builder
-from rules.schema import EMPTY, Schema
+from segflow.rules.check import Checked, check
+from segflow.rules.compile import load, remembered
+from segflow.rules.context import EvalContext
+from segflow.rules.errors import TOO_DEEP, CompileError, ErrorSink, TooComplex
+from segflow.rules.generate import Generator
+from segflow.rules.ir import Builder
+from segflow.rules.schema import EMPTY, Schema
 
 
 class Evaluator:

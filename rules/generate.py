@@ -24,8 +24,8 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Callable
 
-from rules.errors import TooComplex
-from rules.ir import Node
+from segflow.rules.errors import TooComplex
+from segflow.rules.ir import Node
 
 VALUE, TRUE, FALSE = "value", "true", "false"
 FUNCTION = "_evaluate"  # the name of the generated function in the generated module

@@ -11,7 +11,7 @@ from sqlglot import ErrorLevel, ParseError, TokenError, exp, parser
 from sqlglot.dialects.dialect import Dialect
 from sqlglot.tokens import TokenType
 
-from rules.errors import SYNTAX, TOO_DEEP, TOO_LARGE, ErrorSink
+from segflow.rules.errors import SYNTAX, TOO_DEEP, TOO_LARGE, ErrorSink
 
 # Limits keep hostile or generated text from exhausting the compiler (sqlglot and CPython both recurse):
 MAX_CHARS = 20_000     # characters of expression text

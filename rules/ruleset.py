@@ -17,12 +17,12 @@ from typing import Callable, Iterable, Mapping
 from google.protobuf.message import Message
 from segflow.v1 import ruleset_pb2, value_pb2
 
-from rules import Attribute, CompileError, Schema, compile_expression, compile_segments
-from rules.errors import RuleError, suggest
-from rules.schema import type_problem
-from rules.values import from_value
-from rules.index import RuleIndex
-from rules.ruleset_yaml import LoadedRuleset, load_ruleset_yaml
+from segflow.rules import Attribute, CompileError, Schema, compile_expression, compile_segments
+from segflow.rules.errors import RuleError, suggest
+from segflow.rules.schema import type_problem
+from segflow.rules.values import from_value
+from segflow.rules.index import RuleIndex
+from segflow.rules.ruleset_yaml import LoadedRuleset, load_ruleset_yaml
 
 TYPE_NAMES = {
     value_pb2.VALUE_TYPE_STRING: "string",

@@ -18,7 +18,7 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 from segflow.v1 import ruleset_pb2
 
-from rules.errors import RuleError, suggest
+from segflow.rules.errors import RuleError, suggest
 
 _STR = "tag:yaml.org,2002:str"
 _NULL = "tag:yaml.org,2002:null"

@@ -38,7 +38,7 @@ from datetime import datetime, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Callable
 
-from rules.context import DEFAULT_CONTEXT
+from segflow.rules.context import DEFAULT_CONTEXT
 
 UNSET = object()  # marks a lazily computed shared subexpression that has not been computed yet
 _UTC = timezone.utc

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping
 
-from rules.check import check
-from rules.context import EvalContext
-from rules.errors import TOO_DEEP, CompileError, ErrorSink, TooComplex
-from rules.generate import Generator
-from rules.compile import load, remembered
-from rules.ir import Builder
-from rules.schema import EMPTY, Schema
+from segflow.rules.check import check
+from segflow.rules.context import EvalContext
+from segflow.rules.errors import TOO_DEEP, CompileError, ErrorSink, TooComplex
+from segflow.rules.generate import Generator
+from segflow.rules.compile import load, remembered
+from segflow.rules.ir import Builder
+from segflow.rules.schema import EMPTY, Schema
 
 
 class SegmentEvaluator:

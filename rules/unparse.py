@@ -15,8 +15,8 @@ from typing import Any, Callable
 
 from sqlglot import exp
 
-from rules.functions import CAST_TYPES, CONTEXTUAL, EXTRACT_PARTS, SCALARS
-from rules.ir import Node
+from segflow.rules.functions import CAST_TYPES, CONTEXTUAL, EXTRACT_PARTS, SCALARS
+from segflow.rules.ir import Node
 
 _CMP = {"==": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 _LOGIC = {"and": " AND ", "or": " OR "}

@@ -20,18 +20,18 @@ from grpc_reflection.v1alpha import reflection
 from prometheus_client import CollectorRegistry
 from segflow.v1 import decision_service_pb2, decision_service_pb2_grpc, ruleset_service_pb2, ruleset_service_pb2_grpc
 
-from server.config import Config
-from server.errors import as_service_error
-from server.history import HistoryError, HistoryWriter, RulesetVersions, open_sink
-from server.metrics import MetricsInterceptor, ServiceCollector, start_metrics_server
-from server.rulesets import RulesetRegistry, Source
-from server.runtime.engine import Engine
-from server.servicers.decision import DecisionServicer
-from server.servicers.rulesets import RulesetServicer
-from server.sessions import open_journeys, open_store
-from server.subscriptions import ActionBus
-from server.watch import RulesetWatcher
-from server.examples import EXAMPLE_RULESET
+from segflow.server.config import Config
+from segflow.server.errors import as_service_error
+from segflow.server.history import HistoryError, HistoryWriter, RulesetVersions, open_sink
+from segflow.server.metrics import MetricsInterceptor, ServiceCollector, start_metrics_server
+from segflow.server.rulesets import RulesetRegistry, Source
+from segflow.server.runtime.engine import Engine
+from segflow.server.servicers.decision import DecisionServicer
+from segflow.server.servicers.rulesets import RulesetServicer
+from segflow.server.sessions import open_journeys, open_store
+from segflow.server.subscriptions import ActionBus
+from segflow.server.watch import RulesetWatcher
+from segflow.server.examples import EXAMPLE_RULESET
 
 log = logging.getLogger(__name__)
 

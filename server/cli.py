@@ -19,11 +19,11 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from segflow.v1 import ruleset_service_pb2 as pb, ruleset_service_pb2_grpc
 
-from server import config as settings
+from segflow.server import config as settings
 
 
 def serve(args: argparse.Namespace) -> int:
-    from server.app import create_service  # the server's imports are only paid by `serve`
+    from segflow.server.app import create_service  # the server's imports are only paid by `serve`
 
     try:
         config = settings.load(args)
@@ -54,7 +54,7 @@ def report(file: str, severity: str, problem) -> None:
 
 def _check_file(file: str) -> int:
     """Report every problem of a ruleset file; returns the number of errors."""
-    from server.rulesets import Source, check_source
+    from segflow.server.rulesets import Source, check_source
 
     errors, warnings = check_source(Source(yaml=Path(file).read_text()))
     for problem in sorted(errors, key=_in_file_order):
@@ -75,8 +75,8 @@ def validate(args: argparse.Namespace) -> int:
 
 def simulate(args: argparse.Namespace) -> int:
     """Run scenario files against a ruleset file, locally; 0 only when the ruleset is valid and every step passes."""
-    from server.rulesets import Source
-    from server.simulate import ScenarioError, load_scenario, simulate as run, simulation_version
+    from segflow.server.rulesets import Source
+    from segflow.server.simulate import ScenarioError, load_scenario, simulate as run, simulation_version
 
     if _check_file(args.ruleset):
         return 1
@@ -98,7 +98,7 @@ def simulate(args: argparse.Namespace) -> int:
 
 def _print_simulation(file: str, name: str, result: pb.SimulateRulesetResponse, explain: bool) -> None:
     """Each step PASS or FAIL; a failing step (every step with --explain) is followed by its trace."""
-    from server.runtime.trace import trace_lines
+    from segflow.server.runtime.trace import trace_lines
 
     print(f"{file}: {name or 'scenario'}")
     for step in result.steps:

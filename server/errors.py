@@ -16,8 +16,8 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from rules import CompileError
-from server.history import HistoryClosed, HistoryFull
+from segflow.rules import CompileError
+from segflow.server.history import HistoryClosed, HistoryFull
 
 DOMAIN = "segflow.dev"
 log = logging.getLogger(__name__)

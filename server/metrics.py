@@ -18,10 +18,10 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from server.errors import NotFound
+from segflow.server.errors import NotFound
 
 if TYPE_CHECKING:
-    from server.app import Service
+    from segflow.server.app import Service
 
 # From a cached PostEvent (~100 µs) to a slow callout or a big batch (seconds). A subscription lasts as long
 # as its subscriber stays, so its duration mostly lands in +Inf; its count of ended streams is what matters.

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 
 from segflow.v1 import ruleset_pb2
 
-from rules import CompileError
-from rules.errors import RuleError
-from rules.ruleset import CompiledRuleset, compile_ruleset, ruleset_digest
-from rules.ruleset_yaml import LoadedRuleset, load_ruleset_yaml
-from server.callouts import CalloutRegistry, validate_definitions
-from server.errors import FailedPrecondition, NotFound
+from segflow.rules import CompileError
+from segflow.rules.errors import RuleError
+from segflow.rules.ruleset import CompiledRuleset, compile_ruleset, ruleset_digest
+from segflow.rules.ruleset_yaml import LoadedRuleset, load_ruleset_yaml
+from segflow.server.callouts import CalloutRegistry, validate_definitions
+from segflow.server.errors import FailedPrecondition, NotFound
 
 log = logging.getLogger(__name__)
 

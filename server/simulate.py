@@ -40,14 +40,14 @@ from google.protobuf import json_format
 from google.protobuf.descriptor import Descriptor, EnumDescriptor
 from segflow.v1 import decision_service_pb2 as decisions, ruleset_service_pb2 as pb
 
-from rules.errors import suggest
-from rules.ruleset import CompiledRuleset
-from server.callouts import CalloutRegistry
-from server.errors import NotFound
-from server.rulesets import ActiveVersion, Source, compile_source, start_callouts
-from server.runtime.engine import Engine
-from server.sessions.store import MemorySessionStore
-from rules.values import to_value
+from segflow.rules.errors import suggest
+from segflow.rules.ruleset import CompiledRuleset
+from segflow.server.callouts import CalloutRegistry
+from segflow.server.errors import NotFound
+from segflow.server.rulesets import ActiveVersion, Source, compile_source, start_callouts
+from segflow.server.runtime.engine import Engine
+from segflow.server.sessions.store import MemorySessionStore
+from segflow.rules.values import to_value
 
 SCENARIO_SESSION = "scenario"
 _STEP_KEYS = ("name", "expect")

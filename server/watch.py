@@ -14,9 +14,9 @@ import os
 import threading
 from pathlib import Path
 
-from rules import CompileError
-from server.errors import ServiceError
-from server.rulesets import RulesetRegistry, Source
+from segflow.rules import CompileError
+from segflow.server.errors import ServiceError
+from segflow.server.rulesets import RulesetRegistry, Source
 
 log = logging.getLogger(__name__)
 

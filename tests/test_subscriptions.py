@@ -9,7 +9,7 @@ import grpc
 import pytest
 
 from segflow.v1 import action_pb2, decision_service_pb2, decision_service_pb2_grpc
-from server.subscriptions import (
+from segflow.server.subscriptions import (
     ActionBus,
     BusClosed,
     InvalidSubscription,

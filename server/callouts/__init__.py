@@ -1,9 +1,9 @@
 """EXTERNALCALLOUT: values from in-process plugins or remote CalloutServices, bounded, cached and counted."""
 
-from server.callouts.bounded import Outcome
-from server.callouts.plugin import ENTRY_POINT_GROUP, CalloutPlugin, InstalledPlugins, PluginError
-from server.callouts.registry import CalloutRegistry, InvalidCallouts
-from server.callouts.validation import Problem, validate_definitions
+from segflow.server.callouts.bounded import Outcome
+from segflow.server.callouts.plugin import ENTRY_POINT_GROUP, CalloutPlugin, InstalledPlugins, PluginError
+from segflow.server.callouts.registry import CalloutRegistry, InvalidCallouts
+from segflow.server.callouts.validation import Problem, validate_definitions
 
 __all__ = [
     "ENTRY_POINT_GROUP",

@@ -14,8 +14,8 @@ from typing import Any, Protocol
 
 from cachetools import TTLCache
 
-from server.callouts.breaker import CircuitBreaker
-from server.callouts.settings import CACHE_SIZE, CalloutSettings
+from segflow.server.callouts.breaker import CircuitBreaker
+from segflow.server.callouts.settings import CACHE_SIZE, CalloutSettings
 
 logger = logging.getLogger(__name__)
 

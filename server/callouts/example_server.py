@@ -21,7 +21,7 @@ import grpc
 
 from segflow.v1 import callout_service_pb2, callout_service_pb2_grpc
 
-from rules.values import from_value, to_value
+from segflow.rules.values import from_value, to_value
 
 
 def _stock_level(sku: Any) -> int | None:

@@ -11,7 +11,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from server.callouts.plugin import CalloutPlugin
+from segflow.server.callouts.plugin import CalloutPlugin
 
 _DEFAULT_COEFFICIENTS = {"intercept": -3.0, "cart_weight": 0.02, "visit_weight": 0.15}
 

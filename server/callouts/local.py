@@ -5,7 +5,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from types import MappingProxyType
 from typing import Any
 
-from server.callouts.plugin import CalloutPlugin
+from segflow.server.callouts.plugin import CalloutPlugin
 
 
 class PluginSource:

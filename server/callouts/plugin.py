@@ -3,7 +3,7 @@
 A plugin is a class registered in the `segflow.callouts` entry-point group, e.g. in its pyproject.toml:
 
     [project.entry-points."segflow.callouts"]
-    propensity = "server.callouts.examples:PropensityPlugin"
+    propensity = "segflow.server.callouts.examples:PropensityPlugin"
 
 The registry makes one instance per callout definition that names it, calls `initialize` with the
 definition's parameters, calls `get_value` from a small worker pool (so it may block, but a call that

@@ -7,12 +7,12 @@ from typing import Any
 
 from segflow.v1 import ruleset_pb2
 
-from server.callouts.bounded import BoundedCallout, Outcome, Source
-from server.callouts.local import PluginSource
-from server.callouts.plugin import CalloutPlugin, InstalledPlugins
-from server.callouts.remote import Channels, RemoteSource
-from server.callouts.settings import CalloutSettings
-from server.callouts.validation import Problem, validate_definitions
+from segflow.server.callouts.bounded import BoundedCallout, Outcome, Source
+from segflow.server.callouts.local import PluginSource
+from segflow.server.callouts.plugin import CalloutPlugin, InstalledPlugins
+from segflow.server.callouts.remote import Channels, RemoteSource
+from segflow.server.callouts.settings import CalloutSettings
+from segflow.server.callouts.validation import Problem, validate_definitions
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ import grpc
 
 from segflow.v1 import callout_service_pb2, callout_service_pb2_grpc, session_pb2, value_pb2
 
-from rules.values import from_value, to_value
+from segflow.rules.values import from_value, to_value
 
 
 class Channels:

@@ -5,7 +5,7 @@ from typing import Any
 
 from segflow.v1 import ruleset_pb2
 
-from rules.values import from_value
+from segflow.rules.values import from_value
 
 DEFAULT_TIMEOUT = 0.2
 # Unset cache_ttl means this; an explicit 0s turns the cache off.

@@ -6,7 +6,7 @@ from typing import NamedTuple
 
 from segflow.v1 import ruleset_pb2
 
-from server.callouts.plugin import CalloutPlugin, InstalledPlugins, PluginError, check_plugin_class
+from segflow.server.callouts.plugin import CalloutPlugin, InstalledPlugins, PluginError, check_plugin_class
 
 # A callout holds up the evaluation that needs it; longer than this is a mistake, not a setting.
 MAX_TIMEOUT = 60.0

@@ -5,10 +5,10 @@ Records (`records`) are submitted to a `HistoryWriter` (`writer`), which writes 
 (`versions`).
 """
 
-from server.history.records import ContactRecord, DataRecord, JourneyRecord, Record, ResponseRecord, SessionSummary
-from server.history.sinks import HistorySink, PostgresSink, SQLiteSink, SQLSink, open_sink
-from server.history.versions import RulesetVersions, VersionRecord
-from server.history.writer import HistoryClosed, HistoryError, HistoryFull, HistoryWriter
+from segflow.server.history.records import ContactRecord, DataRecord, JourneyRecord, Record, ResponseRecord, SessionSummary
+from segflow.server.history.sinks import HistorySink, PostgresSink, SQLiteSink, SQLSink, open_sink
+from segflow.server.history.versions import RulesetVersions, VersionRecord
+from segflow.server.history.writer import HistoryClosed, HistoryError, HistoryFull, HistoryWriter
 
 __all__ = [
     "ContactRecord",

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from server.history.schema import Kind
+from segflow.server.history.schema import Kind
 
 Converter = Callable[[Any], Any]
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")

@@ -10,8 +10,8 @@ import contextlib
 import threading
 from typing import Any, Iterator, Sequence
 
-from server.history.backends import Backend, backend_for_url
-from server.history.schema import create_statements
+from segflow.server.history.backends import Backend, backend_for_url
+from segflow.server.history.schema import create_statements
 
 
 class Transaction:

@@ -96,7 +96,7 @@ from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any, Callable
 
-from server.history.records import ContactRecord, DataRecord, JourneyRecord, ResponseRecord, SessionSummary
+from segflow.server.history.records import ContactRecord, DataRecord, JourneyRecord, ResponseRecord, SessionSummary
 
 
 class Kind(enum.Enum):

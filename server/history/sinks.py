@@ -7,10 +7,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Protocol, Sequence
 
-from server.history.backends import PostgresBackend, SQLiteBackend
-from server.history.database import Database
-from server.history.records import Record
-from server.history.schema import PURGE_STATEMENTS, RECORD_TABLES, Kind, insert_statement, row_builder
+from segflow.server.history.backends import PostgresBackend, SQLiteBackend
+from segflow.server.history.database import Database
+from segflow.server.history.records import Record
+from segflow.server.history.schema import PURGE_STATEMENTS, RECORD_TABLES, Kind, insert_statement, row_builder
 
 
 class HistorySink(Protocol):

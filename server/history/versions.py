@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from server.history.database import Database
-from server.history.schema import RULESET_VERSIONS, insert_statement, row_builder
+from segflow.server.history.database import Database
+from segflow.server.history.schema import RULESET_VERSIONS, insert_statement, row_builder
 
 _COLUMNS = ", ".join(RULESET_VERSIONS.column_names)
 _SELECT = f"SELECT {_COLUMNS} FROM ruleset_versions"

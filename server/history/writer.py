@@ -11,8 +11,8 @@ import threading
 import time
 from collections import deque
 
-from server.history.records import Record
-from server.history.sinks import HistorySink
+from segflow.server.history.records import Record
+from segflow.server.history.sinks import HistorySink
 
 log = logging.getLogger(__name__)
 

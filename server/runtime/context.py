@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Callable, Mapping
 
-from rules.context import EvalContext
+from segflow.rules.context import EvalContext
 
-from server.callouts import CalloutRegistry, Outcome
-from server.runtime.trace import Tracer
-from server.sessions.state import SessionState
+from segflow.server.callouts import CalloutRegistry, Outcome
+from segflow.server.runtime.trace import Tracer
+from segflow.server.sessions.state import SessionState
 
 # Callout outcomes that used the callout's default value instead of a real one.
 DEGRADED = frozenset({Outcome.TIMEOUT, Outcome.ERROR, Outcome.BREAKER_OPEN, Outcome.REJECTED})

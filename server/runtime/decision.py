@@ -14,8 +14,8 @@ from typing import Iterable
 from google.protobuf import timestamp_pb2
 from segflow.v1 import action_pb2, decision_service_pb2
 
-from server.runtime.trace import Tracer
-from server.sessions.state import SessionState
+from segflow.server.runtime.trace import Tracer
+from segflow.server.sessions.state import SessionState
 
 # What generated code raises at run time when a value has an unexpected type (e.g. a callout's text compared
 # with a number): it fails one rule, action, flowchart or offer candidate, never the whole call.

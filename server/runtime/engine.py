@@ -14,20 +14,20 @@ from typing import Any, Callable, Iterator, Protocol
 
 from segflow.v1 import decision_service_pb2 as pb
 
-from rules.ruleset import CompiledRuleset
-from server.errors import InvalidArgument, NotFound, ServiceError, require
-from server.history.records import SessionSummary
-from server.rulesets import ActiveVersion
-from server.runtime import offers
-from server.runtime.context import SessionContext
-from server.runtime.decision import Decision
-from server.runtime.events import EventProcessor
-from server.runtime.requests import attributes_of, audience_of, did_you_mean, parameters_of, refuse
-from server.runtime.segmentation import resegment
-from server.runtime.sessions import session_message
-from server.sessions.journeys import JourneyBook
-from server.sessions.state import SessionState
-from server.sessions.store import SessionStore
+from segflow.rules.ruleset import CompiledRuleset
+from segflow.server.errors import InvalidArgument, NotFound, ServiceError, require
+from segflow.server.history.records import SessionSummary
+from segflow.server.rulesets import ActiveVersion
+from segflow.server.runtime import offers
+from segflow.server.runtime.context import SessionContext
+from segflow.server.runtime.decision import Decision
+from segflow.server.runtime.events import EventProcessor
+from segflow.server.runtime.requests import attributes_of, audience_of, did_you_mean, parameters_of, refuse
+from segflow.server.runtime.segmentation import resegment
+from segflow.server.runtime.sessions import session_message
+from segflow.server.sessions.journeys import JourneyBook
+from segflow.server.sessions.state import SessionState
+from segflow.server.sessions.store import SessionStore
 
 
 class RulesetProvider(Protocol):

@@ -15,15 +15,15 @@ from typing import Any, Callable, Mapping
 
 from segflow.v1 import action_pb2
 
-from rules.ruleset import CompiledAction, CompiledRuleset
-from rules.schema import type_problem
-from server.history.records import DataRecord
-from server.runtime import journeys, offers
-from server.runtime.context import SessionContext
-from server.runtime.decision import EVALUATION_ERRORS, Decision
-from server.runtime.segmentation import resegment_action
-from server.sessions.state import EventStat, JourneyStep
-from rules.values import to_value
+from segflow.rules.ruleset import CompiledAction, CompiledRuleset
+from segflow.rules.schema import type_problem
+from segflow.server.history.records import DataRecord
+from segflow.server.runtime import journeys, offers
+from segflow.server.runtime.context import SessionContext
+from segflow.server.runtime.decision import EVALUATION_ERRORS, Decision
+from segflow.server.runtime.segmentation import resegment_action
+from segflow.server.sessions.state import EventStat, JourneyStep
+from segflow.rules.values import to_value
 
 JourneysOf = Callable[[Any], dict[str, JourneyStep]]
 

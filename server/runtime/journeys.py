@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from segflow.v1 import action_pb2
 
-from server.history.records import JourneyRecord
-from server.runtime.decision import Decision
-from server.sessions.state import JourneyStep
+from segflow.server.history.records import JourneyRecord
+from segflow.server.runtime.decision import Decision
+from segflow.server.sessions.state import JourneyStep
 
 _TYPES = {
     "start": (action_pb2.ACTION_TYPE_JOURNEY_START, action_pb2.ACTION_STATE_JOURNEY_STARTED),

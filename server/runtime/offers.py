@@ -14,11 +14,11 @@ from typing import Iterable
 
 from segflow.v1 import action_pb2, decision_service_pb2, offer_pb2, trace_pb2
 
-from rules.ruleset import CompiledRuleset, CompiledTreatment
-from server.history.records import ContactRecord, ResponseRecord
-from server.runtime.context import SessionContext
-from server.runtime.decision import EVALUATION_ERRORS, Decision, new_id
-from server.sessions.state import IssuedOffer
+from segflow.rules.ruleset import CompiledRuleset, CompiledTreatment
+from segflow.server.history.records import ContactRecord, ResponseRecord
+from segflow.server.runtime.context import SessionContext
+from segflow.server.runtime.decision import EVALUATION_ERRORS, Decision, new_id
+from segflow.server.sessions.state import IssuedOffer
 
 DATES, SUPPRESSION, CAP = trace_pb2.OFFER_STEP_DATES, trace_pb2.OFFER_STEP_SUPPRESSION, trace_pb2.OFFER_STEP_CAP
 ELIGIBILITY, SCORE = trace_pb2.OFFER_STEP_ELIGIBILITY, trace_pb2.OFFER_STEP_SCORE

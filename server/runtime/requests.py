@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from rules.errors import suggest
-from rules.ruleset import TYPE_NAMES, CompiledRuleset
-from rules.schema import type_problem
-from server.errors import InvalidArgument
-from rules.values import from_value
+from segflow.rules.errors import suggest
+from segflow.rules.ruleset import TYPE_NAMES, CompiledRuleset
+from segflow.rules.schema import type_problem
+from segflow.server.errors import InvalidArgument
+from segflow.rules.values import from_value
 
 
 def audience_of(compiled: CompiledRuleset, audience, field: str) -> tuple[str, dict[str, Any]]:

@@ -6,9 +6,9 @@ from typing import Iterable
 
 from segflow.v1 import action_pb2
 
-from rules.ruleset import CompiledRuleset
-from server.runtime.context import SessionContext
-from server.runtime.decision import EVALUATION_ERRORS, Decision
+from segflow.rules.ruleset import CompiledRuleset
+from segflow.server.runtime.context import SessionContext
+from segflow.server.runtime.decision import EVALUATION_ERRORS, Decision
 
 
 def resegment(compiled: CompiledRuleset, ctx: SessionContext, decision: Decision,

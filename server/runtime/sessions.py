@@ -7,11 +7,11 @@ from datetime import datetime
 from google.protobuf import timestamp_pb2
 from segflow.v1 import session_pb2
 
-from server.runtime.offers import offer_message
-from server.sessions.journeys import JourneyBook
-from server.sessions.state import SessionState
-from server.sessions.store import SessionStore
-from rules.values import to_value
+from segflow.server.runtime.offers import offer_message
+from segflow.server.sessions.journeys import JourneyBook
+from segflow.server.sessions.state import SessionState
+from segflow.server.sessions.store import SessionStore
+from segflow.rules.values import to_value
 
 _ACTIVE = session_pb2.JOURNEY_STATUS_ACTIVE
 _STOPPED = session_pb2.JOURNEY_STATUS_STOPPED

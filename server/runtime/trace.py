@@ -12,10 +12,10 @@ from typing import Any, Iterable, Mapping
 
 from segflow.v1 import trace_pb2
 
-from rules import explain, explain_segments
-from rules.explain import Explanation
-from rules.unparse import literal
-from rules.values import from_value, to_value
+from segflow.rules import explain, explain_segments
+from segflow.rules.explain import Explanation
+from segflow.rules.unparse import literal
+from segflow.rules.values import from_value, to_value
 
 def expression_trace(explanation: Explanation) -> trace_pb2.ExpressionTrace:
     return trace_pb2.ExpressionTrace(

@@ -6,9 +6,9 @@ import time
 
 from segflow.v1 import decision_service_pb2_grpc
 
-from server.errors import grpc_errors
-from server.runtime.engine import Engine
-from server.subscriptions import ActionBus, serve_subscription
+from segflow.server.errors import grpc_errors
+from segflow.server.runtime.engine import Engine
+from segflow.server.subscriptions import ActionBus, serve_subscription
 
 
 def deadline(context) -> float | None:

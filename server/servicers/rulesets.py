@@ -7,10 +7,10 @@ from typing import Callable
 
 from segflow.v1 import ruleset_pb2, ruleset_service_pb2 as pb, ruleset_service_pb2_grpc
 
-from rules.errors import RuleError
-from server.errors import InvalidArgument, NotFound, grpc_errors
-from server.rulesets import RulesetRegistry, Source, check_source
-from server.simulate import simulate, simulation_version
+from segflow.rules.errors import RuleError
+from segflow.server.errors import InvalidArgument, NotFound, grpc_errors
+from segflow.server.rulesets import RulesetRegistry, Source, check_source
+from segflow.server.simulate import simulate, simulation_version
 
 _MAX_PAGE = 100
 

@@ -4,9 +4,9 @@ The Redis store and journey book live in `server.sessions.redis_store` and `serv
 imported on demand (by `open_store`/`open_journeys`) so that the embedded default does not need redis-py.
 """
 
-from server.sessions.backends import open_journeys, open_store
-from server.sessions.state import EventStat, IssuedOffer, JourneyStep, SessionState
-from server.sessions.store import MemorySessionStore, SessionStore
+from segflow.server.sessions.backends import open_journeys, open_store
+from segflow.server.sessions.state import EventStat, IssuedOffer, JourneyStep, SessionState
+from segflow.server.sessions.store import MemorySessionStore, SessionStore
 
 __all__ = ["EventStat", "IssuedOffer", "JourneyStep", "SessionState", "MemorySessionStore", "SessionStore",
            "open_journeys", "open_store"]

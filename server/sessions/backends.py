@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from server.sessions.journeys import JourneyBook
-from server.sessions.store import MemorySessionStore, SessionStore
+from segflow.server.sessions.journeys import JourneyBook
+from segflow.server.sessions.store import MemorySessionStore, SessionStore
 
 REDIS_SCHEMES = ("redis", "rediss", "unix")
 
@@ -23,7 +23,7 @@ def open_store(url: str, **kwargs) -> SessionStore:
     parts = urlsplit(url)
     if parts.scheme not in REDIS_SCHEMES:
         raise ValueError(f"unknown session store {url!r}: use memory or redis://host:port/db")
-    from server.sessions.redis_store import RedisSessionStore
+    from segflow.server.sessions.redis_store import RedisSessionStore
 
     query = parse_qsl(parts.query)
     prefixes = [value for name, value in query if name == "prefix"]
@@ -37,6 +37,6 @@ def open_journeys(store: SessionStore):
     sessions in the same Redis database and prefix."""
     if isinstance(store, MemorySessionStore):
         return JourneyBook()
-    from server.sessions.redis_journeys import RedisJourneyBook
+    from segflow.server.sessions.redis_journeys import RedisJourneyBook
 
     return RedisJourneyBook(store.client, prefix=store.prefix)

@@ -18,7 +18,7 @@ from dataclasses import MISSING, fields
 from datetime import datetime
 from typing import Any, Callable
 
-from server.sessions.state import EventStat, IssuedOffer, JourneyStep, SessionState
+from segflow.server.sessions.state import EventStat, IssuedOffer, JourneyStep, SessionState
 
 FORMAT = 1
 
@@ -110,7 +110,7 @@ _FIELDS: dict[str, tuple[Callable[[Any], Any], Callable[[Any], Any]]] = {
 def _check_fields() -> None:
     missing = {f.name for f in fields(SessionState)} ^ set(_FIELDS)
     if missing:
-        raise TypeError(f"server.sessions.codec does not match SessionState: {sorted(missing)}")
+        raise TypeError(f"segflow.server.sessions.codec does not match SessionState: {sorted(missing)}")
 
 
 _check_fields()

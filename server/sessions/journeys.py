@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from server.sessions.state import JourneyStep, SessionState
+from segflow.server.sessions.state import JourneyStep, SessionState
 
 
 class JourneyBook:

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import redis
 
-from server.sessions.codec import decode_step, encode_step
-from server.sessions.redis_store import text
-from server.sessions.state import JourneyStep, SessionState
+from segflow.server.sessions.codec import decode_step, encode_step
+from segflow.server.sessions.redis_store import text
+from segflow.server.sessions.state import JourneyStep, SessionState
 
 
 @dataclass(slots=True)

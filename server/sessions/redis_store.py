@@ -27,10 +27,10 @@ import redis
 from redis.exceptions import LockError
 from redis.lock import Lock
 
-from server.errors import ServiceError, Unavailable
-from server.sessions import codec
-from server.sessions.state import SessionState
-from server.sessions.store import OnClose
+from segflow.server.errors import ServiceError, Unavailable
+from segflow.server.sessions import codec
+from segflow.server.sessions.state import SessionState
+from segflow.server.sessions.store import OnClose
 
 # KEYS: lock, session, index. ARGV: token, encoded state ("" to delete), TTL in ms, score, session id.
 # Returns -1 if the lock is not held with this token (nothing written), else how many sessions are live.

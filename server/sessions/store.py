@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Callable, Iterator, Protocol
 
-from server.sessions.state import SessionState
+from segflow.server.sessions.state import SessionState
 
 # Called with a session that left the store and why: "ended", "expired", "evicted" or "shutdown".
 OnClose = Callable[[SessionState, str], None]

@@ -7,7 +7,7 @@ import grpc
 
 from segflow.v1 import decision_service_pb2
 
-from server.errors import InvalidArgument, ResourceExhausted, Unavailable, to_status
+from segflow.server.errors import InvalidArgument, ResourceExhausted, Unavailable, to_status
 
 from .bus import ActionBus
 from .errors import BusClosed, InvalidSubscription, SubscriberFellBehind

@@ -14,8 +14,8 @@ from google.protobuf import duration_pb2
 
 from segflow.v1 import ruleset_pb2
 
-from server.callouts import CalloutPlugin
-from rules.values import to_value
+from segflow.server.callouts import CalloutPlugin
+from segflow.rules.values import to_value
 
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def example_server(*flags: str) -> Iterator[str]:
     """Run example_server in its own process on a free port; yield its target once it answers."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "server.callouts.example_server", "--port", "0", *flags],
+        [sys.executable, "-m", "segflow.server.callouts.example_server", "--port", "0", *flags],
         cwd=ROOT, stdout=subprocess.PIPE, text=True,
     )
     try:

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from server.callouts import CalloutRegistry
+from segflow.server.callouts import CalloutRegistry
 
 from .helpers import Control, FakeClock, controlled_plugin, definition
 

@@ -4,10 +4,10 @@ from importlib.metadata import EntryPoint
 
 import pytest
 
-from server.callouts import ENTRY_POINT_GROUP, CalloutPlugin, CalloutRegistry, InstalledPlugins, PluginError
-from server.callouts import plugin as plugin_module
-from server.callouts.examples import PropensityPlugin
-from server.callouts.plugin import check_plugin_class
+from segflow.server.callouts import ENTRY_POINT_GROUP, CalloutPlugin, CalloutRegistry, InstalledPlugins, PluginError
+from segflow.server.callouts import plugin as plugin_module
+from segflow.server.callouts.examples import PropensityPlugin
+from segflow.server.callouts.plugin import check_plugin_class
 
 from .helpers import Control, controlled_plugin, definition
 
@@ -52,8 +52,8 @@ def test_bad_plugin_parameters_fail_the_build_and_shut_down_plugins_already_star
 
 def test_installed_plugins_load_entry_points_lazily(monkeypatch):
     points = [
-        EntryPoint("propensity", "server.callouts.examples:PropensityPlugin", ENTRY_POINT_GROUP),
-        EntryPoint("broken", "server.callouts.no_such_module:Plugin", ENTRY_POINT_GROUP),
+        EntryPoint("propensity", "segflow.server.callouts.examples:PropensityPlugin", ENTRY_POINT_GROUP),
+        EntryPoint("broken", "segflow.server.callouts.no_such_module:Plugin", ENTRY_POINT_GROUP),
     ]
     monkeypatch.setattr(plugin_module, "entry_points", lambda group: [p for p in points if p.group == group])
     installed = InstalledPlugins()

@@ -8,9 +8,9 @@ import pytest
 
 from segflow.v1 import session_pb2, value_pb2
 
-from server.callouts import CalloutRegistry
-from server.callouts.example_server import CALLOUTS
-from server.callouts.remote import audience_proto
+from segflow.server.callouts import CalloutRegistry
+from segflow.server.callouts.example_server import CALLOUTS
+from segflow.server.callouts.remote import audience_proto
 
 from .helpers import FakeClock, definition, example_server
 

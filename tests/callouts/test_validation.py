@@ -2,8 +2,8 @@
 
 import pytest
 
-from server.callouts import CalloutRegistry, InvalidCallouts, Problem, validate_definitions
-from server.callouts.examples import PropensityPlugin
+from segflow.server.callouts import CalloutRegistry, InvalidCallouts, Problem, validate_definitions
+from segflow.server.callouts.examples import PropensityPlugin
 
 from .helpers import definition
 

@@ -1,4 +1,4 @@
-"""rules.values: Python values <-> segflow.v1.Value."""
+"""segflow.rules.values: Python values <-> segflow.v1.Value."""
 
 import enum
 from datetime import datetime, timedelta, timezone
@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from segflow.v1 import value_pb2
 
-from rules.values import from_value, to_value
+from segflow.rules.values import from_value, to_value
 
 INT64 = st.integers(min_value=-(2**63), max_value=2**63 - 1)
 AWARE = st.datetimes(

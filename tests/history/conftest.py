@@ -13,8 +13,8 @@ from typing import Any, Callable, Iterator, Sequence
 
 import pytest
 
-from server.history import ContactRecord, DataRecord, JourneyRecord, ResponseRecord, SessionSummary, open_sink
-from server.history.sinks import SQLSink
+from segflow.server.history import ContactRecord, DataRecord, JourneyRecord, ResponseRecord, SessionSummary, open_sink
+from segflow.server.history.sinks import SQLSink
 
 POSTGRES_DSN = os.environ.get("SEGFLOW_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=timezone.utc)

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from server.history import schema
+from segflow.server.history import schema
 from tests.history.conftest import T0, contact, summary
 
 

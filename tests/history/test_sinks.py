@@ -8,8 +8,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from server.history import SQLiteSink, open_sink
-from server.history.backends import PostgresBackend, SQLiteBackend, backend_for_url
+from segflow.server.history import SQLiteSink, open_sink
+from segflow.server.history.backends import PostgresBackend, SQLiteBackend, backend_for_url
 from tests.history.conftest import T0, contact, data_row, journey, response, summary
 
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from server.history import RulesetVersions
+from segflow.server.history import RulesetVersions
 from tests.history.conftest import T0
 
 

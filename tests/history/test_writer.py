@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from server.history import HistoryClosed, HistoryFull, HistoryWriter, SQLiteSink, open_sink
+from segflow.server.history import HistoryClosed, HistoryFull, HistoryWriter, SQLiteSink, open_sink
 from tests.history.conftest import POSTGRES_DSN, RecordingSink, contact, data_row
 
 
@@ -122,7 +122,7 @@ def test_a_lasting_failure_is_logged_and_counted(caplog):
     writer = HistoryWriter(sink, retries=2, retry_backoff=0.001)
     writer.submit(contact(1))
     writer.submit(contact(2))
-    with caplog.at_level(logging.ERROR, logger="server.history.writer"):
+    with caplog.at_level(logging.ERROR, logger="segflow.server.history.writer"):
         assert writer.flush(timeout=5) is False
     # Three attempts at the batch, then one per record.
     assert sink.calls == 5

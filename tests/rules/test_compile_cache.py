@@ -6,8 +6,8 @@ import builtins
 
 import pytest
 
-import rules.compile
-from rules import cache_info, clear_cache, compile_expression, compile_segments
+from segflow.rules import compile as compile_module
+from segflow.rules import cache_info, clear_cache, compile_expression, compile_segments
 
 
 @pytest.fixture
@@ -19,7 +19,7 @@ def python_compiles(monkeypatch):
         return builtins.compile(*args, **kwargs)
 
     clear_cache()
-    monkeypatch.setattr(rules.compile, "compile", counting, raising=False)
+    monkeypatch.setattr(compile_module, "compile", counting, raising=False)
     return calls
 
 
@@ -52,7 +52,7 @@ def test_segments_cache_too(python_compiles):
 
 
 def test_cache_is_bounded():
-    assert cache_info().maxsize == rules.compile.CACHE_SIZE
+    assert cache_info().maxsize == compile_module.CACHE_SIZE
 
 
 def test_a_traceback_names_the_expression():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from rules import EvalContext, compile_expression
+from segflow.rules import EvalContext, compile_expression
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
 

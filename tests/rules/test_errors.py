@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rules import Attribute, CompileError, RuleError, Schema, compile_expression, compile_segments
+from segflow.rules import Attribute, CompileError, RuleError, Schema, compile_expression, compile_segments
 
 SCHEMA = Schema(attributes={"cart_total": Attribute("double"), "country": Attribute("string", nullable=False),
                             "tags": Attribute("list")},

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rules import EvalContext, compile_expression, compile_segments, explain, explain_segments
+from segflow.rules import EvalContext, compile_expression, compile_segments, explain, explain_segments
 from tests.rules.test_properties import FAST, SCHEMA, bool_expr, int_expr, rows
 from tests.rules.reference import to_sql
 

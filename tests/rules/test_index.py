@@ -1,6 +1,6 @@
 """RuleIndex: an event reaches only the rules listening to it, in ruleset order."""
 
-from rules import RuleIndex
+from segflow.rules import RuleIndex
 
 
 def test_rules_by_event():

@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rules import Attribute, Schema, compile_expression, compile_segments
+from segflow.rules import Attribute, Schema, compile_expression, compile_segments
 from tests.rules.reference import evaluate, to_sql
 
 INTS, STRINGS, BOOLS, LISTS = ("i1", "i2", "i3"), ("s1", "s2"), ("b1",), ("l1",)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from rules import CompileError
-from rules.ruleset import load_and_compile, ruleset_digest
-from rules.ruleset_yaml import load_ruleset_yaml
+from segflow.rules import CompileError
+from segflow.rules.ruleset import load_and_compile, ruleset_digest
+from segflow.rules.ruleset_yaml import load_ruleset_yaml
 
 BASE = """\
 name: t

@@ -6,9 +6,9 @@ import ast
 
 import pytest
 
-from rules import CompileError, compile_expression, compile_segments
-from rules.compile import verify
-from rules.parse import MAX_CHARS, MAX_NESTING
+from segflow.rules import CompileError, compile_expression, compile_segments
+from segflow.rules.compile import verify
+from segflow.rules.parse import MAX_CHARS, MAX_NESTING
 
 
 @pytest.mark.parametrize("name", ["__class__", "__import__", "__builtins__", "row", "ctx", "attr", "b", "m0", "_U"])

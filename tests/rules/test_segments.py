@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rules import Attribute, EvalContext, Schema, compile_segments
+from segflow.rules import Attribute, EvalContext, Schema, compile_segments
 
 CONDITIONS = {
     "adult": "age >= 18",

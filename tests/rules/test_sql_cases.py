@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from rules import compile_expression
+from segflow.rules import compile_expression
 
 CASES = yaml.safe_load((Path(__file__).parent / "fixtures" / "sql_cases.yaml").read_text())
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from rules import Attribute, Schema, compile_expression
-from rules.unparse import sql
+from segflow.rules import Attribute, Schema, compile_expression
+from segflow.rules.unparse import sql
 
 CASES = [
     ("x NOT LIKE 'a%' AND y NOT IN (2, 1, NULL)", "NOT x LIKE 'a%' AND NOT y IN (1, 2, NULL)"),

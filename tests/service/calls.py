@@ -8,7 +8,7 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from segflow.v1 import decision_service_pb2 as pb, session_pb2
 
-from rules.values import from_value, to_value
+from segflow.rules.values import from_value, to_value
 
 
 def values(**items) -> dict:

@@ -8,8 +8,8 @@ import grpc
 import pytest
 from segflow.v1 import decision_service_pb2_grpc, ruleset_service_pb2_grpc
 
-from server.app import create_service
-from server.config import Config
+from segflow.server.app import create_service
+from segflow.server.config import Config
 
 
 class FakeClock:

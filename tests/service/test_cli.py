@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from server.cli import main
-from server.examples import EXAMPLE_RULESET
+from segflow.server.cli import main
+from segflow.server.examples import EXAMPLE_RULESET
 
 ROOT = Path(__file__).parents[2]
 EXAMPLE = ROOT / "server" / "examples" / "retail_web.yaml"
@@ -90,7 +90,7 @@ def test_simulate_passing_scenarios(capsys):
 def test_simulate_a_failing_scenario_exits_1_with_the_reasons():
     """Through the real entry point, so the process exit code is what CI sees."""
     scenario = SCENARIOS / "failing.scenario.yaml"
-    run = subprocess.run([sys.executable, "-m", "server.cli", "simulate", str(EXAMPLE), str(scenario)],
+    run = subprocess.run([sys.executable, "-m", "segflow.server.cli", "simulate", str(EXAMPLE), str(scenario)],
                          capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert run.returncode == 1, run.stderr
     lines = run.stdout.splitlines()

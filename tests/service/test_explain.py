@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from segflow.v1 import decision_service_pb2 as pb, trace_pb2
 
-from rules.values import from_value
+from segflow.rules.values import from_value
 from tests.service.calls import event, offers, start
 
 

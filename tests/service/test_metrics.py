@@ -13,11 +13,11 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 from segflow.v1 import action_pb2 as A, decision_service_pb2 as pb, decision_service_pb2_grpc
 
-from server.app import Service, create_service
-from server.config import Config
-from server.metrics import MetricsInterceptor, ServiceCollector, start_metrics_server
-from server.rulesets import Source
-from server.servicers.decision import DecisionServicer
+from segflow.server.app import Service, create_service
+from segflow.server.config import Config
+from segflow.server.metrics import MetricsInterceptor, ServiceCollector, start_metrics_server
+from segflow.server.rulesets import Source
+from segflow.server.servicers.decision import DecisionServicer
 from tests.service.calls import event, rpc_error, start
 
 DECISIONS = "segflow.v1.DecisionService"

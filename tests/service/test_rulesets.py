@@ -10,10 +10,10 @@ import grpc
 import pytest
 from segflow.v1 import decision_service_pb2 as decision_pb, ruleset_service_pb2 as pb
 
-from rules import cache_info
-from server.examples import EXAMPLE_RULESET
-from server.simulate import SCENARIO_SESSION, load_scenario
-from server.watch import RulesetWatcher
+from segflow.rules import cache_info
+from segflow.server.examples import EXAMPLE_RULESET
+from segflow.server.simulate import SCENARIO_SESSION, load_scenario
+from segflow.server.watch import RulesetWatcher
 from tests.service.calls import event, rpc_error, start
 
 SCENARIOS = Path(__file__).parent.parent / "scenarios"

@@ -40,7 +40,7 @@ def wait_until_serving(channel: grpc.Channel, process: subprocess.Popen, timeout
 def test_serve_answers_health_and_exits_cleanly_on_sigterm_with_history_flushed(tmp_path):
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "server.cli", "serve", "--address", f"127.0.0.1:{port}", "--data-dir", str(tmp_path)],
+        [sys.executable, "-m", "segflow.server.cli", "serve", "--address", f"127.0.0.1:{port}", "--data-dir", str(tmp_path)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:

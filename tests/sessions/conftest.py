@@ -9,7 +9,7 @@ from typing import Iterator
 
 import pytest
 
-from server.sessions.state import SessionState
+from segflow.server.sessions.state import SessionState
 from tests.service.conftest import FakeClock
 
 REDIS_URL = os.environ.get("SEGFLOW_TEST_REDIS", "redis://127.0.0.1:6379/0")
@@ -61,7 +61,7 @@ def closed() -> Closed:
 @pytest.fixture
 def make_store(redis_client, prefix, clock, closed):
     """Build a RedisSessionStore ("a replica") on the test's prefix; several share one Redis and hook."""
-    from server.sessions.redis_store import RedisSessionStore
+    from segflow.server.sessions.redis_store import RedisSessionStore
 
     def make(**overrides) -> RedisSessionStore:
         settings = dict(idle_timeout=timedelta(minutes=30), max_sessions=100, clock=clock, on_close=closed,

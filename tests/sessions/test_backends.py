@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from server.sessions import MemorySessionStore, open_journeys, open_store
-from server.sessions.journeys import JourneyBook
+from segflow.server.sessions import MemorySessionStore, open_journeys, open_store
+from segflow.server.sessions.journeys import JourneyBook
 from tests.sessions.conftest import REDIS_URL, new_state
 
 SETTINGS = dict(idle_timeout=timedelta(minutes=30), max_sessions=10)
@@ -19,8 +19,8 @@ def test_memory_opens_the_embedded_store_and_book(clock):
 
 
 def test_a_redis_url_opens_a_shared_store_under_its_prefix(redis_client, prefix, clock):
-    from server.sessions.redis_journeys import RedisJourneyBook
-    from server.sessions.redis_store import RedisSessionStore
+    from segflow.server.sessions.redis_journeys import RedisJourneyBook
+    from segflow.server.sessions.redis_store import RedisSessionStore
 
     store = open_store(f"{REDIS_URL}?prefix={prefix}", clock=clock, **SETTINGS)
     try:

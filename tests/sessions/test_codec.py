@@ -8,8 +8,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from server.sessions import codec
-from server.sessions.state import EventStat, IssuedOffer, JourneyStep, SessionState
+from segflow.server.sessions import codec
+from segflow.server.sessions.state import EventStat, IssuedOffer, JourneyStep, SessionState
 
 names = st.text(max_size=8)
 moments = st.datetimes(min_value=datetime(1970, 1, 2), max_value=datetime(9999, 1, 1),

@@ -6,7 +6,7 @@ import threading
 import time
 from datetime import timedelta
 
-from server.sessions.store import MemorySessionStore
+from segflow.server.sessions.store import MemorySessionStore
 from tests.sessions.conftest import new_state
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from server.sessions.journeys import JourneyBook
-from server.sessions.redis_journeys import RedisJourneyBook
-from server.sessions.state import JourneyStep
+from segflow.server.sessions.journeys import JourneyBook
+from segflow.server.sessions.redis_journeys import RedisJourneyBook
+from segflow.server.sessions.state import JourneyStep
 from tests.sessions.conftest import new_state
 
 

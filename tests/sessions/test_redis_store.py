@@ -8,8 +8,8 @@ from datetime import timedelta
 
 import pytest
 
-from server.errors import Unavailable
-from server.sessions.redis_store import RedisSessionStore, SessionBusy, SessionLockLost
+from segflow.server.errors import Unavailable
+from segflow.server.sessions.redis_store import RedisSessionStore, SessionBusy, SessionLockLost
 from tests.sessions.conftest import new_state
 
 

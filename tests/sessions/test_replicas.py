@@ -9,9 +9,9 @@ import pytest
 from segflow.v1 import decision_service_pb2 as pb, decision_service_pb2_grpc
 from segflow.v1 import ruleset_service_pb2 as admin_pb, ruleset_service_pb2_grpc
 
-from server.app import create_service
-from server.config import Config
-from server.examples import EXAMPLE_RULESET
+from segflow.server.app import create_service
+from segflow.server.config import Config
+from segflow.server.examples import EXAMPLE_RULESET
 from tests.history.conftest import postgres_target  # noqa: F401 (fixture: a fresh PostgreSQL schema)
 from tests.service.calls import attributes, event, rpc_error, start
 from tests.sessions.conftest import REDIS_URL
