@@ -1,57 +1,75 @@
-"""SessionState to bytes and back, so a session can live in shared storage that no replica may trust to run code.
+"""SessionState to compact bytes and back, so a session can live in shared storage that no replica may trust to
+run code (Redis, the host's shared store), at a few hundred bytes a session.
 
-JSON, not pickle: a stored session is data, never instructions. Each field of `SessionState` has an entry in
-`_FIELDS` (how to write it, how to read it back); a field missing from stored data takes its default, so a
-session written by an older replica still loads. The round trip is exact for the values sessions hold
-(`rules.values`: None, str, int, float, bool, aware datetime, list): a datetime is written as
-`{"$dt": iso-8601}` and read back only where a value can be, so it cannot be mistaken for a dict (values are
-never dicts) nor collide with a key a client chose. Datetimes keep their UTC offset, not a zone name; a tuple
-comes back as a list. Processed-event responses (bytes) are base64, in their order.
+MessagePack, not pickle: a stored session is data, never instructions. A session is one array, `[FORMAT,
+field, field, ...]`, with the fields of `SessionState` in the order of `_FIELDS` and no names, so 30 attributes
+with short values take well under a kilobyte. Fields are only ever appended: a session written before a field
+existed is shorter, and the missing field takes its default. The round trip is exact for the values sessions
+hold (`rules.values`: None, str, int, float, bool, aware datetime, list): a datetime is a MessagePack extension
+(microseconds since the epoch, UTC offset in seconds), so it keeps its offset (not a zone name) and cannot be
+mistaken for any value or key a client chose; a tuple comes back as a list. Processed-event responses are raw
+bytes, in their order.
 """
 
 from __future__ import annotations
 
-import json
-from base64 import b64decode, b64encode
+import struct
 from collections import OrderedDict
 from dataclasses import MISSING, fields
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
+
+import msgpack
 
 from segflow.server.sessions.state import EventStat, IssuedOffer, JourneyStep, SessionState
 
-FORMAT = 1
+FORMAT = 2
+
+_DATETIME = 1  # the extension type code of a datetime
+_MOMENT = struct.Struct(">qi")  # microseconds since the epoch (UTC), UTC offset in seconds
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MICROSECOND = timedelta(microseconds=1)
+_UTC_OFFSET = timedelta(0)
+_SCALARS = frozenset({type(None), str, int, float, bool, datetime})
 
 
 def _default(value: Any) -> Any:
-    """json's hook for what it cannot write itself: datetimes, anywhere in a value."""
+    """msgpack's hook for what it cannot write itself: datetimes, anywhere in a value."""
     if isinstance(value, datetime):
-        return {"$dt": value.isoformat()}
+        offset = value.utcoffset()
+        if offset is None:
+            raise TypeError(f"a session holds aware datetimes only, not {value.isoformat()}")
+        return msgpack.ExtType(_DATETIME, _MOMENT.pack((value - _EPOCH) // _MICROSECOND, offset // timedelta(seconds=1)))
     raise TypeError(f"a session cannot hold a {type(value).__name__}: {value!r}")
 
 
-def _value(value: Any) -> Any:
-    """A session value read back: only a datetime was written as a dict."""
-    if type(value) is dict:
-        return datetime.fromisoformat(value["$dt"])
-    if type(value) is list:
-        return [_value(item) for item in value]
-    return value
+def _ext(code: int, data: bytes) -> datetime:
+    if code != _DATETIME:
+        raise ValueError(f"unknown extension type {code}")
+    micros, offset = _MOMENT.unpack(data)
+    moment = _EPOCH + micros * _MICROSECOND
+    return moment if offset == 0 else moment.astimezone(timezone(timedelta(seconds=offset)))
 
 
-def _values(values: dict[str, Any]) -> dict[str, Any]:
-    return {name: _value(value) for name, value in values.items()}
+def _checked(values: dict[str, Any]) -> dict[str, Any]:
+    """The values, refused (TypeError) if one is not a session value: msgpack itself would also write bytes,
+    dicts and sets."""
+    for value in values.values():
+        if type(value) not in _SCALARS:
+            _check(value)
+    return values
 
 
-def _time(text: str | None) -> datetime | None:
-    return None if text is None else datetime.fromisoformat(text)
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.isoformat()
+def _check(value: Any) -> None:
+    if isinstance(value, (list, tuple)):
+        for item in value:
+            _check(item)
+    elif not isinstance(value, (str, int, float, datetime)) and value is not None:
+        raise TypeError(f"a session cannot hold a {type(value).__name__}: {value!r}")
 
 
 def encode_step(step: JourneyStep) -> list:
+    """A journey step as a JSON-ready list (the Redis journey book stores these)."""
     return [step.active, step.step, step.last_event, step.started_at.isoformat(), step.updated_at.isoformat()]
 
 
@@ -61,13 +79,8 @@ def decode_step(row: list) -> JourneyStep:
                        datetime.fromisoformat(updated_at))
 
 
-def _encode_stat(stat: EventStat) -> list:
-    return [stat.count, _iso(stat.first_time), _iso(stat.last_time), stat.last_data]
-
-
-def _decode_stat(row: list) -> EventStat:
-    count, first_time, last_time, last_data = row
-    return EventStat(count, _time(first_time), _time(last_time), _values(last_data))
+def _same(value: Any) -> Any:
+    return value
 
 
 def _mapping(encode: Callable, decode: Callable) -> tuple[Callable, Callable]:
@@ -76,59 +89,73 @@ def _mapping(encode: Callable, decode: Callable) -> tuple[Callable, Callable]:
             lambda d: {k: decode(v) for k, v in d.items()})
 
 
-_SAME = (lambda v: v, lambda v: v)
-_VALUES = (lambda v: v, _values)  # datetimes inside are written by `_default`
+_STAT = (lambda s: [s.count, s.first_time, s.last_time, _checked(s.last_data)], lambda row: EventStat(*row))
 _OFFER_FIELDS = tuple(f.name for f in fields(IssuedOffer))
 _OFFER = (lambda offer: [getattr(offer, name) for name in _OFFER_FIELDS], lambda row: IssuedOffer(*row))
+_STEP = (lambda s: [s.active, s.step, s.last_event, s.started_at, s.updated_at], lambda row: JourneyStep(*row))
 
-# Field name -> (to a JSON-ready value, from the parsed JSON value). Every SessionState field is listed:
-# `_check_fields` refuses to load the module if a field is added to the state and forgotten here.
-_FIELDS: dict[str, tuple[Callable[[Any], Any], Callable[[Any], Any]]] = {
-    "session_id": _SAME,
-    "channel": _SAME,
-    "audience_level": _SAME,
-    "started_at": (datetime.isoformat, datetime.fromisoformat),
-    "last_activity_at": (datetime.isoformat, datetime.fromisoformat),
-    "audience_ids": _VALUES,
-    "attributes": _VALUES,
-    "segments": (sorted, frozenset),
-    "event_stats": _mapping(_encode_stat, _decode_stat),
-    "event_sequence": _SAME,
-    "processed_events": (lambda events: [[k, b64encode(v).decode("ascii")] for k, v in events.items()],
-                         lambda pairs: OrderedDict((k, b64decode(v)) for k, v in pairs)),
-    "last_recommended": (lambda offers: [_OFFER[0](o) for o in offers],
-                         lambda rows: [_OFFER[1](row) for row in rows]),
-    "issued": _mapping(*_OFFER),
-    "presentations": _SAME,
-    "rejected": (sorted, set),
-    "suppressed": (sorted, set),
-    "journeys": _mapping(encode_step, decode_step),
-    "ruleset_version": _SAME,
-}
+
+def _pairs(events: OrderedDict[str, bytes]) -> list:
+    return [item for pair in events.items() for item in pair]
+
+
+def _unpairs(flat: list) -> OrderedDict[str, bytes]:
+    return OrderedDict(zip(flat[::2], flat[1::2]))
+
+
+# (field, to a msgpack-ready value, from the unpacked value), in stored order: append new fields at the end,
+# never reorder. `_check_fields` refuses to load the module if a SessionState field is forgotten here.
+_FIELDS: tuple[tuple[str, Callable[[Any], Any], Callable[[Any], Any]], ...] = (
+    ("session_id", _same, _same),
+    ("channel", _same, _same),
+    ("audience_level", _same, _same),
+    ("started_at", _same, _same),
+    ("last_activity_at", _same, _same),
+    ("audience_ids", _checked, _same),
+    ("attributes", _checked, _same),
+    ("segments", list, frozenset),
+    ("event_stats", *_mapping(*_STAT)),
+    ("event_sequence", _same, _same),
+    ("processed_events", _pairs, _unpairs),
+    ("last_recommended", lambda offers: [_OFFER[0](o) for o in offers], lambda rows: [_OFFER[1](r) for r in rows]),
+    ("issued", *_mapping(*_OFFER)),
+    ("presentations", _same, _same),
+    ("rejected", list, set),
+    ("suppressed", list, set),
+    ("journeys", *_mapping(*_STEP)),
+    ("ruleset_version", _same, _same),
+)
+_NAMES = tuple(name for name, _, _ in _FIELDS)
 
 
 def _check_fields() -> None:
-    missing = {f.name for f in fields(SessionState)} ^ set(_FIELDS)
+    missing = {f.name for f in fields(SessionState)} ^ set(_NAMES)
     if missing:
         raise TypeError(f"segflow.server.sessions.codec does not match SessionState: {sorted(missing)}")
 
 
 _check_fields()
-_REQUIRED = {f.name for f in fields(SessionState) if f.default is MISSING and f.default_factory is MISSING}
-_ENCODER = json.JSONEncoder(default=_default, separators=(",", ":"), ensure_ascii=False)
-_DECODER = json.JSONDecoder()
+_REQUIRED = sum(1 for f in fields(SessionState) if f.default is MISSING and f.default_factory is MISSING)
+_PACKER = msgpack.Packer(default=_default, use_bin_type=True, datetime=False)
 
 
 def encode(state: SessionState) -> bytes:
-    """The session as compact UTF-8 JSON. Raises TypeError for a value a session may not hold."""
-    document = {name: write(getattr(state, name)) for name, (write, _) in _FIELDS.items()}
-    document["format"] = FORMAT
-    return _ENCODER.encode(document).encode("utf-8")
+    """The session as one MessagePack array. Raises TypeError for a value a session may not hold."""
+    document = [FORMAT]
+    document += [write(getattr(state, name)) for name, write, _ in _FIELDS]
+    try:
+        return _PACKER.pack(document)
+    except (OverflowError, ValueError) as exc:  # an int beyond 64 bits, a string too long
+        raise TypeError(f"a session cannot hold that value: {exc}") from exc
 
 
-def decode(data: bytes | str) -> SessionState:
+def decode(data: bytes) -> SessionState:
     """The session `encode` wrote. Raises ValueError for data that is not a stored session."""
-    document = _DECODER.decode(data.decode("utf-8") if isinstance(data, bytes) else data)
-    if not isinstance(document, dict) or document.get("format") != FORMAT or not _REQUIRED <= document.keys():
+    try:
+        document = msgpack.unpackb(data, ext_hook=_ext, raw=False)
+    except Exception as exc:  # msgpack's errors for truncated or garbled data, or an unknown extension
+        raise ValueError(f"not a segflow session: {exc}") from exc
+    if (type(document) is not list or not document or document[0] != FORMAT
+            or not _REQUIRED < len(document) <= len(_FIELDS) + 1):
         raise ValueError("not a segflow session (or a format this version cannot read)")
-    return SessionState(**{name: _FIELDS[name][1](document[name]) for name in _FIELDS if name in document})
+    return SessionState(**{name: read(value) for (name, _, read), value in zip(_FIELDS, document[1:])})

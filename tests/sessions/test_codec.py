@@ -8,6 +8,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from hypothesis import given, settings, strategies as st
 
+import msgpack
+
 from segflow.server.sessions import codec
 from segflow.server.sessions.state import EventStat, IssuedOffer, JourneyStep, SessionState
 
@@ -69,7 +71,8 @@ def test_a_value_a_session_cannot_hold_is_refused_when_written():
         codec.encode(SessionState("s", "web", "Visitor", t, t, attributes={"blob": b"\x00"}))
 
 
-@pytest.mark.parametrize("data", [b"[]", b'{"format": 99}', b'{"format": 1, "session_id": "s"}'])
+@pytest.mark.parametrize("data", [b"", b"\x90", msgpack.packb([99, "s"]), msgpack.packb([codec.FORMAT, "s"]),
+                                  msgpack.packb({"format": codec.FORMAT}), b'{"format": 1}', b"\xc1\x00"])
 def test_data_that_is_not_a_stored_session_is_refused(data):
     with pytest.raises(ValueError, match="not a segflow session"):
         codec.decode(data)
@@ -77,6 +80,28 @@ def test_data_that_is_not_a_stored_session_is_refused(data):
 
 def test_a_session_stored_before_a_field_existed_loads_with_its_default():
     t = datetime(2026, 3, 1, tzinfo=timezone.utc)
-    document = codec.encode(SessionState("s", "web", "Visitor", t, t, suppressed={"X"})).replace(
-        b',"suppressed":["X"]', b"")
-    assert codec.decode(document).suppressed == set()
+    document = msgpack.unpackb(codec.encode(SessionState("s", "web", "Visitor", t, t, ruleset_version=7)))
+    assert document[-1] == 7
+    assert codec.decode(msgpack.packb(document[:-1], use_bin_type=True)).ruleset_version == 0
+
+
+def test_a_datetime_keeps_its_utc_offset_and_microseconds():
+    moment = datetime(2026, 3, 1, 9, 30, 15, 123456, tzinfo=timezone(timedelta(hours=-5, minutes=-30)))
+    state = codec.decode(codec.encode(SessionState("s", "web", "Visitor", moment, moment)))
+    assert state.started_at == moment and state.started_at.utcoffset() == moment.utcoffset()
+
+
+@pytest.mark.parametrize("value", [b"\x00", {"a": 1}, {1, 2}, [1, [b"x"]], 2**64, datetime(2026, 3, 1)])
+def test_every_value_a_session_cannot_hold_is_refused(value):
+    t = datetime(2026, 3, 1, tzinfo=timezone.utc)
+    with pytest.raises(TypeError):
+        codec.encode(SessionState("s", "web", "Visitor", t, t, attributes={"x": value}))
+
+
+def test_a_session_with_30_attributes_and_a_few_event_statistics_is_compact():
+    t = datetime(2026, 3, 1, tzinfo=timezone.utc)
+    attributes = {f"attribute_{i}": (i * 1.5 if i % 3 else f"value-{i}") for i in range(30)}
+    stats = {f"event_{i}": EventStat(i + 1, t, t, {"sku": "SKU-1", "price": 9.5}) for i in range(4)}
+    encoded = codec.encode(SessionState("visitor-0001", "web", "Visitor", t, t, attributes=attributes,
+                                        event_stats=stats, segments=frozenset({"browsers", "big_cart"})))
+    assert len(encoded) < 1024
