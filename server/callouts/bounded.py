@@ -33,7 +33,12 @@ class Outcome(enum.StrEnum):
 
 
 class Source(Protocol):
-    """Where values come from: a plugin on a thread pool or a remote CalloutService."""
+    """Where values come from: a plugin (inline or on a thread pool) or a remote CalloutService."""
+
+    inline: bool  # True: `get` runs the call on the caller's thread; False: `submit` starts it elsewhere
+
+    def get(self, args: tuple, *, audience: Any, session_id: str) -> Any:
+        """Compute the value on this thread (inline sources only)."""
 
     def submit(self, args: tuple, *, audience: Any, session_id: str, timeout: float) -> Future:
         """Start a call; the future holds the value, TimeoutError, or another exception."""
@@ -130,6 +135,8 @@ class BoundedCallout:
         if not self._breaker.allow():
             self._slots.release()
             return self._default, Outcome.BREAKER_OPEN
+        if self._source.inline:
+            return self._inline(args, audience, session_id, timeout)
         try:
             future = self._source.submit(args, audience=audience, session_id=session_id, timeout=timeout)
         except Exception:
@@ -144,6 +151,22 @@ class BoundedCallout:
             return self._failed(Outcome.TIMEOUT)
         except Exception:
             return self._failed(Outcome.ERROR)
+        self._breaker.record_success()
+        return value, Outcome.MISS
+
+    def _inline(self, args: tuple, audience: Any, session_id: str, timeout: float) -> tuple[Any, Outcome]:
+        """Run the call on this thread, holding a slot; a value that came later than `timeout` is discarded."""
+        started = time.monotonic()
+        try:
+            value = self._source.get(args, audience=audience, session_id=session_id)
+        except Exception:
+            return self._failed(Outcome.ERROR)
+        finally:
+            self._slots.release()
+        if time.monotonic() - started > timeout:
+            logger.warning("callout %s: an inline plugin call overran its %.3fs timeout; if it can block, set "
+                           "blocking = True on its class", self.name, timeout)
+            return self._failed(Outcome.TIMEOUT)
         self._breaker.record_success()
         return value, Outcome.MISS
 

@@ -6,8 +6,12 @@ A plugin is a class registered in the `segflow.callouts` entry-point group, e.g.
     propensity = "segflow.server.callouts.examples:PropensityPlugin"
 
 The registry makes one instance per callout definition that names it, calls `initialize` with the
-definition's parameters, calls `get_value` from a small worker pool (so it may block, but a call that
-outlives the callout's timeout is abandoned and the default is used), and calls `shutdown` on close.
+definition's parameters, calls `get_value` and calls `shutdown` on close. A plugin that computes (a model, a
+table lookup) runs inline on the calling thread: no hand-off, no wait. One that may block (I/O, a lock, a
+network client) sets `blocking = True` and runs on a small worker pool of its own, so a call that outlives
+the callout's timeout is abandoned and the default is used. An inline call cannot be abandoned: one that
+overran its timeout is counted a timeout, its value discarded for the default, and repeated overruns open the
+breaker like any failure.
 """
 
 from abc import ABC, abstractmethod
@@ -25,13 +29,14 @@ class PluginError(Exception):
 class CalloutPlugin(ABC):
     """Base class of in-process callouts: a value computed from an audience and some arguments.
 
-    Subclasses set the class attribute `arity` (how many arguments EXTERNALCALLOUT passes) and implement
-    `get_value`. Values returned must be None, str, int, float, bool, an aware datetime, or a list of them.
+    Subclasses set the class attribute `arity` (how many arguments EXTERNALCALLOUT passes), `blocking = True`
+    if `get_value` may wait on anything but the CPU, and implement `get_value`. Values returned must be None, str, int, float, bool, an aware datetime, or a list of them.
     Results are cached by (callout name, arguments): a value must depend on the arguments only, so pass
     the customer id as an argument rather than reading it from the audience.
     """
 
     arity: ClassVar[int]
+    blocking: ClassVar[bool] = False  # True: run get_value on a worker pool, where a timeout can abandon it
 
     def initialize(self, config: Mapping[str, str]) -> None:
         """Prepare the plugin with its ruleset parameters; raise ValueError for bad ones."""
@@ -51,6 +56,8 @@ def check_plugin_class(cls: object) -> int:
     arity = getattr(cls, "arity", None)
     if type(arity) is not int or arity < 0:
         raise PluginError(f"{cls.__name__}.arity must be a non-negative int, not {arity!r}")
+    if type(cls.blocking) is not bool:
+        raise PluginError(f"{cls.__name__}.blocking must be True or False, not {cls.blocking!r}")
     return arity
 
 

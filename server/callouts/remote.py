@@ -34,6 +34,8 @@ class Channels:
 class RemoteSource:
     """One named callout on a CalloutService; `submit` sends GetValue with the caller's timeout as deadline."""
 
+    inline = False
+
     def __init__(
         self, name: str, stub: callout_service_pb2_grpc.CalloutServiceStub, parameters: Mapping[str, str]
     ) -> None:

@@ -102,6 +102,7 @@ class Control:
         self.config: dict[str, str] | None = None
         self.shutdowns = 0
         self.audiences: list[Any] = []
+        self.threads: list[str] = []  # the thread each get_value ran on
         self.release = threading.Event()  # get_value blocks until this is set
         self.release.set()
         self.entered = threading.Semaphore(0)  # released once per get_value started
@@ -114,8 +115,9 @@ class Control:
         self.entered.release()
 
 
-def controlled_plugin(control: Control, arity: int = 1) -> type[CalloutPlugin]:
-    """A plugin class returning 'value:<first arg>', blocking and failing as `control` says."""
+def controlled_plugin(control: Control, arity: int = 1, blocking: bool = True) -> type[CalloutPlugin]:
+    """A plugin class returning 'value:<first arg>', blocking and failing as `control` says; it declares
+    `blocking` (so it runs on its pool) unless told otherwise."""
 
     class Controlled(CalloutPlugin):
         def initialize(self, config):
@@ -125,6 +127,7 @@ def controlled_plugin(control: Control, arity: int = 1) -> type[CalloutPlugin]:
             control.shutdowns += 1
 
         def get_value(self, audience, config, args):
+            control.threads.append(threading.current_thread().name)
             control.record(audience)
             control.release.wait(10)
             if control.fail:
@@ -132,4 +135,5 @@ def controlled_plugin(control: Control, arity: int = 1) -> type[CalloutPlugin]:
             return f"value:{args[0] if args else ''}"
 
     Controlled.arity = arity
+    Controlled.blocking = blocking
     return Controlled

@@ -1,5 +1,7 @@
 """In-process plugins: the interface, entry-point discovery, and the shipped propensity example."""
 
+import threading
+import time
 from importlib.metadata import EntryPoint
 
 import pytest
@@ -74,7 +76,12 @@ class _BadArity(_NoArity):
     arity = "2"
 
 
-@pytest.mark.parametrize("cls", [object, _NoArity, _BadArity, PropensityPlugin.get_value])
+class _BadBlocking(_NoArity):
+    arity = 1
+    blocking = "yes"
+
+
+@pytest.mark.parametrize("cls", [object, _NoArity, _BadArity, _BadBlocking, PropensityPlugin.get_value])
 def test_check_plugin_class_refuses_non_plugins(cls):
     with pytest.raises(PluginError):
         check_plugin_class(cls)
@@ -82,3 +89,47 @@ def test_check_plugin_class_refuses_non_plugins(cls):
 
 def test_check_plugin_class_returns_arity():
     assert check_plugin_class(PropensityPlugin) == 2
+
+
+def test_a_plugin_that_does_not_block_runs_inline_on_the_calling_thread():
+    control = Control()
+    defs = [definition("tier", plugin="ctl", cache_ttl=60)]
+    with CalloutRegistry.from_definitions(defs, plugins={"ctl": controlled_plugin(control, blocking=False)}) as registry:
+        assert registry.call_with_outcome("tier", ("gold",)) == ("value:gold", "miss")
+        assert registry.call_with_outcome("tier", ("gold",)) == ("value:gold", "hit")
+        assert control.threads == [threading.current_thread().name]
+        assert registry.stats()["tier"]["miss"] == 1 and registry.stats()["tier"]["hit"] == 1
+    assert control.shutdowns == 1
+
+
+def test_a_blocking_plugin_still_runs_on_its_own_pool():
+    control = Control()
+    defs = [definition("tier", plugin="ctl")]
+    with CalloutRegistry.from_definitions(defs, plugins={"ctl": controlled_plugin(control, blocking=True)}) as registry:
+        assert registry.call_with_outcome("tier", ("gold",)) == ("value:gold", "miss")
+        assert [name.startswith("callout-tier") for name in control.threads] == [True]
+
+
+def test_an_inline_call_that_overran_its_timeout_gets_the_default_and_counts_for_the_breaker():
+    class Slow(CalloutPlugin):
+        arity = 1
+
+        def get_value(self, audience, config, args):
+            time.sleep(0.05)
+            return "late"
+
+    defs = [definition("slow", plugin="slow", timeout=0.01, default="fallback", breaker_failures=2, cache_ttl=60)]
+    with CalloutRegistry.from_definitions(defs, plugins={"slow": Slow}) as registry:
+        assert registry.call_with_outcome("slow", ("a",)) == ("fallback", "timeout")
+        assert registry.call_with_outcome("slow", ("a",)) == ("fallback", "timeout")  # a timeout is not cached
+        assert registry.call_with_outcome("slow", ("a",)) == ("fallback", "breaker_open")
+
+
+def test_an_inline_plugin_that_raises_gets_the_default_and_frees_its_slot():
+    control = Control()
+    control.fail = True
+    defs = [definition("tier", plugin="ctl", default="fallback", max_concurrency=1)]
+    with CalloutRegistry.from_definitions(defs, plugins={"ctl": controlled_plugin(control, blocking=False)}) as registry:
+        assert registry.call_with_outcome("tier", ("a",)) == ("fallback", "error")
+        control.fail = False
+        assert registry.call_with_outcome("tier", ("b",)) == ("value:b", "miss")
