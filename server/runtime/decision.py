@@ -3,15 +3,21 @@
 A `Decision` has its own id and the ruleset version that made it; it collects the actions fired (each with an
 id, the rule that fired it and a lifecycle state), segment changes, advisories, and the history records and
 action events to hand to the writer and the subscription bus after the session lock is let go.
+
+Actions are built once, in place, in the response message that will carry them (`response()` fills in the
+rest), never as a message per action copied into the response later; the subscription bus is handed the
+same messages after the response is complete.
 """
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import os
-from datetime import datetime
+import socket
+from datetime import datetime, timezone
 from typing import Iterable
 
-from google.protobuf import timestamp_pb2
 from segflow.v1 import action_pb2, decision_service_pb2
 
 from segflow.server.runtime.trace import Tracer
@@ -25,9 +31,28 @@ FIRED = action_pb2.ACTION_STATE_FIRED
 ERRORED = action_pb2.ACTION_STATE_ERRORED
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def _prefix() -> str:
+    """64 bits that tell this process apart from every other one, on this host or another."""
+    entropy = os.urandom(16) + f"{os.getpid()}@{socket.gethostname()}".encode()
+    return hashlib.blake2b(entropy, digest_size=8).hexdigest()
+
+
+def _reset_ids() -> None:
+    global _PREFIX, _COUNTER
+    _PREFIX, _COUNTER = _prefix(), itertools.count(1)
+
+
+_reset_ids()
+os.register_at_fork(after_in_child=_reset_ids)  # a forked worker must not repeat its parent's ids
+
+
 def new_id() -> str:
-    """A random 128-bit id in hex (as uuid4().hex, at a fraction of its cost)."""
-    return os.urandom(16).hex()
+    """A unique 128-bit id in hex: this process's random prefix and a counter (next() is atomic under the
+    GIL), so it costs no system call and never releases the GIL, unlike os.urandom."""
+    return f"{_PREFIX}{next(_COUNTER):016x}"
 
 
 class Decision:
@@ -39,14 +64,15 @@ class Decision:
         self.now = now
         self.event_name = event_name
         self.rule_id = ""  # the rule whose actions are running
-        self.actions: list[action_pb2.Action] = []
+        self._response = decision_service_pb2.PostEventResponse()
+        self.actions = self._response.actions  # the fired actions, in order (a repeated Action field)
         self.entered: set[str] = set()
         self.left: set[str] = set()
         self.advisories = [action_pb2.Advisory(code=code, message=message) for code, message in notes]
         self.records: list = []
         self.tracer = Tracer() if explain else None  # an explain trace, only when the request asks
-        self._time = timestamp_pb2.Timestamp()
-        self._time.FromDatetime(now)
+        since = now - _EPOCH
+        self._time = {"seconds": since.days * 86400 + since.seconds, "nanos": since.microseconds * 1000}
         self.identify()
 
     def identify(self) -> None:
@@ -63,18 +89,32 @@ class Decision:
     def proto(self) -> decision_service_pb2.Decision:
         return decision_service_pb2.Decision(decision_id=self.id, ruleset_version=self.version)
 
+    def response(self, **fields) -> decision_service_pb2.PostEventResponse:
+        """The PostEventResponse of this decision: its actions as built, its decision, advisories and trace, and
+        `fields` (scalars set, lists extended). Call once, when the decision is complete."""
+        response = self._response
+        response.decision.decision_id = self.id
+        response.decision.ruleset_version = self.version
+        response.advisories.extend(self.advisories)
+        if self.tracer is not None:
+            response.trace.CopyFrom(self.tracer.trace)
+        for name, value in fields.items():
+            if isinstance(value, list):
+                getattr(response, name).extend(value)
+            else:
+                setattr(response, name, value)
+        return response
+
     def action(self, type_: int, *, state: int = FIRED, action_id: str = "", error: tuple[str, str] | None = None,
                media_type: str = "", **details) -> action_pb2.Action:
         """Record a fired action (or a state change of an earlier one, when `action_id` is given)."""
-        session = self.session
-        action = action_pb2.Action(
+        action = self.actions.add(
             action_id=action_id or new_id(), type=type_, rule_id=self.rule_id, ruleset_version=self.version,
-            state=ERRORED if error else state, session_id=session.session_id, customer_id=self.customer_id,
+            state=ERRORED if error else state, session_id=self.session.session_id, customer_id=self.customer_id,
             anonymous=self.anonymous, event_name=self.event_name, time=self._time, media_type=media_type,
             decision_id=self.id, **details)
         if error:
             action.error_code, action.error_message = error
-        self.actions.append(action)
         return action
 
     def advise(self, code: str, message: str) -> None:

@@ -138,10 +138,8 @@ class Engine:
                 decision.advise("unknown_event", f"event {event.name!r} is not defined: recorded, nothing fired")
             processor = EventProcessor(compiled, ctx, decision, self.journeys.journeys_of)
             processor.process(event.name, params, when, fire=definition is not None)
-            response = pb.PostEventResponse(
-                decision=decision.proto, actions=decision.actions, segments_entered=sorted(decision.entered),
-                segments_left=sorted(decision.left), advisories=decision.advisories,
-                event_sequence=session.event_sequence, trace=decision.trace)
+            response = decision.response(segments_entered=sorted(decision.entered),
+                                         segments_left=sorted(decision.left), event_sequence=session.event_sequence)
             if event.event_id:
                 session.remember_event(event.event_id, response.SerializeToString())
         self._emit(decision)

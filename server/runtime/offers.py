@@ -64,7 +64,7 @@ def select_offers(compiled: CompiledRuleset, ctx: SessionContext, decision: Deci
         count = max(slot.count, 0) or 1
         offers = []
         for code, (score, treatment) in ranked[:count]:
-            issued = IssuedOffer(offer_code=code, treatment_code=new_id()[:16], action_id=new_id(),
+            issued = IssuedOffer(offer_code=code, treatment_code=new_id(), action_id=new_id(),
                                  interaction_point=point, treatment_rule_id=treatment.rule.id,
                                  segment=treatment.rule.segment, score=score, name=treatment.offer.name)
             recommended.append(issued)

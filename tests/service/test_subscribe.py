@@ -125,3 +125,17 @@ def test_many_subscribers_each_get_every_matching_event(decisions, service):
     for reader in readers:
         reader.join(timeout=20)
     assert len(results) == 8 and all(r == results[0] for r in results)
+
+
+def test_a_subscriber_receives_the_very_actions_the_response_carried(decisions, service):
+    decisions.StartSession(start("same-actions"))
+    stream = subscribe(decisions, session_id="same-actions")
+    wait_for_subscribers(service, 1)
+    response = decisions.PostEvent(event("same-actions", "add_to_cart", sku="TV-55", price=900.0))
+    received = [next(stream).action for _ in response.actions]
+    stream.cancel()
+    assert len(response.actions) >= 5  # cart-update (3), big-cart-alert, the chained event's journey...
+    assert received == list(response.actions)
+    assert len({a.action_id for a in received}) == len(received)
+    assert {a.decision_id for a in received} == {response.decision.decision_id}
+    assert all(a.time.seconds == 1772366400 for a in received)  # the service clock: 2026-03-01 12:00 UTC
