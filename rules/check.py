@@ -19,7 +19,8 @@ from sqlglot import exp
 
 from segflow.rules import errors as E
 from segflow.rules.errors import ErrorSink, suggest
-from segflow.rules.functions import CAST_TYPES, CONTEXTUAL, EXTRACT_PARTS, KNOWN, SCALARS, Contextual, Scalar
+from segflow.rules.functions import (CAST_TYPES, CONTEXTUAL, EXTRACT_PARTS, KNOWN, MAX_WINDOW_DAYS, SCALARS,
+                                    WINDOW_UNITS, Contextual, Scalar)
 from segflow.rules.ir import Builder, Node
 from segflow.rules.parse import parse, start
 from segflow.rules.runtime import like_plan, timestamp
@@ -114,15 +115,35 @@ class _Checker:
                                   suggest(name, self.schema.attributes or ()))
             self.names.add(name)
             return self.b.node("attr", (), name, attribute.type, attribute.nullable)
+        if qualifier.lower() == "audience":
+            return self.audience_field(name, e)
         if qualifier.lower() != "event":
-            return self.error(E.UNKNOWN_NAME, f"unknown qualifier {qualifier!r}; only event.<param> is qualified",
-                              e, suggest(qualifier.lower(), ["event"]))
+            return self.error(E.UNKNOWN_NAME, f"unknown qualifier {qualifier!r}; only event.<param> and "
+                                            f"audience.<id field> are qualified",
+                              e, suggest(qualifier.lower(), ["event", "audience"]))
         param = self.schema.event_param(name)
         if param is None:
             return self.error(E.UNKNOWN_NAME, f"unknown event parameter {name!r}", e,
                               suggest(name, self.schema.event_params or ()))
         self.params.add(name)
         return self.b.node("param", (), name, param.type, param.nullable)
+
+    def audience_field(self, name: str, e: exp.Column) -> Node:
+        """audience.<id field>: the session's value of an audience id field, NULL while it has none."""
+        fields = self.schema.audience_fields
+        if fields is not None and name not in fields:
+            return self.error(E.UNKNOWN_NAME, f"unknown audience id field {name!r}", e, suggest(name, fields))
+        return self.b.node("ctxcall", (self.b.const(name, "string"),), "audience_id", "any", True)
+
+    def window(self, e: exp.Interval) -> int | None:
+        """The number of days of `INTERVAL 'n' DAY|WEEK`, or None after recording why it is refused."""
+        unit = e.args.get("unit")
+        days = WINDOW_UNITS.get(unit.name.upper() if unit is not None else "")
+        count = e.this.this if isinstance(e.this, exp.Literal) else ""
+        if days is None or not count.isdigit() or not 1 <= int(count) * days <= MAX_WINDOW_DAYS:
+            self.error(E.LITERAL, f"a window is INTERVAL 'n' DAY or WEEK, 1 to {MAX_WINDOW_DAYS} days in all", e)
+            return None
+        return int(count) * days
 
     def literal(self, e: exp.Literal, sign: str = "") -> Node:
         if e.is_string:
@@ -415,6 +436,14 @@ class _Checker:
 
     def contextual(self, name: str, fn: Contextual, e: exp.Anonymous) -> Node:
         given = e.expressions
+        window = None
+        if fn.windowed and given and isinstance(given[-1], exp.Interval):
+            window = self.window(given[-1])
+            if window is None:
+                return self.b.const(None, "any")
+            given = given[:-1]
+        elif fn.window_required:
+            return self.error(E.ARITY, f"{name} needs a window as its last argument, e.g. INTERVAL '30' DAY", e)
         extra_args = fn.member == "callout"
         if len(given) < len(fn.literals) or (len(given) > len(fn.literals) and not extra_args):
             return self.error(E.ARITY, f"{name} takes {len(fn.literals)} argument"
@@ -431,13 +460,15 @@ class _Checker:
             args += (self.b.node("tuple", values, None, "list", False),)
         if not fn.call:
             return self.b.node("ctxattr", (), fn.member, fn.result, fn.nullable)
+        if window is not None:
+            return self.b.node("ctxcall", args + (self.b.const(window, "int"),), fn.windowed, fn.result, fn.nullable)
         return self.b.node("ctxcall", args, fn.member, fn.result, fn.nullable)
 
     def known(self, kind: str, name: str, at: exp.Expression, callout_arity: int) -> None:
         """Record a referenced event/segment/callout name, checking it against the schema's declared set."""
         declared = {"event": self.schema.events, "segment": self.schema.segments,
-                    "callout": self.schema.callouts, "param": None}[kind]
-        if kind != "param":
+                    "callout": self.schema.callouts, "param": None, "pattern": self.schema.patterns}[kind]
+        if kind not in ("param", "pattern"):
             {"event": self.events, "segment": self.segments, "callout": self.callouts}[kind].add(name)
         if declared is None:
             return

@@ -19,7 +19,7 @@ from typing import Callable, Hashable, NamedTuple, TypeVar
 import cachetools
 
 from segflow.rules.errors import TooComplex
-from segflow.rules.functions import CONTEXTUAL
+from segflow.rules.functions import CONTEXT_MEMBERS
 from segflow.rules.generate import FUNCTION
 from segflow.rules.runtime import HELPERS
 
@@ -40,7 +40,7 @@ _NODES = frozenset({
     ast.GtE, ast.Is, ast.IsNot, ast.In, ast.NotIn,
 })
 _GENERATED_NAME = re.compile(r"(row|ctx|attr|param|b|_U|[amp]\d+|_t\d+|_K\d+)\Z")
-_ATTRIBUTES = frozenset({"get", "startswith", "endswith", "event_params"} | {f.member for f in CONTEXTUAL.values()})
+_ATTRIBUTES = frozenset({"get", "startswith", "endswith", "event_params"} | CONTEXT_MEMBERS)
 _CONSTANTS = (str, int, float, bool, type(None))
 
 

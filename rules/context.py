@@ -19,11 +19,15 @@ class EvalContext:
     session). Methods: `event_count(name)` (EVENT_COUNT), `event_first_time(name)`/`event_last_time(name)`
     (aware datetimes or None), `event_last_data(name, param)`, `in_segment(name)`, `now()` (aware UTC; one
     evaluation asks once, so every NOW() in it agrees) and `callout(name, args)` (EXTERNALCALLOUT).
+    Customer memory, across visits: `event_count_within(name, days)`, `event_first_time_within`,
+    `event_last_time_within`, `event_sum_within(name, param, days)` (rolling windows of whole days),
+    `pattern_met(name)`, `audience_id(field)` (audience.<field>) and the `audience_level` attribute.
     """
 
     event_params: Mapping[str, Any] = _EMPTY
     event_name: str | None = None
     event_sequence: int | None = None
+    audience_level: str = ""
 
     def event_count(self, name: str) -> int:
         return 0
@@ -39,6 +43,24 @@ class EvalContext:
 
     def in_segment(self, name: str) -> bool:
         return False
+
+    def event_count_within(self, name: str, days: int) -> int:
+        return 0
+
+    def event_first_time_within(self, name: str, days: int) -> datetime | None:
+        return None
+
+    def event_last_time_within(self, name: str, days: int) -> datetime | None:
+        return None
+
+    def event_sum_within(self, name: str, param: str, days: int) -> Any:
+        return None
+
+    def pattern_met(self, name: str) -> bool:
+        return False
+
+    def audience_id(self, field: str) -> Any:
+        return None
 
     def now(self) -> datetime:
         return datetime.now(timezone.utc)

@@ -81,8 +81,10 @@ EXTRACT_PARTS = {"YEAR": "year", "MONTH": "month", "DAY": "day", "HOUR": "hour",
 class Contextual:
     """A function answered by the EvalContext: `member` is the method (or, with no `literals`, the attribute).
 
-    `literals` are the kinds of the string-literal arguments ("event", "segment", "param", "callout");
-    `result`/`nullable` describe the value.
+    `literals` are the kinds of the string-literal arguments ("event", "segment", "param", "callout",
+    "pattern"); `result`/`nullable` describe the value. `windowed` is the member called instead when a
+    trailing `INTERVAL 'n' DAY` argument asks for a rolling window over the customer's visits (the window's
+    number of days is passed last); `window_required` refuses the form without one.
     """
 
     member: str
@@ -90,12 +92,20 @@ class Contextual:
     result: str
     nullable: bool
     call: bool = True
+    windowed: str = ""
+    window_required: bool = False
 
 
 CONTEXTUAL: dict[str, Contextual] = {
-    "EVENT_COUNT": Contextual("event_count", ("event",), "int", False),
-    "EVENT_FIRST_TIME": Contextual("event_first_time", ("event",), "timestamp", True),
-    "EVENT_LAST_TIME": Contextual("event_last_time", ("event",), "timestamp", True),
+    "EVENT_COUNT": Contextual("event_count", ("event",), "int", False, windowed="event_count_within"),
+    "EVENT_FIRST_TIME": Contextual("event_first_time", ("event",), "timestamp", True,
+                                   windowed="event_first_time_within"),
+    "EVENT_LAST_TIME": Contextual("event_last_time", ("event",), "timestamp", True,
+                                  windowed="event_last_time_within"),
+    "EVENT_SUM": Contextual("event_sum_within", ("event", "param"), "double", True, windowed="event_sum_within",
+                            window_required=True),
+    "PATTERN_MET": Contextual("pattern_met", ("pattern",), "bool", False),
+    "AUDIENCE_LEVEL": Contextual("audience_level", (), "string", False, call=False),
     "EVENT_LAST_DATA": Contextual("event_last_data", ("event", "param"), "any", True),
     "IN_SEGMENT": Contextual("in_segment", ("segment",), "bool", False),
     "NOW": Contextual("now", (), "timestamp", False),
@@ -103,6 +113,17 @@ CONTEXTUAL: dict[str, Contextual] = {
     "EVENT_SEQUENCE": Contextual("event_sequence", (), "int", True, call=False),
     "EXTERNALCALLOUT": Contextual("callout", ("callout",), "any", True),
 }
+
+# audience.<id field> reads this EvalContext method.
+AUDIENCE_ID = "audience_id"
+# Every EvalContext member generated code may name.
+CONTEXT_MEMBERS = frozenset({f.member for f in CONTEXTUAL.values()} | {f.windowed for f in CONTEXTUAL.values()}
+                            | {AUDIENCE_ID}) - {""}
+WINDOWED = {f.windowed: name for name, f in CONTEXTUAL.items() if f.windowed}
+
+# Rolling windows over a customer's visits are whole days (counters are kept per UTC day), at most this many.
+WINDOW_UNITS = {"DAY": 1, "DAYS": 1, "WEEK": 7, "WEEKS": 7}
+MAX_WINDOW_DAYS = 400
 
 # Functions with their own checking rules (lazy arguments or rewriting), handled by name in check.py.
 SPECIAL = ("COALESCE", "NULLIF", "IF")

@@ -19,6 +19,7 @@ from segflow.v1 import ruleset_pb2, value_pb2
 
 from segflow.rules import Attribute, CompileError, Schema, compile_expression, compile_segments
 from segflow.rules.errors import RuleError, suggest
+from segflow.rules.functions import MAX_WINDOW_DAYS, WINDOWED
 from segflow.rules.schema import type_problem
 from segflow.rules.values import from_value
 from segflow.rules.index import RuleIndex
@@ -85,6 +86,29 @@ class CompiledTreatment:
 
 
 @dataclass(frozen=True)
+class CompiledPattern:
+    """An event pattern: `weights` by event; met when, over the days from `first_day` (or the last
+    `window_days` days) to `last_day`, ALL_OF saw each event, COUNTER counted `target` events, or
+    WEIGHTED_COUNTER summed weights up to `target`."""
+
+    name: str
+    kind: int
+    weights: Mapping[str, float]
+    target: float
+    window_days: int | None
+    first_day: int | None
+    last_day: int | None
+
+
+@dataclass(frozen=True)
+class OfferMemory:
+    """What a customer's memory caps of one offer: contacts over `per_days`, suppression after a response."""
+
+    per_days: int | None
+    suppress_seconds: float | None
+
+
+@dataclass(frozen=True)
 class CompiledRuleset:
     """A checked ruleset with every expression compiled and every lookup the hot path needs indexed."""
 
@@ -104,6 +128,18 @@ class CompiledRuleset:
     max_trigger_depth: int
     default_max_presentations: int
     default_audience_level: str
+    # Customer memory across visits (server/profiles): the `scope: profile` attributes, the events whose
+    # daily counters are kept (windowed functions and patterns name them), patterns, per-customer offer caps.
+    profile_attributes: tuple[str, ...] = ()
+    remembered_events: frozenset[str] = frozenset()
+    patterns: Mapping[str, CompiledPattern] = field(default_factory=dict)
+    patterns_by_event: Mapping[str, tuple[CompiledPattern, ...]] = field(default_factory=dict)
+    offer_memory: Mapping[str, OfferMemory] = field(default_factory=dict)
+
+    @property
+    def remembers(self) -> bool:
+        """Whether sessions of this ruleset keep a customer memory at all."""
+        return bool(self.profile_attributes or self.remembered_events or self.offer_memory)
 
     def rules_for(self, event_name: str) -> tuple[tuple[str, CompiledRule], ...]:
         """(rule id, rule) of the rules listening to an event, in the order they run."""
@@ -149,6 +185,7 @@ class _Compiler:
         self.warnings: list[RuleError] = []
         self.used_segments: set[str] = set()
         self.used_events: set[str] = set()
+        self.windowed_events: set[str] = set()
 
     # -- reporting --------------------------------------------------------------------------------
 
@@ -193,6 +230,7 @@ class _Compiler:
             return None
         self.used_segments.update(evaluator.segment_names)
         self.used_events.update(evaluator.event_names)
+        self.windowed_events.update(_windowed_events((evaluator.root,)))
         return evaluator
 
     # -- the pipeline -------------------------------------------------------------------------------
@@ -206,7 +244,8 @@ class _Compiler:
         events = self.unique(rs.events, "name", "event", "events")
         triggered = {e for r in rs.rules for a in [*r.then_actions, *r.else_actions]
                      if a.WhichOneof("kind") == "trigger_events" for e in a.trigger_events.events}
-        self.event_names = set(events) | triggered
+        patterns = self.unique(rs.patterns, "name", "pattern", "patterns")
+        self.event_names = set(events) | triggered | {f"pattern:{name}" for name in patterns}
         flowchart_segments = {s.name for f in rs.flowcharts for s in f.segments if s.name}
         self.offers = self.unique(rs.offers, "code", "offer", "offers")
         self.points = self.unique(rs.interaction_points, "name", "interaction point", "interaction_points")
@@ -220,6 +259,8 @@ class _Compiler:
             segments=frozenset(flowchart_segments),
             events=frozenset(self.event_names),
             callouts={c.name: c.arity for c in rs.callouts},  # the server validates callouts themselves
+            patterns=frozenset(patterns),
+            audience_fields=frozenset(f for fields in levels.values() for f in fields),
         )
         self.events = events
         defaults = self.defaults(attributes)
@@ -227,6 +268,8 @@ class _Compiler:
         flowcharts = self.flowcharts(levels)
         treatments = self.treatments()
         triggers = self.journey_triggers()
+        compiled_patterns = self.patterns()
+        offer_memory = self.offer_memory()
         settings = rs.settings
         default_level = settings.default_audience_level or (rs.audience_levels[0].name if rs.audience_levels else "")
         if settings.default_audience_level:
@@ -251,6 +294,13 @@ class _Compiler:
             max_trigger_depth=settings.max_trigger_depth or DEFAULT_MAX_TRIGGER_DEPTH,
             default_max_presentations=settings.default_max_presentations or DEFAULT_MAX_PRESENTATIONS,
             default_audience_level=default_level,
+            profile_attributes=tuple(a.name for a in attributes.values()
+                                     if a.scope == ruleset_pb2.ATTRIBUTE_SCOPE_PROFILE),
+            remembered_events=frozenset(self.windowed_events | {e for p in compiled_patterns for e in p.weights}),
+            patterns={p.name: p for p in compiled_patterns},
+            patterns_by_event={event: tuple(p for p in compiled_patterns if event in p.weights)
+                               for event in {e for p in compiled_patterns for e in p.weights}},
+            offer_memory=offer_memory,
         )
 
     def audience_levels(self) -> dict[str, tuple[str, ...]]:
@@ -386,6 +436,7 @@ class _Compiler:
                 self.errors.extend(exc.errors)
                 continue
             self.used_segments.update(evaluator.segment_names)
+            self.windowed_events.update(_windowed_events(evaluator.roots))
             by_level.setdefault(level, []).append(CompiledFlowchart(chart.name, level, evaluator))
         return {level: tuple(charts) for level, charts in by_level.items()}
 
@@ -424,6 +475,66 @@ class _Compiler:
                     triggers.setdefault(event, []).append((journey.name, transition))
         return {event: tuple(items) for event, items in triggers.items()}
 
+    def patterns(self) -> list[CompiledPattern]:
+        compiled = []
+        kinds = ruleset_pb2
+        for i, pattern in enumerate(self.ruleset.patterns):
+            path = f"patterns[{i}]"
+            if pattern.kind == kinds.PATTERN_KIND_UNSPECIFIED:
+                self.error("missing", "a pattern needs a kind: all_of, counter or weighted_counter", f"{path}.kind")
+            if not pattern.events:
+                self.error("missing", f"pattern {pattern.name!r} needs events", path)
+            weights: dict[str, float] = {}
+            for j, item in enumerate(pattern.events):
+                if self.check_known(item.event, self.events, "event", f"{path}.events[{j}].event"):
+                    weights[item.event] = weights.get(item.event, 0.0) + (item.weight or 1.0)
+                if item.weight < 0:
+                    self.error("invalid", "a weight must not be negative", f"{path}.events[{j}].weight")
+            self.used_events.update(weights)
+            target = {kinds.PATTERN_KIND_COUNTER: pattern.count,
+                      kinds.PATTERN_KIND_WEIGHTED_COUNTER: pattern.threshold}.get(pattern.kind, 1)
+            if target <= 0:
+                field_name = "count" if pattern.kind == kinds.PATTERN_KIND_COUNTER else "threshold"
+                self.error("invalid", f"pattern {pattern.name!r} needs a {field_name} above 0", f"{path}.{field_name}")
+            window = self.days(pattern, "window", path) if pattern.HasField("window") else None
+            first = pattern.starts_at.ToDatetime(tzinfo=_UTC) if pattern.HasField("starts_at") else None
+            last = pattern.ends_at.ToDatetime(tzinfo=_UTC) if pattern.HasField("ends_at") else None
+            if pattern.HasField("window") == (first is not None or last is not None) or (first is None) != (last is None):
+                self.error("invalid", "a pattern needs either a rolling window (e.g. 30d) or both starts_at and "
+                                      "ends_at", path)
+            elif first is not None and first >= last:
+                self.error("invalid", "starts_at must be before ends_at", f"{path}.ends_at")
+            compiled.append(CompiledPattern(
+                pattern.name, pattern.kind, weights, float(target), window,
+                None if first is None else int(first.timestamp() // 86400),
+                None if last is None else int(last.timestamp() // 86400)))
+        return compiled
+
+    def days(self, message, name: str, path: str) -> int | None:
+        """A duration field that must be whole days (counters are daily), 1 to MAX_WINDOW_DAYS."""
+        seconds = getattr(message, name).ToNanoseconds() / 1e9
+        days = seconds / 86400
+        if days != int(days) or not 1 <= days <= MAX_WINDOW_DAYS:
+            self.error("invalid", f"{name} must be whole days (e.g. 7d), 1 to {MAX_WINDOW_DAYS} days",
+                       f"{path}.{name}")
+            return None
+        return int(days)
+
+    def offer_memory(self) -> dict[str, OfferMemory]:
+        remembered = {}
+        for i, offer in enumerate(self.ruleset.offers):
+            path = f"offers[{i}]"
+            per = self.days(offer, "per", path) if offer.HasField("per") else None
+            suppress = None
+            if offer.HasField("suppress_after_response"):
+                suppress = offer.suppress_after_response.ToNanoseconds() / 1e9
+                if suppress <= 0:
+                    self.error("invalid", "suppress_after_response must be above 0s",
+                               f"{path}.suppress_after_response")
+            if per is not None or suppress is not None:
+                remembered[offer.code] = OfferMemory(per, suppress)
+        return remembered
+
     def unused_warnings(self, flowcharts) -> None:
         for i, chart in enumerate(self.ruleset.flowcharts):
             for j, segment in enumerate(chart.segments):
@@ -441,6 +552,20 @@ def _window(dated) -> tuple[datetime | None, datetime | None]:
                  for field in ("effective_at", "expires_at"))
 
 
+def _windowed_events(roots) -> set[str]:
+    """The events that windowed functions (EVENT_COUNT('x', INTERVAL ...) and kin) read in these IR trees."""
+    found, stack, seen = set(), list(roots), set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if node.op == "ctxcall" and node.data in WINDOWED:
+            found.add(node.args[0].data)
+        stack.extend(node.args)
+    return found
+
+
 def _constant_not_true(evaluator) -> bool:
     """True when a condition reads nothing and is not TRUE: its rule can never fire `then`."""
     if (evaluator.names or evaluator.event_params or evaluator.event_names or evaluator.segment_names
@@ -452,5 +577,5 @@ def _constant_not_true(evaluator) -> bool:
         return False
 
 
-__all__ = ["CompiledRuleset", "CompiledRule", "CompiledAction", "CompiledFlowchart", "CompiledTreatment",
+__all__ = ["CompiledPattern", "OfferMemory", "CompiledRuleset", "CompiledRule", "CompiledAction", "CompiledFlowchart", "CompiledTreatment",
            "compile_ruleset", "load_and_compile", "ruleset_digest"]

@@ -3,7 +3,7 @@
 The YAML is the message's JSON mapping, made friendlier for people: keys are field names (or their
 `json_name`, such as `if`, `then`, `when`), enum values may drop their prefix (`type: int` for
 `VALUE_TYPE_INT`), typed values are plain YAML scalars or lists, timestamps are RFC 3339 text and durations
-are numbers of seconds or text such as `250ms` / `1.5s`. The walk is guided by the message descriptors, so
+are numbers of seconds or text such as `250ms` / `1.5s` / `7d`. The walk is guided by the message descriptors, so
 every unknown key or mistyped value is reported at once with its line, column and a suggestion.
 """
 
@@ -26,8 +26,8 @@ _BOOL = "tag:yaml.org,2002:bool"
 _INT = "tag:yaml.org,2002:int"
 _FLOAT = "tag:yaml.org,2002:float"
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
-_DURATION_UNITS = {None: 1.0, "s": 1.0, "ms": 0.001, "m": 60.0, "h": 3600.0}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_DURATION_UNITS = {None: 1.0, "s": 1.0, "ms": 0.001, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _SCALARS = yaml.constructor.SafeConstructor()
 
 
@@ -281,7 +281,7 @@ def _read_timestamp(reader: _Reader, target: Message, node: yaml.Node, path: str
 def _read_duration(reader: _Reader, target: Message, node: yaml.Node, path: str) -> str | None:
     match = _DURATION.match(node.value) if isinstance(node, yaml.ScalarNode) else None
     if not match:
-        return "expected a duration such as 250ms, 1.5s, 5m or a number of seconds"
+        return "expected a duration such as 250ms, 1.5s, 5m, 7d or a number of seconds"
     seconds = float(match.group(1)) * _DURATION_UNITS[match.group(2)]
     target.FromNanoseconds(round(seconds * 1e9))
     return None

@@ -1,5 +1,5 @@
 """What an expression may refer to: declared attributes with types and nullability, event parameters,
-segments, events and callouts. Anything left as None is not checked, so the engine also works schemaless."""
+segments, events, callouts, event patterns and audience id fields. Anything left as None is not checked, so the engine also works schemaless."""
 
 from __future__ import annotations
 
@@ -38,6 +38,8 @@ class Schema:
     segments: frozenset[str] | set[str] | None = None
     events: frozenset[str] | set[str] | None = None
     callouts: Mapping[str, int] | None = None
+    patterns: frozenset[str] | set[str] | None = None
+    audience_fields: frozenset[str] | set[str] | None = None
 
     def key(self) -> tuple:
         """A hashable value equal for schemas that check expressions identically (for the compile cache)."""
@@ -45,7 +47,9 @@ class Schema:
             return None if mapping is None else tuple(sorted(mapping.items()))
         return (items(self.attributes), items(self.event_params),
                 None if self.segments is None else tuple(sorted(self.segments)),
-                None if self.events is None else tuple(sorted(self.events)), items(self.callouts))
+                None if self.events is None else tuple(sorted(self.events)), items(self.callouts),
+                None if self.patterns is None else tuple(sorted(self.patterns)),
+                None if self.audience_fields is None else tuple(sorted(self.audience_fields)))
 
     def attribute(self, name: str) -> Attribute | None:
         """The declared attribute, ANY when attributes are unchecked, None when undeclared."""

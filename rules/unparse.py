@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from sqlglot import exp
 
-from segflow.rules.functions import CAST_TYPES, CONTEXTUAL, EXTRACT_PARTS, SCALARS
+from segflow.rules.functions import AUDIENCE_ID, CAST_TYPES, CONTEXTUAL, EXTRACT_PARTS, SCALARS, WINDOWED
 from segflow.rules.ir import Node
 
 _CMP = {"==": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
@@ -187,7 +187,11 @@ def _call(node: Node) -> tuple[str, int]:
 
 
 def _context(node: Node) -> tuple[str, int]:
+    if node.data == AUDIENCE_ID:
+        return f"audience.{node.args[0].data}", ATOM
     args = [a for arg in node.args for a in (arg.args if arg.op == "tuple" else (arg,))]
+    if node.data in WINDOWED:  # the window, in days, is the last argument
+        return f"{WINDOWED[node.data]}({_list(tuple(args[:-1]))}, INTERVAL '{args[-1].data}' DAY)", ATOM
     return f"{_CONTEXT_NAMES[node.data]}({_list(tuple(args))})", ATOM
 
 

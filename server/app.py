@@ -23,6 +23,7 @@ from segflow.v1 import decision_service_pb2, decision_service_pb2_grpc, ruleset_
 from segflow.server.config import Config
 from segflow.server.errors import as_service_error
 from segflow.server.history import HistoryError, HistoryWriter, RulesetVersions, open_sink
+from segflow.server.profiles.store import ProfileStore
 from segflow.server.metrics import MetricsInterceptor, ServiceCollector, start_metrics_server
 from segflow.server.rulesets import RulesetRegistry, Source
 from segflow.server.runtime.engine import Engine
@@ -62,8 +63,10 @@ class Service:
         self.bus = ActionBus(retention=config.action_retention, queue_size=config.subscriber_queue)
         self.store = open_store(config.sessions_url, idle_timeout=timedelta(seconds=config.idle_timeout_seconds),
                                 max_sessions=config.max_sessions, clock=clock)
+        self.profiles = ProfileStore(config.history, self.sink.database)
         self.engine = Engine(self.registry, self.store, clock=clock, submit=self.history.submit,
-                             publish=self.bus.publish, admit=self._admit, journeys=open_journeys(self.store))
+                             publish=self.bus.publish, admit=self._admit, journeys=open_journeys(self.store),
+                             profiles=self.profiles)
         self.store.on_close = self.engine.summarise
         self.health = health.HealthServicer()
         self.metrics = CollectorRegistry()
@@ -73,7 +76,7 @@ class Service:
         self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=config.workers), interceptors=interceptors)
         decision_service_pb2_grpc.add_DecisionServiceServicer_to_server(
             DecisionServicer(self.engine, self.bus), self.server)
-        ruleset_service_pb2_grpc.add_RulesetServiceServicer_to_server(RulesetServicer(self.registry, clock), self.server)
+        ruleset_service_pb2_grpc.add_RulesetServiceServicer_to_server(RulesetServicer(self.registry, clock, self.forget_customer), self.server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         reflection.enable_server_reflection(
             (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server)
@@ -118,6 +121,7 @@ class Service:
         self.bus.close()
         self.store.close_all("shutdown")  # a no-op for a shared (Redis) store: other replicas serve its sessions
         self.store.close()
+        self.profiles.close()
         self.history.close()
         self.registry.close()
         if self.metrics_server is not None:  # last, so scrapes see the shutdown through
@@ -131,6 +135,15 @@ class Service:
         except HistoryError as exc:
             raise as_service_error(exc) from exc
 
+    def forget_customer(self, request: ruleset_service_pb2.ForgetCustomerRequest,
+                        ) -> ruleset_service_pb2.ForgetCustomerResponse:
+        """Erase a customer: history queued so far is written first, so none of it survives the erasure."""
+        level, customer = self.engine.customer_of(request.audience)
+        self.history.flush(timeout=10.0)
+        profiles, rows = self.profiles.forget(level, customer)
+        log.info("ForgetCustomer %s (%s): %s", customer, level, request.reason or "no reason given")
+        return ruleset_service_pb2.ForgetCustomerResponse(profiles_deleted=profiles, history_rows_deleted=rows)
+
     def wait(self) -> None:
         self.server.wait_for_termination()
 
@@ -140,6 +153,7 @@ class Service:
 
     def _sweep(self) -> None:
         retention = timedelta(days=self.config.anonymous_retention_days)
+        profile_retention = timedelta(days=self.config.profile_retention_days)
         next_purge = 0.0
         while not self._stopping.wait(SWEEP_SECONDS):
             try:
@@ -147,6 +161,8 @@ class Service:
                 self.registry.sync()  # another replica may have deployed a version
                 if time.monotonic() >= next_purge:
                     self.sink.purge_anonymous(self.clock() - retention)
+                    if profile_retention:
+                        self.profiles.purge(self.clock() - profile_retention)
                     next_purge = time.monotonic() + PURGE_SECONDS
             except Exception:  # the sweeper must outlive a transient database error
                 log.exception("session sweep failed")

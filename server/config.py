@@ -28,6 +28,9 @@ class Config:
     max_sessions: int = 100_000
     # How long anonymous session summaries are kept in history.
     anonymous_retention_days: float = 60.0
+    # How long a customer's profile (attributes, counters, patterns, offer memory) is kept after it last
+    # changed; 0 keeps profiles forever.
+    profile_retention_days: float = 730.0
     # Action events kept for subscribers resuming after a disconnect.
     action_retention: int = 10_000
     # Action events queued per subscriber before it is told it fell behind.
@@ -55,6 +58,7 @@ _HELP = {
     "idle_timeout_seconds": "session idle timeout",
     "max_sessions": "live sessions kept before eviction",
     "anonymous_retention_days": "days anonymous session summaries are kept",
+    "profile_retention_days": "days a customer profile is kept after it last changed (0: forever)",
     "action_retention": "action events kept for subscribers that resume",
     "subscriber_queue": "action events queued per subscriber before it is dropped",
     "grace_seconds": "seconds in-flight calls get on shutdown",

@@ -20,6 +20,7 @@ from segflow.rules.ruleset import CompiledRuleset, compile_ruleset, ruleset_dige
 from segflow.rules.ruleset_yaml import LoadedRuleset, load_ruleset_yaml
 from segflow.server.callouts import CalloutRegistry, validate_definitions
 from segflow.server.errors import FailedPrecondition, NotFound
+from segflow.server.profiles.sources import ProfileSources, validate_sources
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,13 @@ class ActiveVersion:
     compiled: CompiledRuleset
     version: int
     callouts: CalloutRegistry | None
+    profiles: ProfileSources | None = None  # where profile attributes come from at identification
+
+    def close(self) -> None:
+        """Stop the version's callouts and profile sources (no call runs on it any more)."""
+        for started in (self.callouts, self.profiles):
+            if started is not None:
+                started.close()
 
 
 def _load(source: Source) -> tuple[ruleset_pb2.Ruleset, LoadedRuleset | None]:
@@ -57,7 +65,9 @@ def _compile(ruleset: ruleset_pb2.Ruleset, loaded: LoadedRuleset | None) -> Comp
     errors = list(loaded.errors) if loaded else []  # the reader's, reported with the compiler's
     errors += [RuleError(code="callout", message=p.message, path=p.path, expression="", expr_line=0, expr_column=0,
                         line=positions.get(p.path, (None, None))[0], column=positions.get(p.path, (None, None))[1])
-              for p in validate_definitions(ruleset.callouts)]
+              for p in [*validate_definitions(ruleset.callouts),
+                        *validate_sources(ruleset.profile_sources,
+                                          {level.name: level.id_fields for level in ruleset.audience_levels})]]
     try:
         compiled = compile_ruleset(ruleset, loaded)
     except CompileError as exc:
@@ -117,11 +127,11 @@ class RulesetRegistry:
             if clean and self._active is not None and stored is not None and stored.digest == digest:
                 return Deployment(stored, self._active.compiled, unchanged=True)
             compiled = _compile(ruleset, loaded)
-            callouts = start_callouts(ruleset)
+            started = _start(ruleset, compiled, 0)  # numbered once the version is recorded
             record = self.versions.add(ruleset.name, ruleset.channel, digest, author, comment, source.yaml,
                                        ruleset.SerializeToString(deterministic=True))
             self.versions.set_active(record.version)
-            self._swap(ActiveVersion(compiled, record.version, callouts))
+            self._swap(ActiveVersion(compiled, record.version, started.callouts, started.profiles))
             return Deployment(record, compiled, unchanged=False)
 
     def rollback(self, version: int, author: str = "") -> Deployment:
@@ -142,22 +152,22 @@ class RulesetRegistry:
         with self._deploying:
             if self._active is None or self._active.version != record.version:
                 ruleset, loaded = _load(_stored_source(record))
-                self._swap(ActiveVersion(_compile(ruleset, loaded), record.version, start_callouts(ruleset)))
+                self._swap(_start(ruleset, _compile(ruleset, loaded), record.version))
         return True
 
     def close(self) -> None:
         """Shut down the callouts of the versions still held (on server stop)."""
         with self._deploying:
             for held in (self._previous, self._active):
-                if held is not None and held.callouts is not None:
-                    held.callouts.close()
+                if held is not None:
+                    held.close()
             self._previous = self._active = None
 
     def _swap(self, new: ActiveVersion) -> None:
         """Activate `new`; the version before the previous one has no calls left, so its callouts stop."""
         retired, self._previous, self._active = self._previous, self._active, new
-        if retired is not None and retired.callouts is not None:
-            retired.callouts.close()
+        if retired is not None:
+            retired.close()
 
 
 def start_callouts(ruleset: ruleset_pb2.Ruleset) -> CalloutRegistry | None:
@@ -169,6 +179,19 @@ def start_callouts(ruleset: ruleset_pb2.Ruleset) -> CalloutRegistry | None:
     except Exception as exc:  # a plugin that fails to initialize: the deploy fails, nothing changes
         log.exception("callouts failed to start")
         raise FailedPrecondition(f"callouts failed to start: {exc}", reason="CALLOUT_START_FAILED") from exc
+
+
+def _start(ruleset: ruleset_pb2.Ruleset, compiled: CompiledRuleset, version: int) -> ActiveVersion:
+    """A version ready to serve: its callouts and profile sources started (a failure starts neither)."""
+    callouts = start_callouts(ruleset)
+    try:
+        profiles = ProfileSources.from_ruleset(ruleset, compiled.profile_attributes)
+    except Exception as exc:  # a plugin that fails to initialize: the deploy fails, nothing changes
+        if callouts is not None:
+            callouts.close()
+        log.exception("profile sources failed to start")
+        raise FailedPrecondition(f"profile sources failed to start: {exc}", reason="PROFILE_SOURCE_START_FAILED") from exc
+    return ActiveVersion(compiled, version, callouts, profiles)
 
 
 def _stored_source(record) -> Source:

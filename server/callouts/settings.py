@@ -1,4 +1,5 @@
-"""Reads the bounds of one callout from its CalloutDefinition, filling in the defaults for unset fields."""
+"""Reads the bounds of one callout (or profile source) from its definition, filling in the defaults for unset
+fields."""
 
 from dataclasses import dataclass
 from typing import Any
@@ -28,11 +29,13 @@ class CalloutSettings:
     breaker_reset: float
 
     @classmethod
-    def from_definition(cls, definition: ruleset_pb2.CalloutDefinition) -> "CalloutSettings":
-        """Return the settings a definition asks for; assumes it passed validate_definitions."""
+    def from_definition(cls, definition: ruleset_pb2.CalloutDefinition, default: Any = None) -> "CalloutSettings":
+        """Return the settings a definition asks for; assumes it passed validation. A definition without a
+        `default` field (a ProfileSourceDefinition) uses `default`."""
+        has_default = "default_value" in definition.DESCRIPTOR.fields_by_name
         return cls(
             timeout=_seconds(definition, "timeout", DEFAULT_TIMEOUT),
-            default=from_value(definition.default_value),
+            default=from_value(definition.default_value) if has_default else default,
             cache_ttl=_seconds(definition, "cache_ttl", DEFAULT_CACHE_TTL),
             max_concurrency=definition.max_concurrency or DEFAULT_MAX_CONCURRENCY,
             breaker_failures=definition.breaker_failures or DEFAULT_BREAKER_FAILURES,

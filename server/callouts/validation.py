@@ -42,7 +42,7 @@ def validate_definitions(
         if definition.arity < 0:
             problems.append(Problem(f"{path}.arity", f"arity must not be negative, got {definition.arity}"))
         problems.extend(_source_problems(path, definition, plugins))
-        problems.extend(_bound_problems(path, definition))
+        problems.extend(bound_problems(path, definition))
     return problems
 
 
@@ -53,7 +53,7 @@ def _source_problems(
     if source is None:
         return [Problem(path, "a callout needs either a plugin or a target")]
     if source == "target":
-        if not _is_target(definition.target):
+        if not is_target(definition.target):
             return [Problem(f"{path}.target", f"target {definition.target!r} is not host:port")]
         return []
     name = definition.plugin
@@ -76,7 +76,7 @@ def _source_problems(
     return []
 
 
-def _is_target(target: str) -> bool:
+def is_target(target: str) -> bool:
     if not target or any(c.isspace() for c in target):
         return False
     if target.startswith(_URI_SCHEMES):
@@ -85,7 +85,8 @@ def _is_target(target: str) -> bool:
     return bool(host and sep and port.isdigit() and 0 < int(port) < 65536)
 
 
-def _bound_problems(path: str, definition: ruleset_pb2.CalloutDefinition) -> list[Problem]:
+def bound_problems(path: str, definition) -> list[Problem]:
+    """Problems of the bounds (timeout, cache_ttl, breaker, concurrency) of a callout or a profile source."""
     problems = []
     if definition.HasField("timeout"):
         timeout = definition.timeout.ToNanoseconds() / 1e9

@@ -87,6 +87,17 @@ tables with the same session_id and customer_id "".
 | source_yaml | text | the YAML source as deployed ("" when deployed as a message) |
 | ruleset_bytes | bytes | the serialized `segflow.v1.Ruleset` message |
 | active | boolean | true for the one version being served |
+
+`profiles`: what segflow remembers of each customer across visits (`server/profiles`), one row per
+(audience_level, customer_id), replaced as it changes.
+
+| column | type | meaning |
+| --- | --- | --- |
+| audience_level | text | the audience level (e.g. Customer) |
+| customer_id | text | the canonical customer id (`field=value;...`) |
+| attributes | json | object of the `scope: profile` attribute values (timestamps as ISO 8601 text) |
+| memory | json | daily event counters, met patterns, offer contacts and responses (`profiles/memory.py`) |
+| updated_at | timestamp | when the profile last changed; profiles unused for the retention period are purged |
 """
 
 from __future__ import annotations
@@ -128,6 +139,7 @@ class Table:
     columns: tuple[Column, ...]
     indexes: tuple[tuple[str, ...], ...] = ()
     primary_key: str = ""
+    key: tuple[str, ...] = ()  # a primary key of several columns
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -216,7 +228,20 @@ RULESET_VERSIONS = Table(
     primary_key="version",
 )
 
-TABLES = (CONTACTS, RESPONSES, DATA_ROWS, JOURNEY_STEPS, SESSION_SUMMARIES, RULESET_VERSIONS)
+PROFILES = Table(
+    "profiles",
+    (
+        Column("audience_level", Kind.TEXT),
+        Column("customer_id", Kind.TEXT),
+        Column("attributes", Kind.JSON),
+        Column("memory", Kind.JSON),
+        Column("updated_at", Kind.TIME),
+    ),
+    (("updated_at",),),
+    key=("audience_level", "customer_id"),
+)
+
+TABLES = (CONTACTS, RESPONSES, DATA_ROWS, JOURNEY_STEPS, SESSION_SUMMARIES, RULESET_VERSIONS, PROFILES)
 
 # Which table each record type is written to.
 RECORD_TABLES: dict[type, Table] = {
@@ -237,6 +262,8 @@ def create_statements(type_names: dict[Kind, str]) -> list[str]:
             + (" PRIMARY KEY" if column.name == table.primary_key else " NOT NULL")
             for column in table.columns
         ]
+        if table.key:
+            columns.append(f"PRIMARY KEY ({', '.join(table.key)})")
         statements.append(f"CREATE TABLE IF NOT EXISTS {table.name} ({', '.join(columns)})")
         for index in table.indexes:
             name = f"{table.name}_{'_'.join(index)}_idx"
@@ -270,3 +297,24 @@ PURGE_STATEMENTS = (
     ),
     "DELETE FROM session_summaries WHERE anonymous AND ended_at < ?",
 )
+
+
+# A profile written again replaces the row (the same statement in SQLite and PostgreSQL).
+UPSERT_PROFILE = (
+    "INSERT INTO profiles (audience_level, customer_id, attributes, memory, updated_at) VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT (audience_level, customer_id) DO UPDATE SET attributes = excluded.attributes, "
+    "memory = excluded.memory, updated_at = excluded.updated_at"
+)
+SELECT_PROFILE = "SELECT attributes, memory, updated_at FROM profiles WHERE audience_level = ? AND customer_id = ?"
+PURGE_PROFILES = "DELETE FROM profiles WHERE updated_at < ?"
+# Erasing a customer: the history rows of their sessions (also those logged while still anonymous), their
+# own rows, then their session summaries and profile rows. Each takes the customer id; the last also the level.
+_THEIR_SESSIONS = "SELECT session_id FROM session_summaries WHERE customer_id = ?"
+FORGET_STATEMENTS = (
+    *(
+        f"DELETE FROM {table.name} WHERE customer_id = ? OR session_id IN ({_THEIR_SESSIONS})"
+        for table in (CONTACTS, RESPONSES, DATA_ROWS, JOURNEY_STEPS)
+    ),
+    "DELETE FROM session_summaries WHERE customer_id = ?",
+)
+FORGET_PROFILE = "DELETE FROM profiles WHERE audience_level = ? AND customer_id = ?"

@@ -1,4 +1,5 @@
-"""What expressions see of a session: its event statistics, segments, the clock, the event and callouts."""
+"""What expressions see of a session: its event statistics, segments, the clock, the event and callouts, and
+the customer's memory across visits (windowed counters, patterns, audience ids)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,11 @@ from datetime import datetime
 from typing import Any, Callable, Mapping
 
 from segflow.rules.context import EvalContext
+from segflow.rules.ruleset import CompiledRuleset
 
 from segflow.server.callouts import CalloutRegistry, Outcome
+from segflow.server.profiles.memory import day_of
+from segflow.server.profiles.patterns import pattern_met
 from segflow.server.runtime.trace import Tracer
 from segflow.server.sessions.state import SessionState
 
@@ -20,11 +24,13 @@ class SessionContext(EvalContext):
 
     def __init__(self, session: SessionState, now: datetime, callouts: CalloutRegistry | None = None,
                  deadline: float | None = None, advise: Callable[[str, str], None] = lambda code, message: None,
-                 tracer: Tracer | None = None):
+                 tracer: Tracer | None = None, compiled: CompiledRuleset | None = None):
         self.session = session
+        self.compiled = compiled
         self._now = now
+        self.today = day_of(now)
         self._callouts = callouts
-        self._deadline = deadline
+        self.deadline = deadline
         self._advise = advise
         self._tracer = tracer
 
@@ -52,6 +58,35 @@ class SessionContext(EvalContext):
     def in_segment(self, name: str) -> bool:
         return name in self.session.segments
 
+    # -- the customer's memory: windows of whole days, today and the days-1 before it ------------------
+    def event_count_within(self, name: str, days: int) -> int:
+        memory = self.session.memory
+        return 0 if memory is None else memory.event_count(name, self.today - days + 1, self.today)
+
+    def event_first_time_within(self, name: str, days: int) -> datetime | None:
+        memory = self.session.memory
+        return None if memory is None else memory.event_time(name, self.today - days + 1, self.today, last=False)
+
+    def event_last_time_within(self, name: str, days: int) -> datetime | None:
+        memory = self.session.memory
+        return None if memory is None else memory.event_time(name, self.today - days + 1, self.today, last=True)
+
+    def event_sum_within(self, name: str, param: str, days: int) -> Any:
+        memory = self.session.memory
+        return None if memory is None else memory.event_sum(name, param, self.today - days + 1, self.today)
+
+    def pattern_met(self, name: str) -> bool:
+        memory = self.session.memory
+        pattern = self.compiled.patterns.get(name) if self.compiled is not None else None
+        return memory is not None and pattern is not None and pattern_met(pattern, memory, self.today)
+
+    def audience_id(self, field: str) -> Any:
+        return self.session.audience_ids.get(field)
+
+    @property
+    def audience_level(self) -> str:
+        return self.session.audience_level
+
     def now(self) -> datetime:
         return self._now
 
@@ -60,7 +95,7 @@ class SessionContext(EvalContext):
         if self._callouts is None:
             return None
         value, outcome = self._callouts.call_with_outcome(
-            name, args, audience=self.session, session_id=self.session.session_id, deadline=self._deadline)
+            name, args, audience=self.session, session_id=self.session.session_id, deadline=self.deadline)
         if outcome in DEGRADED:
             self._advise(f"callout_{outcome}", f"EXTERNALCALLOUT({name!r}) used its default value: {outcome}")
         if self._tracer is not None:

@@ -70,6 +70,7 @@ class Decision:
         self.left: set[str] = set()
         self.advisories = [action_pb2.Advisory(code=code, message=message) for code, message in notes]
         self.records: list = []
+        self.profile = None  # the customer's profile to write once the call has committed (a ProfileRecord)
         self.tracer = Tracer() if explain else None  # an explain trace, only when the request asks
         since = now - _EPOCH
         self._time = {"seconds": since.days * 86400 + since.seconds, "nanos": since.microseconds * 1000}

@@ -14,9 +14,11 @@ from typing import Any, Callable, Iterator, Protocol
 
 from segflow.v1 import decision_service_pb2 as pb
 
-from segflow.rules.ruleset import CompiledRuleset
 from segflow.server.errors import InvalidArgument, NotFound, ServiceError, require
 from segflow.server.history.records import SessionSummary
+from segflow.server.profiles.messages import profile_message
+from segflow.server.profiles.recall import Recall, memory_of, recalled
+from segflow.server.profiles.store import ProfileStore
 from segflow.server.rulesets import ActiveVersion
 from segflow.server.runtime import offers
 from segflow.server.runtime.context import SessionContext
@@ -26,7 +28,7 @@ from segflow.server.runtime.requests import attributes_of, audience_of, did_you_
 from segflow.server.runtime.segmentation import resegment
 from segflow.server.runtime.sessions import session_message
 from segflow.server.sessions.journeys import JourneyBook
-from segflow.server.sessions.state import SessionState
+from segflow.server.sessions.state import SessionState, customer_id_of
 from segflow.server.sessions.store import SessionStore
 
 
@@ -41,7 +43,7 @@ class Engine:
     def __init__(self, rulesets: RulesetProvider, store: SessionStore, *, clock: Callable[[], datetime],
                  submit: Callable[[Any], None] = lambda record: None,
                  publish: Callable[[Any], Any] = lambda action: None, journeys: JourneyBook | None = None,
-                 admit: Callable[[], None] = lambda: None):
+                 admit: Callable[[], None] = lambda: None, profiles: ProfileStore | None = None):
         self.rulesets = rulesets
         self.store = store
         self.clock = clock
@@ -49,6 +51,7 @@ class Engine:
         self.publish = publish
         self.admit = admit  # raises when a decision could not be recorded (e.g. the history queue is full)
         self.journeys = journeys or JourneyBook()
+        self.recall = Recall(profiles)  # customer memory; written like history, after each call commits
 
     # -- session lifecycle ------------------------------------------------------------------------
 
@@ -74,10 +77,15 @@ class Engine:
                 session = slot.state = SessionState(
                     session_id=request.session_id, channel=compiled.ruleset.channel, audience_level=level,
                     started_at=now, last_activity_at=now, audience_ids=ids,
-                    attributes={**compiled.defaults, **attributes}, ruleset_version=version)
+                    attributes=dict(compiled.defaults), ruleset_version=version)
+                memory_of(compiled, session)  # before the request's values, so they count as this visit's
+                session.attributes.update(attributes)
             decision = Decision(session, version, now, explain=request.explain, notes=notes)
             session.ruleset_version = version
-            resegment(compiled, self._context(active, session, now, deadline, decision), decision)
+            ctx = self._context(active, session, now, deadline, decision)
+            self.recall.identify(compiled, active.profiles, session, deadline, decision.advise)
+            resegment(compiled, ctx, decision)
+            decision.profile = self.recall.commit(compiled, session, now)
             response = pb.StartSessionResponse(
                 session=session_message(session, self.store, self.journeys), resumed=resumed,
                 segments_entered=sorted(decision.entered), decision=decision.proto,
@@ -94,6 +102,25 @@ class Engine:
             message = session_message(session, self.store, self.journeys)
             self.store.end(slot, "ended")
         return pb.EndSessionResponse(session=message)
+
+    def get_profile(self, request: pb.GetProfileRequest) -> pb.GetProfileResponse:
+        """What segflow remembers of a customer (the latest state, also of a visit still running)."""
+        level, customer = self.customer_of(request.audience)
+        stored = self.recall.store.load(level, customer) if self.recall.store is not None else None
+        if stored is None:
+            return pb.GetProfileResponse(found=False, profile=pb.CustomerProfile(audience_level=level,
+                                                                                 customer_id=customer))
+        memory = recalled(self.rulesets.current().compiled, level, customer, stored)
+        return pb.GetProfileResponse(found=True, profile=profile_message(memory, stored.updated_at))
+
+    def customer_of(self, audience) -> tuple[str, str]:
+        """(audience level, canonical customer id) of a request's audience; INVALID_ARGUMENT without ids."""
+        level, ids = audience_of(self.rulesets.current().compiled, audience, "audience")
+        customer = customer_id_of(ids)
+        if not customer:
+            raise InvalidArgument("audience: name the customer by their id fields", reason="MISSING_FIELD",
+                                  fields=[("audience.id_fields", "is required")])
+        return level, customer
 
     def summarise(self, session: SessionState, reason: str) -> None:
         """The store's on_close hook: a session that left is summarised to history."""
@@ -133,7 +160,7 @@ class Engine:
             session.attributes.update(attributes)
             ctx = self._context(active, session, now, deadline, decision)
             if audience is not None:
-                self._set_audience(compiled, ctx, decision, *audience)
+                self._set_audience(active, ctx, decision, *audience)
             if definition is None:
                 decision.advise("unknown_event", f"event {event.name!r} is not defined: recorded, nothing fired")
             processor = EventProcessor(compiled, ctx, decision, self.journeys.journeys_of)
@@ -142,6 +169,7 @@ class Engine:
                                          segments_left=sorted(decision.left), event_sequence=session.event_sequence)
             if event.event_id:
                 session.remember_event(event.event_id, response.SerializeToString())
+            decision.profile = self.recall.commit(compiled, session, now)
         self._emit(decision)
         return response
 
@@ -179,7 +207,8 @@ class Engine:
             now = self.clock()
             decision = Decision(session, version, now, explain=request.explain, notes=notes)
             session.attributes.update(attributes)
-            self._set_audience(compiled, self._context(active, session, now, deadline, decision), decision, level, ids)
+            self._set_audience(active, self._context(active, session, now, deadline, decision), decision, level, ids)
+            decision.profile = self.recall.commit(compiled, session, now)
             response = pb.SetAudienceResponse(
                 session=session_message(session, self.store, self.journeys),
                 segments_entered=sorted(decision.entered), segments_left=sorted(decision.left),
@@ -233,19 +262,24 @@ class Engine:
     @staticmethod
     def _context(active: ActiveVersion, session: SessionState, now: datetime, deadline: float | None,
                  decision: Decision) -> SessionContext:
-        return SessionContext(session, now, active.callouts, deadline, decision.advise, decision.tracer)
+        memory_of(active.compiled, session)
+        return SessionContext(session, now, active.callouts, deadline, decision.advise, decision.tracer,
+                              active.compiled)
 
-    def _set_audience(self, compiled: CompiledRuleset, ctx: SessionContext, decision: Decision, level: str,
+    def _set_audience(self, active: ActiveVersion, ctx: SessionContext, decision: Decision, level: str,
                       ids: dict[str, Any]) -> None:
-        """Change audience level and ids (de-anonymizing the session when ids arrive) and resegment."""
+        """Change audience level and ids (de-anonymizing the session when ids arrive), recall the customer's
+        memory and resegment."""
         session = ctx.session
         session.audience_level = level
         session.audience_ids = ids
         decision.identify()
         self.journeys.journeys_of(session)  # an identified visitor's anonymous journeys become the customer's
-        resegment(compiled, ctx, decision)
+        self.recall.identify(active.compiled, active.profiles, session, ctx.deadline, decision.advise)
+        resegment(active.compiled, ctx, decision)
 
     def _emit(self, decision: Decision) -> None:
+        self.recall.save(decision.profile)
         for record in decision.records:
             self.submit(record)
         for action in decision.actions:

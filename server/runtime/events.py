@@ -18,6 +18,7 @@ from segflow.v1 import action_pb2
 from segflow.rules.ruleset import CompiledAction, CompiledRuleset
 from segflow.rules.schema import type_problem
 from segflow.server.history.records import DataRecord
+from segflow.server.profiles.patterns import pattern_met
 from segflow.server.runtime import journeys, offers
 from segflow.server.runtime.context import SessionContext
 from segflow.server.runtime.decision import EVALUATION_ERRORS, Decision
@@ -49,8 +50,18 @@ class EventProcessor:
         stat.count += 1
         stat.last_time = when
         stat.last_data = dict(params)
+        remembered = name in self.compiled.remembered_events and session.memory is not None
+        if remembered:
+            session.memory.count(name, when, params)
         if not fire:
             return
+        self.rules(name, params, depth)
+        if remembered and name in self.compiled.patterns_by_event:
+            self.patterns(name, params, depth)
+
+    def rules(self, name: str, params: Mapping[str, Any], depth: int) -> None:
+        """Run the journey triggers and rules listening to `name` (an event, or `pattern:<name>`)."""
+        session = self.ctx.session
         self.ctx.on_event(name, params, session.event_sequence)
         decision = self.decision
         decision.event_name = name
@@ -78,6 +89,29 @@ class EventProcessor:
             self.ctx.on_event(name, params, session.event_sequence)  # restore after chained events
             decision.event_name = name
         decision.rule_id = ""
+
+    def patterns(self, name: str, params: Mapping[str, Any], depth: int) -> None:
+        """Re-evaluate the patterns counting `name`; those that became met fire rules `on: pattern:<name>`,
+        those no longer met (their window moved on) may become met, and fire, again later."""
+        memory = self.ctx.session.memory
+        for pattern in self.compiled.patterns_by_event[name]:
+            met = pattern_met(pattern, memory, self.ctx.today)
+            if met == (pattern.name in memory.patterns):
+                continue
+            memory.dirty = True
+            if not met:
+                del memory.patterns[pattern.name]
+                continue
+            memory.patterns[pattern.name] = self.decision.now.timestamp()
+            if depth + 1 > self.compiled.max_trigger_depth:
+                self.decision.advise("trigger_depth", f"pattern {pattern.name!r} met at the depth limit: its "
+                                                      f"rules did not run")
+                continue
+            rule_id = self.decision.rule_id
+            self.rules(f"pattern:{pattern.name}", {}, depth + 1)
+            self.decision.rule_id = rule_id
+            self.ctx.on_event(name, params, self.ctx.session.event_sequence)
+            self.decision.event_name = name
 
     def run(self, action: CompiledAction, depth: int) -> None:
         """Run one action; one whose expression fails is recorded as errored and the rule goes on."""

@@ -2,8 +2,9 @@
 
 Selection, for each requested interaction point in order: candidates are the treatment rules of the point whose
 segment the visitor is in; a candidate is dropped when out of its dates, not eligible (its condition is not
-TRUE), suppressed (rejected or explicitly suppressed in the session), over its presentation cap, or without a
-score (NULL); the best-scoring treatment of each offer is kept (dedupe), across points too unless duplicates
+TRUE), suppressed (rejected or explicitly suppressed in the session, or responded to by the customer within
+`suppress_after_response`), over its presentation cap (in the session, or with `per` the customer's contacts
+over that many days, across visits), or without a score (NULL); the best-scoring treatment of each offer is kept (dedupe), across points too unless duplicates
 are allowed; the top n by score win, ties broken by offer code then treatment rule id. Each winner gets a fresh
 treatment code and an action id, and becomes one of the session's offers last recommended.
 """
@@ -104,6 +105,19 @@ def _candidate(compiled: CompiledRuleset, ctx: SessionContext, treatment: Compil
     if offer.code in session.suppressed:
         return None, SUPPRESSION, "suppressed in this session"
     cap = offer.max_presentations or compiled.default_max_presentations
+    remembered = compiled.offer_memory.get(offer.code)
+    memory = session.memory
+    if remembered is not None and memory is not None:
+        response = memory.last_response(offer.code)
+        if remembered.suppress_seconds is not None and response is not None and (
+                (now - response[0]).total_seconds() < remembered.suppress_seconds):
+            what = "accepted" if response[1] else "rejected"
+            return None, SUPPRESSION, f"{what} at {response[0].isoformat()}, suppressed for " \
+                                      f"{remembered.suppress_seconds:g}s after a response"
+        if remembered.per_days is not None:
+            presented = memory.contacts(offer.code, ctx.today - remembered.per_days + 1)
+            if presented >= cap:
+                return None, CAP, f"presented {presented} times in {remembered.per_days} days, cap {cap}"
     presented = session.presentations.get(offer.code, 0)
     if presented >= cap:
         return None, CAP, f"presented {presented} times, cap {cap}"
@@ -154,8 +168,12 @@ def log_response(kind: str, treatment_codes: list[str], response_type: str, ctx:
         keys = dict(session_id=session.session_id, customer_id=decision.customer_id, decision_id=decision.id,
                     ruleset_version=decision.version, time=decision.now, action_id=action.action_id,
                     offer_code=issued.offer_code, treatment_code=code)
+        remember = session.memory is not None and ctx.compiled is not None and \
+            issued.offer_code in ctx.compiled.offer_memory
         if kind == "log_contact":
             session.presentations[issued.offer_code] = session.presentations.get(issued.offer_code, 0) + 1
+            if remember:
+                session.memory.contact(issued.offer_code, decision.now)
             decision.record(ContactRecord(**keys, interaction_point=issued.interaction_point,
                                           treatment_rule_id=issued.treatment_rule_id, segment=issued.segment,
                                           score=issued.score))
@@ -163,5 +181,7 @@ def log_response(kind: str, treatment_codes: list[str], response_type: str, ctx:
             accepted = kind == "log_acceptance"
             if not accepted:
                 session.rejected.add(issued.offer_code)
+            if remember:
+                session.memory.respond(issued.offer_code, decision.now, accepted)
             decision.record(ResponseRecord(**keys, response_type=response_type, accepted=accepted))
 

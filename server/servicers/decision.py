@@ -47,6 +47,10 @@ class DecisionServicer(decision_service_pb2_grpc.DecisionServiceServicer):
         return self.engine.end_session(request)
 
     @grpc_errors
+    def GetProfile(self, request, context):
+        return self.engine.get_profile(request)
+
+    @grpc_errors
     def ExecuteBatch(self, request, context):
         return self.engine.execute_batch(request, deadline(context))
 

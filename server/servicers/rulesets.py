@@ -8,7 +8,7 @@ from typing import Callable
 from segflow.v1 import ruleset_pb2, ruleset_service_pb2 as pb, ruleset_service_pb2_grpc
 
 from segflow.rules.errors import RuleError
-from segflow.server.errors import InvalidArgument, NotFound, grpc_errors
+from segflow.server.errors import FailedPrecondition, InvalidArgument, NotFound, grpc_errors
 from segflow.server.rulesets import RulesetRegistry, Source, check_source
 from segflow.server.simulate import simulate, simulation_version
 
@@ -40,9 +40,11 @@ def version_message(record, active_version: int) -> pb.RulesetVersion:
 
 
 class RulesetServicer(ruleset_service_pb2_grpc.RulesetServiceServicer):
-    def __init__(self, registry: RulesetRegistry, clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
+    def __init__(self, registry: RulesetRegistry, clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+                 forget: Callable[[pb.ForgetCustomerRequest], pb.ForgetCustomerResponse] | None = None):
         self.registry = registry
         self.clock = clock
+        self.forget = forget  # erases a customer (the service's profiles and history)
 
     def _active_version(self) -> int:
         return self.registry.current().version if self.registry.ready else 0
@@ -104,3 +106,9 @@ class RulesetServicer(ruleset_service_pb2_grpc.RulesetServiceServicer):
                 return simulate(compiled, request.scenario, clock=self.clock, callouts=callouts)
         active = self.registry.current()
         return simulate(active.compiled, request.scenario, clock=self.clock, callouts=active.callouts)
+
+    @grpc_errors
+    def ForgetCustomer(self, request, context):
+        if self.forget is None:
+            raise FailedPrecondition("this server keeps no customer memory", reason="NO_PROFILES")
+        return self.forget(request)

@@ -21,6 +21,7 @@ from typing import Any, Callable
 
 import msgpack
 
+from segflow.server.profiles.memory import CustomerMemory
 from segflow.server.sessions.state import EventStat, IssuedOffer, JourneyStep, SessionState
 
 FORMAT = 2
@@ -124,6 +125,8 @@ _FIELDS: tuple[tuple[str, Callable[[Any], Any], Callable[[Any], Any]], ...] = (
     ("suppressed", list, set),
     ("journeys", *_mapping(*_STEP)),
     ("ruleset_version", _same, _same),
+    ("memory", lambda m: None if m is None else m.to_json(),
+     lambda d: None if d is None else CustomerMemory.from_json(d)),
 )
 _NAMES = tuple(name for name, _, _ in _FIELDS)
 

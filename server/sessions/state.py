@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from segflow.server.profiles.memory import CustomerMemory
+
 
 @dataclass(slots=True)
 class EventStat:
@@ -47,6 +49,11 @@ class JourneyStep:
     updated_at: datetime
 
 
+def customer_id_of(ids: dict[str, Any]) -> str:
+    """The canonical customer id of audience id fields: `field=value;...` in field order, "" for none."""
+    return ";".join(f"{k}={ids[k]}" for k in sorted(ids) if ids[k] is not None)
+
+
 # How many processed event ids a session remembers for idempotent retries.
 PROCESSED_EVENTS_KEPT = 256
 
@@ -72,12 +79,14 @@ class SessionState:
     suppressed: set[str] = field(default_factory=set)
     journeys: dict[str, JourneyStep] = field(default_factory=dict)
     ruleset_version: int = 0
+    # The customer's memory across visits (profile attributes' last values, counters, patterns, offers);
+    # None when the ruleset remembers nothing.
+    memory: CustomerMemory | None = None
 
     @property
     def customer_id(self) -> str:
         """Canonical id from the audience id fields (`field=value;...`), empty while anonymous."""
-        return ";".join(f"{k}={self.audience_ids[k]}" for k in sorted(self.audience_ids)
-                        if self.audience_ids[k] is not None)
+        return customer_id_of(self.audience_ids)
 
     @property
     def anonymous(self) -> bool:

@@ -293,3 +293,66 @@ class SubscribeActionsResponse(_message.Message):
     action: _action_pb2.Action
     gap: ActionGap
     def __init__(self, sequence: _Optional[int] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., action: _Optional[_Union[_action_pb2.Action, _Mapping]] = ..., gap: _Optional[_Union[ActionGap, _Mapping]] = ...) -> None: ...
+
+class GetProfileRequest(_message.Message):
+    __slots__ = ("audience",)
+    AUDIENCE_FIELD_NUMBER: _ClassVar[int]
+    audience: _session_pb2.Audience
+    def __init__(self, audience: _Optional[_Union[_session_pb2.Audience, _Mapping]] = ...) -> None: ...
+
+class RememberedEvent(_message.Message):
+    __slots__ = ("event_name", "count", "first_time", "last_time")
+    EVENT_NAME_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    FIRST_TIME_FIELD_NUMBER: _ClassVar[int]
+    LAST_TIME_FIELD_NUMBER: _ClassVar[int]
+    event_name: str
+    count: int
+    first_time: _timestamp_pb2.Timestamp
+    last_time: _timestamp_pb2.Timestamp
+    def __init__(self, event_name: _Optional[str] = ..., count: _Optional[int] = ..., first_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class RememberedOffer(_message.Message):
+    __slots__ = ("offer_code", "presentations", "last_response_at", "last_response_accepted")
+    OFFER_CODE_FIELD_NUMBER: _ClassVar[int]
+    PRESENTATIONS_FIELD_NUMBER: _ClassVar[int]
+    LAST_RESPONSE_AT_FIELD_NUMBER: _ClassVar[int]
+    LAST_RESPONSE_ACCEPTED_FIELD_NUMBER: _ClassVar[int]
+    offer_code: str
+    presentations: int
+    last_response_at: _timestamp_pb2.Timestamp
+    last_response_accepted: bool
+    def __init__(self, offer_code: _Optional[str] = ..., presentations: _Optional[int] = ..., last_response_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_response_accepted: _Optional[bool] = ...) -> None: ...
+
+class CustomerProfile(_message.Message):
+    __slots__ = ("audience_level", "customer_id", "attributes", "events", "patterns_met", "offers", "updated_at")
+    class AttributesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _value_pb2.Value
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_value_pb2.Value, _Mapping]] = ...) -> None: ...
+    AUDIENCE_LEVEL_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
+    ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    PATTERNS_MET_FIELD_NUMBER: _ClassVar[int]
+    OFFERS_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    audience_level: str
+    customer_id: str
+    attributes: _containers.MessageMap[str, _value_pb2.Value]
+    events: _containers.RepeatedCompositeFieldContainer[RememberedEvent]
+    patterns_met: _containers.RepeatedScalarFieldContainer[str]
+    offers: _containers.RepeatedCompositeFieldContainer[RememberedOffer]
+    updated_at: _timestamp_pb2.Timestamp
+    def __init__(self, audience_level: _Optional[str] = ..., customer_id: _Optional[str] = ..., attributes: _Optional[_Mapping[str, _value_pb2.Value]] = ..., events: _Optional[_Iterable[_Union[RememberedEvent, _Mapping]]] = ..., patterns_met: _Optional[_Iterable[str]] = ..., offers: _Optional[_Iterable[_Union[RememberedOffer, _Mapping]]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class GetProfileResponse(_message.Message):
+    __slots__ = ("found", "profile")
+    FOUND_FIELD_NUMBER: _ClassVar[int]
+    PROFILE_FIELD_NUMBER: _ClassVar[int]
+    found: bool
+    profile: CustomerProfile
+    def __init__(self, found: _Optional[bool] = ..., profile: _Optional[_Union[CustomerProfile, _Mapping]] = ...) -> None: ...

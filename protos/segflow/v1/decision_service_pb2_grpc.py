@@ -75,6 +75,11 @@ class DecisionServiceStub:
                 request_serializer=segflow_dot_v1_dot_decision__service__pb2.SubscribeActionsRequest.SerializeToString,
                 response_deserializer=segflow_dot_v1_dot_decision__service__pb2.SubscribeActionsResponse.FromString,
                 _registered_method=True)
+        self.GetProfile = channel.unary_unary(
+                '/segflow.v1.DecisionService/GetProfile',
+                request_serializer=segflow_dot_v1_dot_decision__service__pb2.GetProfileRequest.SerializeToString,
+                response_deserializer=segflow_dot_v1_dot_decision__service__pb2.GetProfileResponse.FromString,
+                _registered_method=True)
 
 
 class DecisionServiceServicer:
@@ -137,6 +142,13 @@ class DecisionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetProfile(self, request, context):
+        """Returns what segflow remembers of a customer across visits.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DecisionServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -179,6 +191,11 @@ def add_DecisionServiceServicer_to_server(servicer, server):
                     servicer.SubscribeActions,
                     request_deserializer=segflow_dot_v1_dot_decision__service__pb2.SubscribeActionsRequest.FromString,
                     response_serializer=segflow_dot_v1_dot_decision__service__pb2.SubscribeActionsResponse.SerializeToString,
+            ),
+            'GetProfile': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetProfile,
+                    request_deserializer=segflow_dot_v1_dot_decision__service__pb2.GetProfileRequest.FromString,
+                    response_serializer=segflow_dot_v1_dot_decision__service__pb2.GetProfileResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -398,6 +415,33 @@ class DecisionService:
             '/segflow.v1.DecisionService/SubscribeActions',
             segflow_dot_v1_dot_decision__service__pb2.SubscribeActionsRequest.SerializeToString,
             segflow_dot_v1_dot_decision__service__pb2.SubscribeActionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetProfile(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/segflow.v1.DecisionService/GetProfile',
+            segflow_dot_v1_dot_decision__service__pb2.GetProfileRequest.SerializeToString,
+            segflow_dot_v1_dot_decision__service__pb2.GetProfileResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -4,6 +4,7 @@ from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from segflow.v1 import value_pb2 as _value_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
@@ -11,8 +12,28 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class AttributeScope(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ATTRIBUTE_SCOPE_UNSPECIFIED: _ClassVar[AttributeScope]
+    ATTRIBUTE_SCOPE_SESSION: _ClassVar[AttributeScope]
+    ATTRIBUTE_SCOPE_PROFILE: _ClassVar[AttributeScope]
+
+class PatternKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PATTERN_KIND_UNSPECIFIED: _ClassVar[PatternKind]
+    PATTERN_KIND_ALL_OF: _ClassVar[PatternKind]
+    PATTERN_KIND_COUNTER: _ClassVar[PatternKind]
+    PATTERN_KIND_WEIGHTED_COUNTER: _ClassVar[PatternKind]
+ATTRIBUTE_SCOPE_UNSPECIFIED: AttributeScope
+ATTRIBUTE_SCOPE_SESSION: AttributeScope
+ATTRIBUTE_SCOPE_PROFILE: AttributeScope
+PATTERN_KIND_UNSPECIFIED: PatternKind
+PATTERN_KIND_ALL_OF: PatternKind
+PATTERN_KIND_COUNTER: PatternKind
+PATTERN_KIND_WEIGHTED_COUNTER: PatternKind
+
 class Ruleset(_message.Message):
-    __slots__ = ("name", "channel", "description", "audience_levels", "attributes", "events", "rules", "flowcharts", "interaction_points", "offers", "treatment_rules", "journeys", "callouts", "settings")
+    __slots__ = ("name", "channel", "description", "audience_levels", "attributes", "events", "rules", "flowcharts", "interaction_points", "offers", "treatment_rules", "journeys", "callouts", "settings", "patterns", "profile_sources")
     NAME_FIELD_NUMBER: _ClassVar[int]
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
@@ -27,6 +48,8 @@ class Ruleset(_message.Message):
     JOURNEYS_FIELD_NUMBER: _ClassVar[int]
     CALLOUTS_FIELD_NUMBER: _ClassVar[int]
     SETTINGS_FIELD_NUMBER: _ClassVar[int]
+    PATTERNS_FIELD_NUMBER: _ClassVar[int]
+    PROFILE_SOURCES_FIELD_NUMBER: _ClassVar[int]
     name: str
     channel: str
     description: str
@@ -41,7 +64,9 @@ class Ruleset(_message.Message):
     journeys: _containers.RepeatedCompositeFieldContainer[Journey]
     callouts: _containers.RepeatedCompositeFieldContainer[CalloutDefinition]
     settings: RulesetSettings
-    def __init__(self, name: _Optional[str] = ..., channel: _Optional[str] = ..., description: _Optional[str] = ..., audience_levels: _Optional[_Iterable[_Union[AudienceLevel, _Mapping]]] = ..., attributes: _Optional[_Iterable[_Union[AttributeDefinition, _Mapping]]] = ..., events: _Optional[_Iterable[_Union[EventDefinition, _Mapping]]] = ..., rules: _Optional[_Iterable[_Union[Rule, _Mapping]]] = ..., flowcharts: _Optional[_Iterable[_Union[Flowchart, _Mapping]]] = ..., interaction_points: _Optional[_Iterable[_Union[InteractionPoint, _Mapping]]] = ..., offers: _Optional[_Iterable[_Union[OfferDefinition, _Mapping]]] = ..., treatment_rules: _Optional[_Iterable[_Union[TreatmentRule, _Mapping]]] = ..., journeys: _Optional[_Iterable[_Union[Journey, _Mapping]]] = ..., callouts: _Optional[_Iterable[_Union[CalloutDefinition, _Mapping]]] = ..., settings: _Optional[_Union[RulesetSettings, _Mapping]] = ...) -> None: ...
+    patterns: _containers.RepeatedCompositeFieldContainer[EventPattern]
+    profile_sources: _containers.RepeatedCompositeFieldContainer[ProfileSourceDefinition]
+    def __init__(self, name: _Optional[str] = ..., channel: _Optional[str] = ..., description: _Optional[str] = ..., audience_levels: _Optional[_Iterable[_Union[AudienceLevel, _Mapping]]] = ..., attributes: _Optional[_Iterable[_Union[AttributeDefinition, _Mapping]]] = ..., events: _Optional[_Iterable[_Union[EventDefinition, _Mapping]]] = ..., rules: _Optional[_Iterable[_Union[Rule, _Mapping]]] = ..., flowcharts: _Optional[_Iterable[_Union[Flowchart, _Mapping]]] = ..., interaction_points: _Optional[_Iterable[_Union[InteractionPoint, _Mapping]]] = ..., offers: _Optional[_Iterable[_Union[OfferDefinition, _Mapping]]] = ..., treatment_rules: _Optional[_Iterable[_Union[TreatmentRule, _Mapping]]] = ..., journeys: _Optional[_Iterable[_Union[Journey, _Mapping]]] = ..., callouts: _Optional[_Iterable[_Union[CalloutDefinition, _Mapping]]] = ..., settings: _Optional[_Union[RulesetSettings, _Mapping]] = ..., patterns: _Optional[_Iterable[_Union[EventPattern, _Mapping]]] = ..., profile_sources: _Optional[_Iterable[_Union[ProfileSourceDefinition, _Mapping]]] = ...) -> None: ...
 
 class AudienceLevel(_message.Message):
     __slots__ = ("name", "id_fields")
@@ -52,16 +77,18 @@ class AudienceLevel(_message.Message):
     def __init__(self, name: _Optional[str] = ..., id_fields: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class AttributeDefinition(_message.Message):
-    __slots__ = ("name", "type", "description", "default_value")
+    __slots__ = ("name", "type", "description", "default_value", "scope")
     NAME_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     DEFAULT_VALUE_FIELD_NUMBER: _ClassVar[int]
+    SCOPE_FIELD_NUMBER: _ClassVar[int]
     name: str
     type: _value_pb2.ValueType
     description: str
     default_value: _value_pb2.Value
-    def __init__(self, name: _Optional[str] = ..., type: _Optional[_Union[_value_pb2.ValueType, str]] = ..., description: _Optional[str] = ..., default_value: _Optional[_Union[_value_pb2.Value, _Mapping]] = ...) -> None: ...
+    scope: AttributeScope
+    def __init__(self, name: _Optional[str] = ..., type: _Optional[_Union[_value_pb2.ValueType, str]] = ..., description: _Optional[str] = ..., default_value: _Optional[_Union[_value_pb2.Value, _Mapping]] = ..., scope: _Optional[_Union[AttributeScope, str]] = ...) -> None: ...
 
 class ParameterDefinition(_message.Message):
     __slots__ = ("name", "type", "required", "description")
@@ -231,7 +258,7 @@ class InteractionPoint(_message.Message):
     def __init__(self, name: _Optional[str] = ..., zone: _Optional[str] = ...) -> None: ...
 
 class OfferDefinition(_message.Message):
-    __slots__ = ("code", "name", "attributes", "max_presentations", "effective_at", "expires_at")
+    __slots__ = ("code", "name", "attributes", "max_presentations", "effective_at", "expires_at", "per", "suppress_after_response")
     class AttributesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -245,13 +272,17 @@ class OfferDefinition(_message.Message):
     MAX_PRESENTATIONS_FIELD_NUMBER: _ClassVar[int]
     EFFECTIVE_AT_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    PER_FIELD_NUMBER: _ClassVar[int]
+    SUPPRESS_AFTER_RESPONSE_FIELD_NUMBER: _ClassVar[int]
     code: str
     name: str
     attributes: _containers.MessageMap[str, _value_pb2.Value]
     max_presentations: int
     effective_at: _timestamp_pb2.Timestamp
     expires_at: _timestamp_pb2.Timestamp
-    def __init__(self, code: _Optional[str] = ..., name: _Optional[str] = ..., attributes: _Optional[_Mapping[str, _value_pb2.Value]] = ..., max_presentations: _Optional[int] = ..., effective_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    per: _duration_pb2.Duration
+    suppress_after_response: _duration_pb2.Duration
+    def __init__(self, code: _Optional[str] = ..., name: _Optional[str] = ..., attributes: _Optional[_Mapping[str, _value_pb2.Value]] = ..., max_presentations: _Optional[int] = ..., effective_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., per: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., suppress_after_response: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class TreatmentRule(_message.Message):
     __slots__ = ("id", "segment", "interaction_point", "offer", "score", "eligibility", "effective_at", "expires_at")
@@ -329,3 +360,60 @@ class RulesetSettings(_message.Message):
     default_max_presentations: int
     default_audience_level: str
     def __init__(self, strict_events: _Optional[bool] = ..., max_trigger_depth: _Optional[int] = ..., default_max_presentations: _Optional[int] = ..., default_audience_level: _Optional[str] = ...) -> None: ...
+
+class PatternEvent(_message.Message):
+    __slots__ = ("event", "weight")
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    WEIGHT_FIELD_NUMBER: _ClassVar[int]
+    event: str
+    weight: float
+    def __init__(self, event: _Optional[str] = ..., weight: _Optional[float] = ...) -> None: ...
+
+class EventPattern(_message.Message):
+    __slots__ = ("name", "kind", "events", "count", "threshold", "window", "starts_at", "ends_at")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_FIELD_NUMBER: _ClassVar[int]
+    STARTS_AT_FIELD_NUMBER: _ClassVar[int]
+    ENDS_AT_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    kind: PatternKind
+    events: _containers.RepeatedCompositeFieldContainer[PatternEvent]
+    count: int
+    threshold: float
+    window: _duration_pb2.Duration
+    starts_at: _timestamp_pb2.Timestamp
+    ends_at: _timestamp_pb2.Timestamp
+    def __init__(self, name: _Optional[str] = ..., kind: _Optional[_Union[PatternKind, str]] = ..., events: _Optional[_Iterable[_Union[PatternEvent, _Mapping]]] = ..., count: _Optional[int] = ..., threshold: _Optional[float] = ..., window: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., starts_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ends_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ProfileSourceDefinition(_message.Message):
+    __slots__ = ("audience_level", "plugin", "target", "parameters", "timeout", "cache_ttl", "max_concurrency", "breaker_failures", "breaker_reset")
+    class ParametersEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    AUDIENCE_LEVEL_FIELD_NUMBER: _ClassVar[int]
+    PLUGIN_FIELD_NUMBER: _ClassVar[int]
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    PARAMETERS_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUT_FIELD_NUMBER: _ClassVar[int]
+    CACHE_TTL_FIELD_NUMBER: _ClassVar[int]
+    MAX_CONCURRENCY_FIELD_NUMBER: _ClassVar[int]
+    BREAKER_FAILURES_FIELD_NUMBER: _ClassVar[int]
+    BREAKER_RESET_FIELD_NUMBER: _ClassVar[int]
+    audience_level: str
+    plugin: str
+    target: str
+    parameters: _containers.ScalarMap[str, str]
+    timeout: _duration_pb2.Duration
+    cache_ttl: _duration_pb2.Duration
+    max_concurrency: int
+    breaker_failures: int
+    breaker_reset: _duration_pb2.Duration
+    def __init__(self, audience_level: _Optional[str] = ..., plugin: _Optional[str] = ..., target: _Optional[str] = ..., parameters: _Optional[_Mapping[str, str]] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., cache_ttl: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., max_concurrency: _Optional[int] = ..., breaker_failures: _Optional[int] = ..., breaker_reset: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...

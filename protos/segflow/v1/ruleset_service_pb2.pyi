@@ -4,6 +4,7 @@ from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from segflow.v1 import decision_service_pb2 as _decision_service_pb2
 from segflow.v1 import offer_pb2 as _offer_pb2
 from segflow.v1 import ruleset_pb2 as _ruleset_pb2
+from segflow.v1 import session_pb2 as _session_pb2
 from segflow.v1 import trace_pb2 as _trace_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -214,3 +215,19 @@ class SimulateRulesetResponse(_message.Message):
     passed: bool
     steps: _containers.RepeatedCompositeFieldContainer[StepResult]
     def __init__(self, passed: _Optional[bool] = ..., steps: _Optional[_Iterable[_Union[StepResult, _Mapping]]] = ...) -> None: ...
+
+class ForgetCustomerRequest(_message.Message):
+    __slots__ = ("audience", "reason")
+    AUDIENCE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    audience: _session_pb2.Audience
+    reason: str
+    def __init__(self, audience: _Optional[_Union[_session_pb2.Audience, _Mapping]] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class ForgetCustomerResponse(_message.Message):
+    __slots__ = ("profiles_deleted", "history_rows_deleted")
+    PROFILES_DELETED_FIELD_NUMBER: _ClassVar[int]
+    HISTORY_ROWS_DELETED_FIELD_NUMBER: _ClassVar[int]
+    profiles_deleted: int
+    history_rows_deleted: int
+    def __init__(self, profiles_deleted: _Optional[int] = ..., history_rows_deleted: _Optional[int] = ...) -> None: ...

@@ -65,6 +65,11 @@ class RulesetServiceStub:
                 request_serializer=segflow_dot_v1_dot_ruleset__service__pb2.SimulateRulesetRequest.SerializeToString,
                 response_deserializer=segflow_dot_v1_dot_ruleset__service__pb2.SimulateRulesetResponse.FromString,
                 _registered_method=True)
+        self.ForgetCustomer = channel.unary_unary(
+                '/segflow.v1.RulesetService/ForgetCustomer',
+                request_serializer=segflow_dot_v1_dot_ruleset__service__pb2.ForgetCustomerRequest.SerializeToString,
+                response_deserializer=segflow_dot_v1_dot_ruleset__service__pb2.ForgetCustomerResponse.FromString,
+                _registered_method=True)
 
 
 class RulesetServiceServicer:
@@ -113,6 +118,13 @@ class RulesetServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ForgetCustomer(self, request, context):
+        """Erases what segflow remembers of a customer: profile, counters, pattern state and history rows.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RulesetServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -145,6 +157,11 @@ def add_RulesetServiceServicer_to_server(servicer, server):
                     servicer.SimulateRuleset,
                     request_deserializer=segflow_dot_v1_dot_ruleset__service__pb2.SimulateRulesetRequest.FromString,
                     response_serializer=segflow_dot_v1_dot_ruleset__service__pb2.SimulateRulesetResponse.SerializeToString,
+            ),
+            'ForgetCustomer': grpc.unary_unary_rpc_method_handler(
+                    servicer.ForgetCustomer,
+                    request_deserializer=segflow_dot_v1_dot_ruleset__service__pb2.ForgetCustomerRequest.FromString,
+                    response_serializer=segflow_dot_v1_dot_ruleset__service__pb2.ForgetCustomerResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -310,6 +327,33 @@ class RulesetService:
             '/segflow.v1.RulesetService/SimulateRuleset',
             segflow_dot_v1_dot_ruleset__service__pb2.SimulateRulesetRequest.SerializeToString,
             segflow_dot_v1_dot_ruleset__service__pb2.SimulateRulesetResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ForgetCustomer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/segflow.v1.RulesetService/ForgetCustomer',
+            segflow_dot_v1_dot_ruleset__service__pb2.ForgetCustomerRequest.SerializeToString,
+            segflow_dot_v1_dot_ruleset__service__pb2.ForgetCustomerResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,153 @@
+"""Customer profiles in the history database, behind a bounded in-process cache and a batching writer.
+
+A profile is read when a session is identified (cache first, then one primary-key lookup) and written after
+the call that changed it commits: `save` updates the cache and queues the row for the background writer
+(`history.writer.HistoryWriter`, the one history uses), which replaces each customer's row once per batch
+with its latest state; `close` writes everything queued. The store has its own connection, so a profile
+load never waits behind a history batch. With several replicas the cache is bounded in time too
+(`cache_ttl`): another replica's write is seen within that time, and the last write of a customer wins.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Sequence
+
+from cachetools import TTLCache
+
+from segflow.server.history.backends import SQLiteBackend, _to_json
+from segflow.server.history.database import Database
+from segflow.server.history.schema import (FORGET_PROFILE, FORGET_STATEMENTS, PURGE_PROFILES, SELECT_PROFILE,
+                                           UPSERT_PROFILE, Kind)
+from segflow.server.history.writer import HistoryWriter
+
+log = logging.getLogger(__name__)
+
+CACHE_SIZE = 10_000
+CACHE_TTL = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileRecord:
+    """One customer's profile as of `updated_at`: attributes and memory already as JSON text (a snapshot)."""
+
+    audience_level: str
+    customer_id: str
+    attributes: str
+    memory: str
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StoredProfile:
+    """A profile as read back: attribute values (timestamps still ISO text), the memory document, its time."""
+
+    attributes: dict[str, Any]
+    memory: dict[str, Any]
+    updated_at: datetime | None
+
+
+def profile_record(level: str, customer_id: str, attributes: dict[str, Any], memory: dict[str, Any],
+                   now: datetime) -> ProfileRecord:
+    """Snapshot a profile for writing (the live dicts go on changing after this)."""
+    return ProfileRecord(level, customer_id, _to_json(attributes), json.dumps(memory, separators=(",", ":")), now)
+
+
+class _ProfileSink:
+    """The writer's sink: each batch replaces the rows of the customers in it, the latest state of each."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        self._time = database.backend.encoders[Kind.TIME]
+
+    def write_batch(self, records: Sequence[ProfileRecord]) -> None:
+        latest = {(r.audience_level, r.customer_id): r for r in records}
+        rows = [(r.audience_level, r.customer_id, r.attributes, r.memory, self._time(r.updated_at))
+                for r in latest.values()]
+        with self._database.transaction() as tx:
+            tx.executemany(UPSERT_PROFILE, rows)
+
+    def close(self) -> None:
+        """The store closes the database after the writer."""
+
+
+class ProfileStore:
+    """Profiles by (audience level, customer id): load, save (after commit), forget, purge."""
+
+    def __init__(self, url: str, shared: Database, *, cache_size: int = CACHE_SIZE, cache_ttl: float = CACHE_TTL):
+        """`shared` is the history database; the store opens its own connection to the same URL, except for
+        an in-memory SQLite database, which only that connection can see."""
+        in_memory = isinstance(shared.backend, SQLiteBackend) and shared.backend.path == ":memory:"
+        self.database = shared if in_memory else Database.open(url)
+        self._owns_database = not in_memory
+        self._decode_json = self.database.backend.decoders[Kind.JSON]
+        self._decode_time = self.database.backend.decoders[Kind.TIME]
+        self._encode_time = self.database.backend.encoders[Kind.TIME]
+        self._cache: TTLCache = TTLCache(cache_size, cache_ttl, timer=time.monotonic)
+        self._cache_lock = threading.Lock()
+        self.writer = HistoryWriter(_ProfileSink(self.database))
+
+    def load(self, level: str, customer_id: str) -> StoredProfile | None:
+        """The stored profile of a customer, or None; each call returns fresh dicts the caller may change."""
+        key = (level, customer_id)
+        with self._cache_lock:
+            row = self._cache.get(key)
+        if row is None:
+            with self.database.transaction() as tx:
+                found = tx.execute(SELECT_PROFILE, key).fetchone()
+            row = ("", "", None) if found is None else (
+                _text(found[0]), _text(found[1]), self._decode_time(found[2]))
+            with self._cache_lock:
+                self._cache[key] = row
+        attributes, memory, updated_at = row
+        if updated_at is None:
+            return None
+        return StoredProfile(json.loads(attributes), json.loads(memory), updated_at)
+
+    def save(self, record: ProfileRecord) -> None:
+        """Queue a profile for writing; later loads in this process see it at once."""
+        with self._cache_lock:
+            self._cache[(record.audience_level, record.customer_id)] = (
+                record.attributes, record.memory, record.updated_at)
+        self.writer.submit(record)
+
+    def forget(self, level: str, customer_id: str) -> tuple[int, int]:
+        """Erase a customer's profile and history rows; returns (profiles deleted, history rows deleted).
+
+        Profiles still queued are written first, so none comes back after the erasure."""
+        self.writer.flush(timeout=10.0)
+        with self._cache_lock:
+            self._cache.pop((level, customer_id), None)
+        with self.database.transaction() as tx:
+            history = 0
+            for statement in FORGET_STATEMENTS:
+                history += tx.execute(statement, (customer_id,) * statement.count("?")).rowcount
+            profiles = tx.execute(FORGET_PROFILE, (level, customer_id)).rowcount
+        log.info("forgot customer %s (%s): %d profile(s), %d history row(s)", customer_id, level, profiles, history)
+        return profiles, history
+
+    def purge(self, older_than: datetime) -> int:
+        """Delete profiles not changed since `older_than`; returns how many."""
+        with self.database.transaction() as tx:
+            purged = tx.execute(PURGE_PROFILES, (self._encode_time(older_than),)).rowcount
+        with self._cache_lock:
+            self._cache.clear()
+        if purged:
+            log.info("purged %d profile(s) unused since %s", purged, older_than.isoformat())
+        return purged
+
+    def close(self) -> None:
+        """Write every queued profile, then close the store's connection."""
+        self.writer.close()
+        if self._owns_database:
+            self.database.close()
+
+
+def _text(value: Any) -> str:
+    """A JSON column as text: SQLite returns the text, PostgreSQL's JSONB comes back parsed."""
+    return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
