@@ -48,7 +48,7 @@ class Recall:
         if not customer or (memory.audience_level, memory.customer_id) == (level, customer):
             return
         stored = self.store.load(level, customer) if self.store is not None else None
-        recalled = recalled(compiled, level, customer, stored)
+        profile = recalled(compiled, level, customer, stored)
         sourced = sources.load(session, deadline, advise) if sources is not None else {}
         for name, value in sourced.items():
             attribute = compiled.schema.attributes.get(name)
@@ -56,13 +56,13 @@ class Recall:
                 advise("profile_source_value", f"the profile source's {name!r} is not a profile attribute of "
                                                f"that type: ignored")
                 continue
-            recalled.attributes[name] = float(value) if attribute.type == "double" and value is not None else value
+            profile.attributes[name] = float(value) if attribute.type == "double" and value is not None else value
         if not memory.customer_id:
-            recalled.merge_visit(memory)
+            profile.merge_visit(memory)
         for name in names:
-            session.attributes[name] = recalled.attributes.get(name, compiled.defaults.get(name))
-            recalled.attributes[name] = session.attributes[name]
-        session.memory = recalled
+            session.attributes[name] = profile.attributes.get(name, compiled.defaults.get(name))
+            profile.attributes[name] = session.attributes[name]
+        session.memory = profile
 
     def commit(self, compiled: CompiledRuleset, session: SessionState, now: datetime) -> ProfileRecord | None:
         """Take the call's changes into the memory; the record to write when an identified customer's changed.

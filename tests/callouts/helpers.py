@@ -21,10 +21,11 @@ from segflow.rules.values import to_value
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def example_server(*flags: str) -> Iterator[str]:
-    """Run example_server in its own process on a free port; yield its target once it answers."""
+def example_server(*flags: str, module: str = "segflow.server.callouts.example_server") -> Iterator[str]:
+    """Run an example server (the callouts', or another `module`) in its own process on a free port; yield its
+    target once it answers."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "segflow.server.callouts.example_server", "--port", "0", *flags],
+        [sys.executable, "-m", module, "--port", "0", *flags],
         cwd=ROOT, stdout=subprocess.PIPE, text=True,
     )
     try:

@@ -1,0 +1,183 @@
+"""Customer memory over a real channel: profiles across visits (SQLite and PostgreSQL), the merge at login,
+windowed counts and patterns with a moving clock, per-customer offer caps, and ForgetCustomer."""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+import grpc
+import pytest
+from segflow.v1 import (action_pb2, decision_service_pb2 as pb, decision_service_pb2_grpc, ruleset_service_pb2 as admin_pb,
+                        ruleset_service_pb2_grpc, session_pb2)
+
+from segflow.rules.values import from_value
+from segflow.server.app import create_service
+from tests.history.conftest import postgres_target, sqlite_target  # noqa: F401 (fixtures)
+from tests.service.calls import attributes, event, offers, rpc_error, start, values
+from tests.service.memory_ruleset import MEMORY_RULESET
+
+
+def customer(customer_id: str) -> session_pb2.Audience:
+    return session_pb2.Audience(level="Customer", id_fields=values(customer_id=customer_id))
+
+
+class Client:
+    """Both stubs of one running service."""
+
+    def __init__(self, channel: grpc.Channel):
+        self.decisions = decision_service_pb2_grpc.DecisionServiceStub(channel)
+        self.admin = ruleset_service_pb2_grpc.RulesetServiceStub(channel)
+
+    def session(self, session_id: str):
+        return self.decisions.GetSession(pb.GetSessionRequest(session_id=session_id)).session
+
+    def visit(self, session_id: str, customer_id: str | None = None):
+        """Start a visit (identified when a customer id is given); returns the StartSession response."""
+        return self.decisions.StartSession(start(session_id, customer=customer_id))
+
+    def profile(self, customer_id: str) -> pb.GetProfileResponse:
+        return self.decisions.GetProfile(pb.GetProfileRequest(audience=customer(customer_id)))
+
+
+@contextmanager
+def running(config, clock, ruleset: str = MEMORY_RULESET):
+    """A service with the memory ruleset deployed; stopping it flushes history and profiles."""
+    service = create_service(config, clock)
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{service.port}") as channel:
+            client = Client(channel)
+            client.admin.DeployRuleset(admin_pb.DeployRulesetRequest(source=admin_pb.RulesetSource(yaml=ruleset)))
+            yield client
+    finally:
+        service.stop(grace=1)
+
+
+@pytest.fixture
+def memory(config, clock):
+    with running(config, clock) as client:
+        yield client
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgres"])
+def test_second_visit_sees_the_profile_written_in_the_first(request, config, clock, database):
+    target = request.getfixturevalue(f"{database}_target")
+    config = replace(config, history_url=target.url)
+    with running(config, clock) as client:  # visit 1, then the server stops (profiles are flushed)
+        client.visit("v1", "c-1")
+        client.decisions.PostEvent(event("v1", "view", category="shoes"))
+        client.decisions.PostEvent(event("v1", "join", tier="gold"))
+    clock.advance(days=3)
+    with running(config, clock) as client:  # a new process: the profile comes from the database
+        client.visit("v2", "c-1")
+        remembered = attributes(client.session("v2"))
+        assert (remembered["favourite"], remembered["tier"]) == ("shoes", "gold")
+        assert remembered["seen_at"] == datetime(2026, 3, 1, 12, 0, tzinfo=clock.now.tzinfo)  # typed again
+        assert attributes(client.session(client.visit("v3").session.session_id))["tier"] == "unknown"
+        profile = client.profile("c-1")
+        assert profile.found and profile.profile.customer_id == "customer_id=c-1"
+        assert from_value(profile.profile.attributes["favourite"]) == "shoes"
+    rows = target.read("SELECT audience_level, customer_id FROM profiles")
+    assert rows == [("Customer", "customer_id=c-1")]
+
+
+def test_anonymous_visit_counts_and_profile_merge_into_the_customers_at_login(memory):
+    memory.visit("first", "c-2")
+    memory.decisions.PostEvent(event("first", "join", tier="silver"))
+    memory.decisions.PostEvent(event("first", "view", category="books"))
+    memory.decisions.PostEvent(event("first", "purchase", amount=10.0))
+    memory.decisions.EndSession(pb.EndSessionRequest(session_id="first"))
+
+    memory.visit("anon")  # the same person, not logged in yet
+    memory.decisions.PostEvent(event("anon", "view", category="toys"))
+    memory.decisions.PostEvent(event("anon", "purchase", amount=20.0))
+    memory.decisions.PostEvent(event("anon", "purchase", amount=30.0))
+    assert "buyers" not in memory.session("anon").segments  # Visitors have no such segment
+    login = memory.decisions.PostEvent(pb.PostEventRequest(session_id="anon", event=session_pb2.Event(
+        name="login", audience=customer("c-2"))))
+    merged = attributes(memory.session("anon"))
+    assert merged["favourite"] == "toys"   # the visit changed it: the visit wins
+    assert merged["tier"] == "silver"      # the visit did not: the stored profile wins
+    assert merged["spent"] == 50.0         # the visit changed it (0 + 20 + 30)
+    assert merged["who"] == "c-2@Customer"  # audience.customer_id is the id field itself
+    assert {"buyers", "regulars"} <= set(login.segments_entered)  # 1 stored + 2 anonymous purchases
+    profile = memory.profile("c-2").profile
+    assert {e.event_name: e.count for e in profile.events} == {"purchase": 3, "view": 2}
+    # the merge is written: a later visit on another device sees it
+    memory.visit("phone", "c-2")
+    assert "regulars" in memory.session("phone").segments
+
+
+def test_windowed_count_and_pattern_across_three_visits_with_a_moving_clock(memory, clock):
+    fired = []
+    for day, session_id in ((0, "day0"), (10, "day10"), (20, "day20")):
+        clock.now = datetime(2026, 3, 1, 12, 0, tzinfo=clock.now.tzinfo) + timedelta(days=day)
+        memory.visit(session_id, "c-3")
+        response = memory.decisions.PostEvent(event(session_id, "purchase", amount=5.0))
+        fired.append([a.rule_id for a in response.actions if a.type == action_pb2.ACTION_TYPE_NOTIFY])
+        segments = set(memory.session(session_id).segments)
+        assert ("buyers" in segments) == (day >= 10)
+        memory.decisions.EndSession(pb.EndSessionRequest(session_id=session_id))
+    assert fired == [[], [], ["regular-customer"]]  # met on the third purchase in 30 days, fired once
+    # 3 purchases weigh 15 >= 10 within big_fan's fixed dates
+    assert memory.profile("c-3").profile.patterns_met == ["big_fan", "regular"]
+    clock.advance(days=40)  # day 60: the earlier purchases are out of the window
+    memory.visit("day60", "c-3")
+    again = memory.decisions.PostEvent(event("day60", "purchase", amount=5.0))
+    assert not [a for a in again.actions if a.type == action_pb2.ACTION_TYPE_NOTIFY]
+    assert not {"buyers", "regulars"} & set(memory.session("day60").segments)
+    # regular is no longer met (it may fire again later); big_fan's range is fixed, so it stays met
+    assert memory.profile("c-3").profile.patterns_met == ["big_fan"]
+
+
+def test_per_customer_cap_and_suppression_across_visits(memory, clock):
+    def offered(session_id: str) -> list[str]:
+        lists = memory.decisions.GetOffers(offers(session_id, ("home", 2)))
+        return [o.code for o in lists.offer_lists[0].offers]
+
+    def show(session_id: str, code: str) -> None:
+        treatment = next(o.treatment_code for o in memory.session(session_id).last_recommended_offers
+                         if o.code == code)
+        memory.decisions.PostEvent(event(session_id, "offer_shown", treatment_code=treatment))
+
+    for visit in ("monday", "tuesday"):
+        memory.visit(visit, "c-4")
+        assert offered(visit) == ["CAPPED", "ONCE"]
+        show(visit, "CAPPED")
+        clock.advance(days=1)
+    memory.visit("wednesday", "c-4")
+    assert offered("wednesday") == ["ONCE"]  # shown twice this week, in two earlier visits
+    treatment = memory.session("wednesday").last_recommended_offers[0].treatment_code
+    memory.decisions.PostEvent(event("wednesday", "offer_click", treatment_code=treatment))
+    clock.advance(days=7)  # the contacts leave the 7-day window; the acceptance suppresses for 30 days
+    memory.visit("next-week", "c-4")
+    assert offered("next-week") == ["CAPPED"]
+    assert offered("next-week") == ["CAPPED"]  # session-only counting still applies to what is not remembered
+    clock.advance(days=31)
+    memory.visit("next-month", "c-4")
+    assert offered("next-month") == ["CAPPED", "ONCE"]
+    memory.visit("someone-else", "c-5")
+    assert offered("someone-else") == ["CAPPED", "ONCE"]
+
+
+def test_forget_customer_leaves_no_row(config, clock):
+    with running(config, clock) as client:
+        client.visit("gone", "c-6")
+        client.decisions.PostEvent(event("gone", "view", category="garden"))
+        lists = client.decisions.GetOffers(offers("gone", ("home", 1)))
+        client.decisions.PostEvent(event("gone", "offer_shown", treatment_code=lists.offer_lists[0].offers[0].treatment_code))
+        client.decisions.EndSession(pb.EndSessionRequest(session_id="gone"))
+        client.visit("kept", "c-7")
+        client.decisions.PostEvent(event("kept", "view", category="garden"))
+        erased = client.admin.ForgetCustomer(admin_pb.ForgetCustomerRequest(audience=customer("c-6"), reason="request"))
+        assert erased.profiles_deleted == 1 and erased.history_rows_deleted >= 2  # the contact and the summary
+        assert not client.profile("c-6").found and client.profile("c-7").found
+        _, fields, reason = rpc_error(client.admin.ForgetCustomer, admin_pb.ForgetCustomerRequest(
+            audience=session_pb2.Audience(level="Customer")), code=grpc.StatusCode.INVALID_ARGUMENT)
+        assert "audience.id_fields" in fields
+    with sqlite3.connect(config.data_dir / "history.db") as db:
+        for table in ("profiles", "contacts", "responses", "data_rows", "journey_steps", "session_summaries"):
+            assert db.execute(f"SELECT COUNT(*) FROM {table} WHERE customer_id = 'customer_id=c-6'").fetchone() == (0,)
+        assert db.execute("SELECT customer_id FROM profiles").fetchall() == [("customer_id=c-7",)]
