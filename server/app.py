@@ -151,18 +151,20 @@ class Service:
         for name in ("", *SERVICE_NAMES):
             self.health.set(name, status)
 
+    def purge(self) -> None:
+        """Apply the retention periods: anonymous history, and profiles unused for --profile-retention-days."""
+        self.sink.purge_anonymous(self.clock() - timedelta(days=self.config.anonymous_retention_days))
+        if self.config.profile_retention_days:
+            self.profiles.purge(self.clock() - timedelta(days=self.config.profile_retention_days))
+
     def _sweep(self) -> None:
-        retention = timedelta(days=self.config.anonymous_retention_days)
-        profile_retention = timedelta(days=self.config.profile_retention_days)
         next_purge = 0.0
         while not self._stopping.wait(SWEEP_SECONDS):
             try:
                 self.store.expire_idle()
                 self.registry.sync()  # another replica may have deployed a version
                 if time.monotonic() >= next_purge:
-                    self.sink.purge_anonymous(self.clock() - retention)
-                    if profile_retention:
-                        self.profiles.purge(self.clock() - profile_retention)
+                    self.purge()
                     next_purge = time.monotonic() + PURGE_SECONDS
             except Exception:  # the sweeper must outlive a transient database error
                 log.exception("session sweep failed")

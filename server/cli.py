@@ -1,4 +1,4 @@
-"""The `segflow` command: serve the rules engine, and validate, simulate or deploy rulesets.
+"""The `segflow` command: serve the rules engine, validate, simulate or deploy rulesets, forget a customer.
 
 Problems in a ruleset print as `FILE:LINE:COLUMN: error: PATH: CODE: MESSAGE`, the form editors and CI logs
 link to, followed by the suggestion and the expression with a caret under the column.
@@ -130,6 +130,31 @@ def deploy(args: argparse.Namespace) -> int:
     return 0
 
 
+def forget(args: argparse.Namespace) -> int:
+    """Erase what a running server remembers of one customer (ForgetCustomer)."""
+    from segflow.v1 import session_pb2
+    from segflow.rules.values import to_value
+
+    ids = {}
+    for pair in args.id:
+        name, sep, value = pair.partition("=")
+        if not (name and sep):
+            print(f"segflow forget: --id takes FIELD=VALUE, not {pair!r}", file=sys.stderr)
+            return 2
+        ids[name] = to_value(value)
+    request = pb.ForgetCustomerRequest(audience=session_pb2.Audience(level=args.level, id_fields=ids),
+                                       reason=args.reason)
+    with grpc.insecure_channel(args.target) as channel:
+        try:
+            response = ruleset_service_pb2_grpc.RulesetServiceStub(channel).ForgetCustomer(request, timeout=30)
+        except grpc.RpcError as exc:
+            print(f"segflow forget: {exc.code().name}: {exc.details()}", file=sys.stderr)
+            return 1
+    print(f"forgot {';'.join(args.id)} ({args.level}): {response.profiles_deleted} profile(s), "
+          f"{response.history_rows_deleted} history row(s)")
+    return 0
+
+
 def _violations(error: grpc.RpcError) -> list[str]:
     """The per-field descriptions of a refused call (each error of a ruleset that does not compile)."""
     status = rpc_status.from_call(error)
@@ -161,6 +186,13 @@ def parser() -> argparse.ArgumentParser:
     push.add_argument("--author", default="", help="who deploys (kept with the version)")
     push.add_argument("--comment", default="", help="why (kept with the version)")
     push.set_defaults(handler=deploy)
+    erase = commands.add_parser("forget", help="erase a customer's profile, counters, patterns and history rows")
+    erase.add_argument("--target", default="127.0.0.1:50051", help="host:port of the server")
+    erase.add_argument("--level", default="Customer", help="the customer's audience level")
+    erase.add_argument("--id", action="append", required=True, metavar="FIELD=VALUE",
+                       help="an audience id field of the customer (repeat for several)")
+    erase.add_argument("--reason", default="", help="why (logged with the erasure)")
+    erase.set_defaults(handler=forget)
     return root
 
 

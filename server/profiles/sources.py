@@ -51,13 +51,30 @@ class ProfilePlugin(ABC):
         """The values known for a customer of some of `attributes` (Python values; missing names are unknown)."""
 
 
-def installed_plugins() -> dict[str, Any]:
-    """The `segflow.profiles` entry points by name (loaded on use)."""
-    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+class InstalledPlugins(Mapping[str, type]):
+    """The plugin classes of the `segflow.profiles` entry-point group, by name; imported on first use."""
+
+    def __init__(self) -> None:
+        self._entry_points = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+    def __getitem__(self, name: str) -> type:
+        cls = self._entry_points[name].load()
+        if not (isinstance(cls, type) and issubclass(cls, ProfilePlugin)):
+            raise TypeError(f"profile plugin {name!r} is not a ProfilePlugin: {cls!r}")
+        return cls
+
+    def __iter__(self):
+        return iter(self._entry_points)
+
+    def __len__(self) -> int:
+        return len(self._entry_points)
 
 
 class _PluginSource:
-    """A plugin behind its own small pool, so the caller can stop waiting at the timeout."""
+    """A plugin behind its own small pool, so the caller can stop waiting at the timeout (profile plugins
+    usually do I/O, so they never run inline)."""
+
+    inline = False
 
     def __init__(self, plugin: ProfilePlugin, attributes: tuple[str, ...], workers: int) -> None:
         self._plugin = plugin
@@ -75,6 +92,8 @@ class _PluginSource:
 
 class _RemoteSource:
     """A remote ProfileService; the call's deadline is the caller's timeout."""
+
+    inline = False
 
     def __init__(self, target: str, attributes: tuple[str, ...], parameters: Mapping[str, str]) -> None:
         self._channel = grpc.insecure_channel(target)
@@ -120,7 +139,7 @@ class ProfileSources:
         """Start the ruleset's sources (None when it has none); assumes `validate_sources` passed."""
         if not ruleset.profile_sources:
             return None
-        plugins = installed_plugins() if plugins is None else plugins
+        plugins = InstalledPlugins() if plugins is None else plugins
         sources: dict[str, BoundedCallout] = {}
         try:
             for definition in ruleset.profile_sources:
@@ -128,8 +147,7 @@ class ProfileSources:
                 if definition.WhichOneof("source") == "target":
                     source = _RemoteSource(definition.target, profile_attributes, definition.parameters)
                 else:
-                    entry = plugins[definition.plugin]
-                    plugin = entry.load()() if hasattr(entry, "load") else entry()
+                    plugin = plugins[definition.plugin]()
                     plugin.initialize(definition.parameters)
                     source = _PluginSource(plugin, profile_attributes, settings.max_concurrency)
                 name = f"profile:{definition.audience_level}"
@@ -168,7 +186,7 @@ class ProfileSources:
 def validate_sources(definitions: Iterable[ruleset_pb2.ProfileSourceDefinition],
                      levels: Mapping[str, Iterable[str]], plugins: Mapping[str, Any] | None = None) -> list[Problem]:
     """Every problem of the profile source definitions, at its path."""
-    plugins = installed_plugins() if plugins is None else plugins
+    plugins = InstalledPlugins() if plugins is None else plugins
     problems, seen = [], set()
     for i, definition in enumerate(definitions):
         path = f"profile_sources[{i}]"

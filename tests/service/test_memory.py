@@ -15,6 +15,8 @@ from segflow.v1 import (action_pb2, decision_service_pb2 as pb, decision_service
 
 from segflow.rules.values import from_value
 from segflow.server.app import create_service
+from segflow.server.profiles.example_server import MEMBER_SINCE, profile_of
+from tests.callouts.helpers import example_server
 from tests.history.conftest import postgres_target, sqlite_target  # noqa: F401 (fixtures)
 from tests.service.calls import attributes, event, offers, rpc_error, start, values
 from tests.service.memory_ruleset import MEMORY_RULESET
@@ -27,7 +29,9 @@ def customer(customer_id: str) -> session_pb2.Audience:
 class Client:
     """Both stubs of one running service."""
 
-    def __init__(self, channel: grpc.Channel):
+    def __init__(self, channel: grpc.Channel, service):
+        self.service = service
+        self.target = f"127.0.0.1:{service.port}"
         self.decisions = decision_service_pb2_grpc.DecisionServiceStub(channel)
         self.admin = ruleset_service_pb2_grpc.RulesetServiceStub(channel)
 
@@ -48,7 +52,7 @@ def running(config, clock, ruleset: str = MEMORY_RULESET):
     service = create_service(config, clock)
     try:
         with grpc.insecure_channel(f"127.0.0.1:{service.port}") as channel:
-            client = Client(channel)
+            client = Client(channel, service)
             client.admin.DeployRuleset(admin_pb.DeployRulesetRequest(source=admin_pb.RulesetSource(yaml=ruleset)))
             yield client
     finally:
@@ -181,3 +185,72 @@ def test_forget_customer_leaves_no_row(config, clock):
         for table in ("profiles", "contacts", "responses", "data_rows", "journey_steps", "session_summaries"):
             assert db.execute(f"SELECT COUNT(*) FROM {table} WHERE customer_id = 'customer_id=c-6'").fetchone() == (0,)
         assert db.execute("SELECT customer_id FROM profiles").fetchall() == [("customer_id=c-7",)]
+
+
+def _with_source(target: str, timeout: str = "2s") -> str:
+    return MEMORY_RULESET + f"""
+profile_sources:
+  - {{audience_level: Customer, target: "{target}", timeout: {timeout}, cache_ttl: 0s}}
+"""
+
+
+@pytest.fixture
+def profile_server():
+    yield from example_server("--delay-ms", "1500", "--slow", "customer_id=c-slow",
+                              module="segflow.server.profiles.example_server")
+
+
+def test_a_remote_profile_service_in_another_process_fills_the_profile_and_times_out_to_the_default(
+        config, clock, profile_server):
+    with running(config, clock, _with_source(profile_server, timeout="300ms")) as client:
+        filled = client.visit("fast", "c-8")
+        assert not [a for a in filled.advisories if a.code.startswith("profile_source")]
+        values_now = attributes(client.session("fast"))
+        assert values_now["tier"] == profile_of("customer_id=c-8")["tier"]
+        assert values_now["member_since"] == MEMBER_SINCE
+        slow = client.visit("slow", "c-slow")
+        assert [a.code for a in slow.advisories] == ["profile_source_timeout"]
+        assert attributes(client.session("slow"))["tier"] == "unknown"  # the default
+
+
+def test_loading_a_profile_does_not_block_other_sessions(config, clock, profile_server):
+    with running(config, clock, _with_source(profile_server)) as client:
+        loading = client.decisions.StartSession.future(start("waits", customer="c-slow"))
+        client.visit("other")
+        for n in range(3):
+            client.decisions.PostEvent(event("other", "view", category=f"c{n}"))
+        assert not loading.done()  # still waiting for its profile while the other visit went on
+        assert attributes(client.session("other"))["favourite"] == "c2"
+        assert loading.result(timeout=10).session.audience.level == "Customer"
+        assert attributes(client.session("waits"))["tier"] == profile_of("customer_id=c-slow")["tier"]
+
+
+def test_segflow_forget_erases_a_customer_of_a_running_server(capsys, config, clock):
+    from segflow.server.cli import main
+
+    with running(config, clock) as client:
+        client.visit("cli", "c-9")
+        client.decisions.PostEvent(event("cli", "view", category="pets"))
+        client.decisions.EndSession(pb.EndSessionRequest(session_id="cli"))
+        assert client.profile("c-9").found
+        target = ["--target", client.target]
+        assert main(["forget", *target, "--id", "customer_id=c-9", "--reason", "asked to"]) == 0
+        assert "forgot customer_id=c-9 (Customer): 1 profile(s), 1 history row(s)" in capsys.readouterr().out
+        assert not client.profile("c-9").found
+        assert main(["forget", *target, "--id", "nonsense"]) == 2
+        assert main(["forget", *target, "--level", "Customer", "--id", "shoe_size=9"]) == 1
+        assert "INVALID_ARGUMENT" in capsys.readouterr().err
+
+
+def test_profiles_unused_for_the_retention_period_are_purged_and_logged(caplog, config, clock):
+    with running(replace(config, profile_retention_days=30), clock) as client:
+        for name, days in (("old", 0), ("recent", 20)):
+            clock.advance(days=days)
+            client.visit(name, f"c-{name}")
+            client.decisions.PostEvent(event(name, "view", category="x"))
+        client.service.profiles.writer.flush(timeout=10)
+        clock.advance(days=15)  # "old" last changed 35 days ago, "recent" 15
+        with caplog.at_level("INFO", logger="segflow.server.profiles.store"):
+            client.service.purge()
+        assert "purged 1 profile(s)" in caplog.text
+        assert not client.profile("c-old").found and client.profile("c-recent").found
