@@ -58,7 +58,7 @@ Columns shared by the history tables (`contacts`, `responses`, `data_rows`, `jou
 | --- | --- | --- |
 | session_id | text | the session |
 | customer_id | text | the customer, "" when the session stayed anonymous |
-| decision_id | text | the session's last decision, "" if none |
+| decision_id | text | always "" (a summary is not one decision; the rows of the other tables carry theirs) |
 | ruleset_version | integer | the ruleset version in force at the end |
 | channel | text | the interactive channel |
 | audience_level | text | the audience level (e.g. Customer, Visitor) |

@@ -25,6 +25,8 @@ def resegment(compiled: CompiledRuleset, ctx: SessionContext, decision: Decision
     values = session.attributes
     before = session.segments
     tracer = decision.tracer
+    if tracer is not None:
+        _trace_other_levels(compiled, session.audience_level, flowcharts, tracer)
     for chart in charts:
         evaluator = chart.segments
         try:
@@ -43,6 +45,20 @@ def resegment(compiled: CompiledRuleset, ctx: SessionContext, decision: Decision
     session.segments = frozenset(after)
     decision.segments_changed(entered, left)
     return entered, left
+
+
+def _trace_other_levels(compiled: CompiledRuleset, level: str, flowcharts: Iterable[str], tracer) -> None:
+    """Say in the trace which segments did not apply because their flowchart is for another audience level."""
+    wanted = set(flowcharts)
+    for other, charts in compiled.flowcharts.items():
+        if other == level:
+            continue
+        for chart in charts:
+            if wanted and chart.name not in wanted:
+                continue
+            for name in chart.segments.names:
+                tracer.not_applicable(chart.name, name, f"flowchart {chart.name!r} is for audience level "
+                                                        f"{other}; the session is {level}")
 
 
 def resegment_action(compiled: CompiledRuleset, ctx: SessionContext, decision: Decision,

@@ -58,6 +58,10 @@ class Tracer:
                                     change=_CHANGES[(name in before, member)])
         return members
 
+    def not_applicable(self, flowchart: str, segment: str, reason: str) -> None:
+        self.trace.segments.add(flowchart=flowchart, segment=segment, reason=reason,
+                                change=trace_pb2.MEMBERSHIP_CHANGE_NOT_APPLICABLE)
+
     def callout(self, name: str, args: tuple, value: Any, outcome: str) -> None:
         self.trace.callouts.add(name=name, arguments=[to_value(a) for a in args], value=to_value(value),
                                 outcome=outcome)
@@ -78,8 +82,10 @@ def trace_lines(trace: trace_pb2.Trace) -> list[str]:
             lines += _expression_lines(rule.condition, "  ")
     for segment in trace.segments:
         change = trace_pb2.MembershipChange.Name(segment.change).removeprefix("MEMBERSHIP_CHANGE_").lower()
-        lines.append(f"segment {segment.flowchart}/{segment.segment}: {change.replace('_', ' ')}")
-        lines += _expression_lines(segment.condition, "  ")
+        lines.append(f"segment {segment.flowchart}/{segment.segment}: {change.replace('_', ' ')}"
+                     + (f": {segment.reason}" if segment.reason else ""))
+        if segment.HasField("condition"):
+            lines += _expression_lines(segment.condition, "  ")
     for offer in trace.offers:
         step = trace_pb2.OfferStep.Name(offer.step).removeprefix("OFFER_STEP_").lower()
         verdict = "kept" if offer.kept else "dropped"

@@ -59,3 +59,16 @@ def test_each_offer_step_that_kept_or_dropped_a_candidate(decisions):
     dropped = steps[("cart_sidebar", "TV_BUNDLE", trace_pb2.OFFER_STEP_DEDUPE, False)]
     assert "earlier interaction point" in dropped.reason
     assert [o.code for o in response.offer_lists[1].offers] == ["UPSELL_WARRANTY"]
+
+
+def test_segments_of_another_audience_level_say_they_did_not_apply(decisions):
+    decisions.StartSession(start("logged-in"))
+    request = pb.SetAudienceRequest(session_id="logged-in", explain=True)
+    request.audience.level = "Customer"
+    request.audience.id_fields["customer_id"].string_value = "c-2"
+    segments = decisions.SetAudience(request).trace.segments
+    skipped = [s for s in segments if s.change == trace_pb2.MEMBERSHIP_CHANGE_NOT_APPLICABLE]
+    assert {s.segment for s in skipped} >= {"browsers", "likely_buyers"}
+    assert all("audience level Visitor; the session is Customer" in s.reason and not s.HasField("condition")
+               for s in skipped)
+    assert {s.segment for s in segments if s.change != trace_pb2.MEMBERSHIP_CHANGE_NOT_APPLICABLE} >= {"loyal"}

@@ -47,7 +47,8 @@ class CalloutServiceServicer:
     """
 
     def GetValue(self, request, context):
-        """Returns the value of a callout for its arguments.
+        """Returns the value of a callout for its arguments. Any error status (or no answer within the callout's
+        timeout) makes segflow use the callout's default value.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

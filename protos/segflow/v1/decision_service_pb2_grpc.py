@@ -136,7 +136,9 @@ class DecisionServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def SubscribeActions(self, request, context):
-        """Streams action lifecycle events until cancelled (or after the first match with `once`).
+        """Streams action lifecycle events until cancelled (or after the first match with `once`). The server sends
+        its initial metadata as soon as the subscription is registered, before any event: a client that has
+        received the headers is subscribed.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

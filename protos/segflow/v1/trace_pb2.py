@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from segflow.v1 import value_pb2 as segflow_dot_v1_dot_value__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16segflow/v1/trace.proto\x12\nsegflow.v1\x1a\x16segflow/v1/value.proto\"\xad\x01\n\x05Trace\x12$\n\x05rules\x18\x01 \x03(\x0b\x32\x15.segflow.v1.RuleTrace\x12*\n\x08segments\x18\x02 \x03(\x0b\x32\x18.segflow.v1.SegmentTrace\x12&\n\x06offers\x18\x03 \x03(\x0b\x32\x16.segflow.v1.OfferTrace\x12*\n\x08\x63\x61llouts\x18\x04 \x03(\x0b\x32\x18.segflow.v1.CalloutTrace\"u\n\x0c\x43\x61lloutTrace\x12\x0c\n\x04name\x18\x01 \x01(\t\x12$\n\targuments\x18\x02 \x03(\x0b\x32\x11.segflow.v1.Value\x12 \n\x05value\x18\x03 \x01(\x0b\x32\x11.segflow.v1.Value\x12\x0f\n\x07outcome\x18\x04 \x01(\t\"\xff\x01\n\x0f\x45xpressionTrace\x12\x12\n\nexpression\x18\x01 \x01(\t\x12 \n\x05value\x18\x02 \x01(\x0b\x32\x11.segflow.v1.Value\x12-\n\x08operands\x18\x03 \x03(\x0b\x32\x1b.segflow.v1.ExpressionTrace\x12\x35\n\x05reads\x18\x04 \x03(\x0b\x32&.segflow.v1.ExpressionTrace.ReadsEntry\x12\x0f\n\x07skipped\x18\x05 \x01(\x08\x1a?\n\nReadsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12 \n\x05value\x18\x02 \x01(\x0b\x32\x11.segflow.v1.Value:\x02\x38\x01\"\x85\x01\n\tRuleTrace\x12\x0f\n\x07rule_id\x18\x01 \x01(\t\x12\x12\n\nevent_name\x18\x02 \x01(\t\x12.\n\tcondition\x18\x03 \x01(\x0b\x32\x1b.segflow.v1.ExpressionTrace\x12\x0f\n\x07matched\x18\x04 \x01(\x08\x12\x12\n\naction_ids\x18\x05 \x03(\t\"\x90\x01\n\x0cSegmentTrace\x12\x11\n\tflowchart\x18\x01 \x01(\t\x12\x0f\n\x07segment\x18\x02 \x01(\t\x12.\n\tcondition\x18\x03 \x01(\x0b\x32\x1b.segflow.v1.ExpressionTrace\x12,\n\x06\x63hange\x18\x04 \x01(\x0e\x32\x1c.segflow.v1.MembershipChange\"\xb9\x01\n\nOfferTrace\x12\x19\n\x11interaction_point\x18\x01 \x01(\t\x12\x12\n\noffer_code\x18\x02 \x01(\t\x12\x19\n\x11treatment_rule_id\x18\x03 \x01(\t\x12\x0f\n\x07segment\x18\x04 \x01(\t\x12#\n\x04step\x18\x05 \x01(\x0e\x32\x15.segflow.v1.OfferStep\x12\x0c\n\x04kept\x18\x06 \x01(\x08\x12\r\n\x05score\x18\x07 \x01(\x01\x12\x0e\n\x06reason\x18\x08 \x01(\t*\xb3\x01\n\x10MembershipChange\x12!\n\x1dMEMBERSHIP_CHANGE_UNSPECIFIED\x10\x00\x12\x1d\n\x19MEMBERSHIP_CHANGE_ENTERED\x10\x01\x12\x1a\n\x16MEMBERSHIP_CHANGE_LEFT\x10\x02\x12\x1f\n\x1bMEMBERSHIP_CHANGE_STAYED_IN\x10\x03\x12 \n\x1cMEMBERSHIP_CHANGE_STAYED_OUT\x10\x04*\xcc\x01\n\tOfferStep\x12\x1a\n\x16OFFER_STEP_UNSPECIFIED\x10\x00\x12\x1a\n\x16OFFER_STEP_ELIGIBILITY\x10\x01\x12\x1a\n\x16OFFER_STEP_SUPPRESSION\x10\x02\x12\x12\n\x0eOFFER_STEP_CAP\x10\x03\x12\x15\n\x11OFFER_STEP_DEDUPE\x10\x04\x12\x14\n\x10OFFER_STEP_SCORE\x10\x05\x12\x14\n\x10OFFER_STEP_TOP_N\x10\x06\x12\x14\n\x10OFFER_STEP_DATES\x10\x07\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16segflow/v1/trace.proto\x12\nsegflow.v1\x1a\x16segflow/v1/value.proto\"\xad\x01\n\x05Trace\x12$\n\x05rules\x18\x01 \x03(\x0b\x32\x15.segflow.v1.RuleTrace\x12*\n\x08segments\x18\x02 \x03(\x0b\x32\x18.segflow.v1.SegmentTrace\x12&\n\x06offers\x18\x03 \x03(\x0b\x32\x16.segflow.v1.OfferTrace\x12*\n\x08\x63\x61llouts\x18\x04 \x03(\x0b\x32\x18.segflow.v1.CalloutTrace\"u\n\x0c\x43\x61lloutTrace\x12\x0c\n\x04name\x18\x01 \x01(\t\x12$\n\targuments\x18\x02 \x03(\x0b\x32\x11.segflow.v1.Value\x12 \n\x05value\x18\x03 \x01(\x0b\x32\x11.segflow.v1.Value\x12\x0f\n\x07outcome\x18\x04 \x01(\t\"\xff\x01\n\x0f\x45xpressionTrace\x12\x12\n\nexpression\x18\x01 \x01(\t\x12 \n\x05value\x18\x02 \x01(\x0b\x32\x11.segflow.v1.Value\x12-\n\x08operands\x18\x03 \x03(\x0b\x32\x1b.segflow.v1.ExpressionTrace\x12\x35\n\x05reads\x18\x04 \x03(\x0b\x32&.segflow.v1.ExpressionTrace.ReadsEntry\x12\x0f\n\x07skipped\x18\x05 \x01(\x08\x1a?\n\nReadsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12 \n\x05value\x18\x02 \x01(\x0b\x32\x11.segflow.v1.Value:\x02\x38\x01\"\x85\x01\n\tRuleTrace\x12\x0f\n\x07rule_id\x18\x01 \x01(\t\x12\x12\n\nevent_name\x18\x02 \x01(\t\x12.\n\tcondition\x18\x03 \x01(\x0b\x32\x1b.segflow.v1.ExpressionTrace\x12\x0f\n\x07matched\x18\x04 \x01(\x08\x12\x12\n\naction_ids\x18\x05 \x03(\t\"\xa0\x01\n\x0cSegmentTrace\x12\x11\n\tflowchart\x18\x01 \x01(\t\x12\x0f\n\x07segment\x18\x02 \x01(\t\x12.\n\tcondition\x18\x03 \x01(\x0b\x32\x1b.segflow.v1.ExpressionTrace\x12,\n\x06\x63hange\x18\x04 \x01(\x0e\x32\x1c.segflow.v1.MembershipChange\x12\x0e\n\x06reason\x18\x05 \x01(\t\"\xb9\x01\n\nOfferTrace\x12\x19\n\x11interaction_point\x18\x01 \x01(\t\x12\x12\n\noffer_code\x18\x02 \x01(\t\x12\x19\n\x11treatment_rule_id\x18\x03 \x01(\t\x12\x0f\n\x07segment\x18\x04 \x01(\t\x12#\n\x04step\x18\x05 \x01(\x0e\x32\x15.segflow.v1.OfferStep\x12\x0c\n\x04kept\x18\x06 \x01(\x08\x12\r\n\x05score\x18\x07 \x01(\x01\x12\x0e\n\x06reason\x18\x08 \x01(\t*\xd9\x01\n\x10MembershipChange\x12!\n\x1dMEMBERSHIP_CHANGE_UNSPECIFIED\x10\x00\x12\x1d\n\x19MEMBERSHIP_CHANGE_ENTERED\x10\x01\x12\x1a\n\x16MEMBERSHIP_CHANGE_LEFT\x10\x02\x12\x1f\n\x1bMEMBERSHIP_CHANGE_STAYED_IN\x10\x03\x12 \n\x1cMEMBERSHIP_CHANGE_STAYED_OUT\x10\x04\x12$\n MEMBERSHIP_CHANGE_NOT_APPLICABLE\x10\x05*\xcc\x01\n\tOfferStep\x12\x1a\n\x16OFFER_STEP_UNSPECIFIED\x10\x00\x12\x1a\n\x16OFFER_STEP_ELIGIBILITY\x10\x01\x12\x1a\n\x16OFFER_STEP_SUPPRESSION\x10\x02\x12\x12\n\x0eOFFER_STEP_CAP\x10\x03\x12\x15\n\x11OFFER_STEP_DEDUPE\x10\x04\x12\x14\n\x10OFFER_STEP_SCORE\x10\x05\x12\x14\n\x10OFFER_STEP_TOP_N\x10\x06\x12\x14\n\x10OFFER_STEP_DATES\x10\x07\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,10 +34,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_EXPRESSIONTRACE_READSENTRY']._loaded_options = None
   _globals['_EXPRESSIONTRACE_READSENTRY']._serialized_options = b'8\001'
-  _globals['_MEMBERSHIPCHANGE']._serialized_start=1087
-  _globals['_MEMBERSHIPCHANGE']._serialized_end=1266
-  _globals['_OFFERSTEP']._serialized_start=1269
-  _globals['_OFFERSTEP']._serialized_end=1473
+  _globals['_MEMBERSHIPCHANGE']._serialized_start=1103
+  _globals['_MEMBERSHIPCHANGE']._serialized_end=1320
+  _globals['_OFFERSTEP']._serialized_start=1323
+  _globals['_OFFERSTEP']._serialized_end=1527
   _globals['_TRACE']._serialized_start=63
   _globals['_TRACE']._serialized_end=236
   _globals['_CALLOUTTRACE']._serialized_start=238
@@ -49,7 +49,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RULETRACE']._serialized_start=616
   _globals['_RULETRACE']._serialized_end=749
   _globals['_SEGMENTTRACE']._serialized_start=752
-  _globals['_SEGMENTTRACE']._serialized_end=896
-  _globals['_OFFERTRACE']._serialized_start=899
-  _globals['_OFFERTRACE']._serialized_end=1084
+  _globals['_SEGMENTTRACE']._serialized_end=912
+  _globals['_OFFERTRACE']._serialized_start=915
+  _globals['_OFFERTRACE']._serialized_end=1100
 # @@protoc_insertion_point(module_scope)

@@ -15,6 +15,7 @@ class MembershipChange(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     MEMBERSHIP_CHANGE_LEFT: _ClassVar[MembershipChange]
     MEMBERSHIP_CHANGE_STAYED_IN: _ClassVar[MembershipChange]
     MEMBERSHIP_CHANGE_STAYED_OUT: _ClassVar[MembershipChange]
+    MEMBERSHIP_CHANGE_NOT_APPLICABLE: _ClassVar[MembershipChange]
 
 class OfferStep(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -31,6 +32,7 @@ MEMBERSHIP_CHANGE_ENTERED: MembershipChange
 MEMBERSHIP_CHANGE_LEFT: MembershipChange
 MEMBERSHIP_CHANGE_STAYED_IN: MembershipChange
 MEMBERSHIP_CHANGE_STAYED_OUT: MembershipChange
+MEMBERSHIP_CHANGE_NOT_APPLICABLE: MembershipChange
 OFFER_STEP_UNSPECIFIED: OfferStep
 OFFER_STEP_ELIGIBILITY: OfferStep
 OFFER_STEP_SUPPRESSION: OfferStep
@@ -100,16 +102,18 @@ class RuleTrace(_message.Message):
     def __init__(self, rule_id: _Optional[str] = ..., event_name: _Optional[str] = ..., condition: _Optional[_Union[ExpressionTrace, _Mapping]] = ..., matched: _Optional[bool] = ..., action_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class SegmentTrace(_message.Message):
-    __slots__ = ("flowchart", "segment", "condition", "change")
+    __slots__ = ("flowchart", "segment", "condition", "change", "reason")
     FLOWCHART_FIELD_NUMBER: _ClassVar[int]
     SEGMENT_FIELD_NUMBER: _ClassVar[int]
     CONDITION_FIELD_NUMBER: _ClassVar[int]
     CHANGE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
     flowchart: str
     segment: str
     condition: ExpressionTrace
     change: MembershipChange
-    def __init__(self, flowchart: _Optional[str] = ..., segment: _Optional[str] = ..., condition: _Optional[_Union[ExpressionTrace, _Mapping]] = ..., change: _Optional[_Union[MembershipChange, str]] = ...) -> None: ...
+    reason: str
+    def __init__(self, flowchart: _Optional[str] = ..., segment: _Optional[str] = ..., condition: _Optional[_Union[ExpressionTrace, _Mapping]] = ..., change: _Optional[_Union[MembershipChange, str]] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class OfferTrace(_message.Message):
     __slots__ = ("interaction_point", "offer_code", "treatment_rule_id", "segment", "step", "kept", "score", "reason")
