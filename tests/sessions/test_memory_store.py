@@ -99,3 +99,40 @@ def test_end_and_close_all_report_why(clock, closed):
     assert store.close_all() == 2
     assert sorted(closed.calls) == [("a", "ended"), ("b", "shutdown"), ("c", "shutdown")]
     assert len(store) == 0
+
+
+def test_sessions_beyond_the_hot_ones_are_kept_encoded_and_come_back_whole(clock, closed):
+    store = make(clock, closed, hot=1)
+    open_session(store, "cold", clock, attributes={"cart_total": 12.5, "tags": ["a", None]},
+                 segments=frozenset({"browsers"}))
+    with store.locked("cold") as slot:
+        before = slot.state
+    open_session(store, "busy", clock)  # the hot one now: "cold" is encoded
+    assert store._slots["cold"]._packed is not None and store._slots["cold"]._state is None
+    assert store._slots["busy"]._packed is None
+    assert len(store) == 2
+    with store.locked("cold") as slot:
+        assert slot.state == before and slot.state is not before
+    assert store._slots["busy"]._packed is not None  # and now "busy" is the cold one
+
+
+def test_an_encoded_session_still_expires_and_is_reported_whole(clock, closed):
+    store = make(clock, closed, hot=1)
+    open_session(store, "cold", clock, attributes={"x": 1})
+    open_session(store, "busy", clock)
+    clock.advance(minutes=31)
+    assert store.expire_idle() == 2
+    assert sorted(closed.calls) == [("busy", "expired"), ("cold", "expired")]
+    assert len(store) == 0
+
+
+def test_a_session_in_use_is_never_encoded_under_its_call(clock, closed):
+    store = make(clock, closed, hot=1)
+    open_session(store, "a", clock)
+    with store.locked("a") as slot:
+        state = slot.state
+        open_session(store, "b", clock)  # pushes "a" out of the hot set while its call holds it
+        assert slot.state is state
+        state.attributes["x"] = 1
+    with store.locked("a") as slot:
+        assert slot.state.attributes == {"x": 1}
