@@ -63,7 +63,7 @@ class Service:
         self.bus = ActionBus(retention=config.action_retention, queue_size=config.subscriber_queue)
         self.store = open_store(config.sessions_url, idle_timeout=timedelta(seconds=config.idle_timeout_seconds),
                                 max_sessions=config.max_sessions, clock=clock)
-        self.profiles = ProfileStore(config.history, self.sink.database)
+        self.profiles = ProfileStore.beside(config.history, self.sink.database)
         self.engine = Engine(self.registry, self.store, clock=clock, submit=self.history.submit,
                              publish=self.bus.publish, admit=self._admit, journeys=open_journeys(self.store),
                              profiles=self.profiles)

@@ -31,7 +31,7 @@ ruleset does not define are failures too, so a typo cannot make an expectation p
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Iterator
 
@@ -44,6 +44,7 @@ from segflow.rules.errors import suggest
 from segflow.rules.ruleset import CompiledRuleset
 from segflow.server.callouts import CalloutRegistry
 from segflow.server.errors import NotFound
+from segflow.server.profiles.store import ProfileStore
 from segflow.server.rulesets import ActiveVersion, Source, compile_source, start_callouts
 from segflow.server.runtime.engine import Engine
 from segflow.server.sessions.store import MemorySessionStore
@@ -166,9 +167,10 @@ def simulate(compiled: CompiledRuleset, scenario: pb.Scenario, *, clock: Callabl
     `callouts` serve EXTERNALCALLOUT (NULL without them); the caller owns and closes them.
     """
     store = MemorySessionStore(idle_timeout=_IDLE_TIMEOUT, max_sessions=_MAX_SESSIONS, clock=clock)
-    engine = Engine(_Fixed(ActiveVersion(compiled, 0, callouts)), store, clock=clock)
-    known = _Known(compiled)
-    steps = [_run_step(engine, known, step, i) for i, step in enumerate(scenario.steps)]
+    with closing(ProfileStore.in_memory()) as profiles:  # customers are remembered across the scenario's visits
+        engine = Engine(_Fixed(ActiveVersion(compiled, 0, callouts)), store, clock=clock, profiles=profiles)
+        known = _Known(compiled)
+        steps = [_run_step(engine, known, step, i) for i, step in enumerate(scenario.steps)]
     return pb.SimulateRulesetResponse(passed=all(not s.failures for s in steps), steps=steps)
 
 

@@ -79,18 +79,29 @@ class _ProfileSink:
 class ProfileStore:
     """Profiles by (audience level, customer id): load, save (after commit), forget, purge."""
 
-    def __init__(self, url: str, shared: Database, *, cache_size: int = CACHE_SIZE, cache_ttl: float = CACHE_TTL):
-        """`shared` is the history database; the store opens its own connection to the same URL, except for
-        an in-memory SQLite database, which only that connection can see."""
-        in_memory = isinstance(shared.backend, SQLiteBackend) and shared.backend.path == ":memory:"
-        self.database = shared if in_memory else Database.open(url)
-        self._owns_database = not in_memory
+    def __init__(self, database: Database, *, owns_database: bool, cache_size: int = CACHE_SIZE,
+                 cache_ttl: float = CACHE_TTL):
+        self.database = database
+        self._owns_database = owns_database
         self._decode_json = self.database.backend.decoders[Kind.JSON]
         self._decode_time = self.database.backend.decoders[Kind.TIME]
         self._encode_time = self.database.backend.encoders[Kind.TIME]
         self._cache: TTLCache = TTLCache(cache_size, cache_ttl, timer=time.monotonic)
         self._cache_lock = threading.Lock()
         self.writer = HistoryWriter(_ProfileSink(self.database))
+
+    @classmethod
+    def beside(cls, url: str, history: Database) -> ProfileStore:
+        """The store of a server whose history database is `history` (at `url`): its own connection to the same
+        database, except for an in-memory SQLite database, which only the history's connection can see."""
+        if isinstance(history.backend, SQLiteBackend) and history.backend.path == ":memory:":
+            return cls(history, owns_database=False)
+        return cls(Database.open(url), owns_database=True)
+
+    @classmethod
+    def in_memory(cls) -> ProfileStore:
+        """A private store that lives as long as it is open (simulations)."""
+        return cls(Database.open("sqlite://:memory:"), owns_database=True)
 
     def load(self, level: str, customer_id: str) -> StoredProfile | None:
         """The stored profile of a customer, or None; each call returns fresh dicts the caller may change."""
