@@ -18,11 +18,12 @@ from dataclasses import dataclass
 from sqlglot import exp
 
 from segflow.rules import errors as E
+from segflow.rules import unparse
 from segflow.rules.errors import ErrorSink, suggest
 from segflow.rules.functions import (CAST_TYPES, CONTEXTUAL, EXTRACT_PARTS, KNOWN, MAX_WINDOW_DAYS, SCALARS,
                                     WINDOW_UNITS, Contextual, Scalar)
-from segflow.rules.ir import Builder, Node
-from segflow.rules.parse import parse, start
+from segflow.rules.ir import Builder, Node, tree_size
+from segflow.rules.parse import MAX_NODES, parse, start
 from segflow.rules.runtime import like_plan, timestamp
 from segflow.rules.schema import NUMERIC, Schema
 
@@ -33,7 +34,7 @@ _INT_RANGE = (-2 ** 63, 2 ** 63 - 1)  # integer literals are 64-bit, as in both 
 
 @dataclass(frozen=True)
 class Checked:
-    """One checked expression: its IR root, normalized SQL text and the names it depends on."""
+    """One checked expression: its IR root, normalized SQL text (that of the IR) and the names it depends on."""
 
     node: Node
     normalized: str
@@ -55,8 +56,14 @@ def check(text: str, schema: Schema, builder: Builder, sink: ErrorSink, *, boole
         checker.expect(node, "bool", tree, "a condition")
     if sink.errors:
         return None
-    return Checked(node, tree.sql(comments=False), frozenset(checker.names), frozenset(checker.params),
+    return Checked(node, _normalized(node, text), frozenset(checker.names), frozenset(checker.params),
                    frozenset(checker.events), frozenset(checker.segments), frozenset(checker.callouts))
+
+
+def _normalized(node: Node, text: str) -> str:
+    """The SQL of the checked IR (spelling-independent), or the text itself where rewrites that repeat an
+    operand (NULLIF, BETWEEN, simple CASE) would make that text much longer than what was written."""
+    return unparse.sql(node) if tree_size(node) <= MAX_NODES else " ".join(text.split())
 
 
 def _compatible(a: str, b: str) -> bool:

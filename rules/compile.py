@@ -1,19 +1,20 @@
-"""Stage 4: generated source -> Python code object, verified against a whitelist and cached by digest.
+"""Stage 4: generated source -> Python code object, its bytecode verified against a whitelist, cached by digest.
 
 The cache is a cachetools.LRUCache of at most CACHE_SIZE code objects (a few KB each; a 200-segment flowchart
 is ~100 KB), keyed by the sha256 of the generated source. The generated source is a pure function of the
-normalized expression, so recompiling an unchanged rule, however it is spelt, skips Python's compiler.
+checked IR, so recompiling an unchanged rule, however it is spelt, skips Python's compiler.
 In front of it, `remembered` keeps up to CACHE_SIZE finished evaluators keyed by their exact input text and
-schema, so redeploying an unchanged ruleset does not even parse it again. Code is compiled with the normalized SQL as its filename, so a traceback names the expression,
-and runs with empty builtins: it can reach only runtime.HELPERS and the context object it is passed.
-"""
+schema, so redeploying an unchanged ruleset does not even parse it again. Code is compiled with the
+normalized SQL as its filename, so a traceback names the expression, and runs with empty builtins: it can
+reach only runtime.HELPERS and the context object it is passed."""
 
 from __future__ import annotations
 
-import ast
+import dis
 import hashlib
 import re
 import threading
+from types import CodeType
 from typing import Callable, Hashable, NamedTuple, TypeVar
 
 import cachetools
@@ -31,16 +32,22 @@ _evaluators: cachetools.LRUCache = cachetools.LRUCache(maxsize=CACHE_SIZE)
 _lock = threading.Lock()
 _stats = {"hits": 0, "misses": 0}
 
-# What generated code may contain; anything else is a generator bug and is refused before compiling.
-_NODES = frozenset({
-    ast.Module, ast.FunctionDef, ast.arguments, ast.arg, ast.Return, ast.If, ast.Assign, ast.AugAssign,
-    ast.Expr, ast.Name, ast.Load, ast.Store, ast.Constant, ast.Compare, ast.BoolOp, ast.And, ast.Or,
-    ast.UnaryOp, ast.Not, ast.USub, ast.BinOp, ast.Add, ast.Sub, ast.Mult, ast.BitOr, ast.IfExp,
-    ast.NamedExpr, ast.Call, ast.Attribute, ast.Set, ast.Tuple, ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt,
-    ast.GtE, ast.Is, ast.IsNot, ast.In, ast.NotIn,
-})
+# What generated code may do, checked on its bytecode (what actually runs): these operations, these names
+# (runtime.HELPERS, the methods below, generated locals and constants) and these constants. Anything else is
+# a generator bug, or a cached code object that is not ours, and is refused before it runs.
+_OPCODES = frozenset(dis.opmap[name] for name in (
+    "CACHE", "NOP", "RESUME", "EXTENDED_ARG", "POP_TOP", "PUSH_NULL", "COPY", "SWAP", "LOAD_CONST",
+    "RETURN_VALUE", "RETURN_CONST", "LOAD_NAME", "STORE_NAME", "MAKE_FUNCTION", "LOAD_FAST", "LOAD_FAST_CHECK",
+    "STORE_FAST", "LOAD_FAST_LOAD_FAST", "STORE_FAST_LOAD_FAST", "STORE_FAST_STORE_FAST", "LOAD_GLOBAL",
+    "LOAD_ATTR", "LOAD_METHOD", "PRECALL", "CALL", "BINARY_OP", "UNARY_NOT", "UNARY_NEGATIVE", "TO_BOOL",
+    "COMPARE_OP", "IS_OP", "CONTAINS_OP", "BUILD_TUPLE", "BUILD_SET", "SET_UPDATE", "JUMP_FORWARD",
+    "JUMP_IF_FALSE_OR_POP", "JUMP_IF_TRUE_OR_POP", "POP_JUMP_FORWARD_IF_FALSE", "POP_JUMP_FORWARD_IF_TRUE",
+    "POP_JUMP_FORWARD_IF_NONE", "POP_JUMP_FORWARD_IF_NOT_NONE", "POP_JUMP_IF_FALSE", "POP_JUMP_IF_TRUE",
+    "POP_JUMP_IF_NONE", "POP_JUMP_IF_NOT_NONE", "NOT_TAKEN", "LOAD_SMALL_INT",
+) if name in dis.opmap)
 _GENERATED_NAME = re.compile(r"(row|ctx|attr|param|b|_U|[amp]\d+|_t\d+|_K\d+)\Z")
 _ATTRIBUTES = frozenset({"get", "startswith", "endswith", "event_params"} | CONTEXT_MEMBERS)
+_NAMES = frozenset(HELPERS) | _ATTRIBUTES | {FUNCTION}
 _CONSTANTS = (str, int, float, bool, type(None))
 
 
@@ -82,7 +89,7 @@ def remembered(key: Hashable, build: Callable[[], T]) -> T:
 def load(source: str, filename: str) -> tuple[Callable, str]:
     """The generated function defined by `source` and the source's sha256 hex digest.
 
-    Raises TooComplex when CPython cannot compile the code, ValueError when it fails the whitelist.
+    Raises TooComplex when CPython cannot compile the code, ValueError when its bytecode fails the whitelist.
     """
     digest = hashlib.sha256(source.encode()).hexdigest()
     with _lock:
@@ -90,10 +97,10 @@ def load(source: str, filename: str) -> tuple[Callable, str]:
         _stats["hits" if code is not None else "misses"] += 1
     if code is None:
         try:
-            verify(ast.parse(source))
             code = compile(source, filename, "exec", dont_inherit=True)
         except (RecursionError, MemoryError, SyntaxError) as problem:
             raise TooComplex(str(problem)) from None
+        verify(code)
         with _lock:
             _cache[digest] = code
     namespace = {"__builtins__": {}, **HELPERS}
@@ -101,17 +108,25 @@ def load(source: str, filename: str) -> tuple[Callable, str]:
     return namespace[FUNCTION], digest
 
 
-def verify(tree: ast.AST) -> None:
-    """Refuse any construct, name, attribute or constant the generator does not emit."""
-    for node in ast.walk(tree):
-        if type(node) not in _NODES:
-            raise ValueError(f"generated code contains {type(node).__name__}")
-        if isinstance(node, ast.Name) and not (_GENERATED_NAME.match(node.id) or node.id in HELPERS
-                                               or node.id == FUNCTION):
-            raise ValueError(f"generated code names {node.id!r}")
-        if isinstance(node, ast.Attribute) and node.attr not in _ATTRIBUTES:
-            raise ValueError(f"generated code reads attribute {node.attr!r}")
-        if isinstance(node, ast.Constant) and not isinstance(node.value, _CONSTANTS):
-            raise ValueError(f"generated code holds a {type(node.value).__name__} constant")
-        if isinstance(node, ast.FunctionDef) and (node.name != FUNCTION or node.decorator_list):
-            raise ValueError("generated code defines an unexpected function")
+def verify(module: CodeType) -> None:
+    """Refuse a module that does more than define `_evaluate` and its constants, or whose function does more
+    than the generator emits (operation, name, constant). Raises ValueError."""
+    functions = [c for c in module.co_consts if isinstance(c, CodeType)]
+    if len(functions) != 1 or functions[0].co_name != FUNCTION:
+        raise ValueError("generated code must define exactly one function, " + FUNCTION)
+    for code in (module, functions[0]):
+        operations = set(code.co_code[::2]) - _OPCODES
+        if operations:
+            raise ValueError(f"generated code uses {', '.join(sorted(dis.opname[o] for o in operations))}")
+        for name in code.co_names + code.co_varnames:
+            if name not in _NAMES and not _GENERATED_NAME.match(name):
+                raise ValueError(f"generated code names {name!r}")
+        for constant in code.co_consts:
+            if not (_constant_ok(constant) or (code is module and constant is functions[0])):
+                raise ValueError(f"generated code holds a {type(constant).__name__} constant")
+
+
+def _constant_ok(value) -> bool:
+    if isinstance(value, (tuple, frozenset)):
+        return all(isinstance(v, _CONSTANTS) for v in value)
+    return isinstance(value, _CONSTANTS)

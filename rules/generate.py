@@ -69,7 +69,8 @@ class Generator:
         return self._module([(root, TRUE)], lambda i, code: f"return {code}", "")
 
     def segments(self, roots: list[Node]) -> str:
-        statement = lambda i, code: f"if {code}:\n        b |= {1 << i}"  # noqa: E731
+        # Past 64 bits the literal would be long digits (1 << 9999 has 3,010): shift at run time, on a match.
+        statement = lambda i, code: f"if {code}:\n        b |= {1 << i if i < 64 else f'1 << {i}'}"  # noqa: E731
         return self._module([(root, TRUE) for root in roots], statement, "return b")
 
     def _module(self, roots: list[tuple[Node, str]], statement: Callable[[int, str], str], tail: str) -> str:

@@ -38,7 +38,8 @@ class Builder:
 
     def node(self, op: str, args: tuple[Node, ...] = (), data: Any = None, type: str = "any",
              nullable: bool = True) -> Node:
-        key = (op, tuple(map(id, args)), data_key(data), type, nullable)
+        key = (op, tuple(map(id, args)), data if data is None or data.__class__ is str else data_key(data),
+               type, nullable)
         found = self._nodes.get(key)
         if found is None:
             found = self._nodes[key] = Node(op, args, data, type, nullable)
@@ -46,6 +47,18 @@ class Builder:
 
     def const(self, value: Any, type: str) -> Node:
         return self.node("const", (), value, type, value is None)
+
+
+def tree_size(node: Node) -> int:
+    """How many nodes `node` has written out as a tree (shared subtrees counted at each use): linear time."""
+    sizes: dict[int, int] = {}
+
+    def size(n: Node) -> int:
+        found = sizes.get(id(n))
+        if found is None:
+            found = sizes[id(n)] = 1 + sum(size(a) for a in n.args)
+        return found
+    return size(node)
 
 
 def data_key(data: Any) -> Any:
