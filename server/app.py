@@ -15,10 +15,10 @@ from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 import grpc
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1 import health, health_pb2
 from grpc_reflection.v1alpha import reflection
 from prometheus_client import CollectorRegistry
-from segflow.v1 import decision_service_pb2, decision_service_pb2_grpc, ruleset_service_pb2, ruleset_service_pb2_grpc
+from segflow.v1 import decision_service_pb2, ruleset_service_pb2
 
 from segflow.server.config import Config
 from segflow.server.errors import as_service_error
@@ -28,6 +28,7 @@ from segflow.server.metrics import MetricsInterceptor, ServiceCollector, start_m
 from segflow.server.rulesets import RulesetRegistry, Source
 from segflow.server.runtime.engine import Engine
 from segflow.server.servicers.decision import DecisionServicer
+from segflow.server.servicers.parsing import add_servicer
 from segflow.server.servicers.rulesets import RulesetServicer
 from segflow.server.sessions import open_journeys, open_store
 from segflow.server.subscriptions import ActionBus
@@ -36,10 +37,12 @@ from segflow.server.examples import EXAMPLE_RULESET
 
 log = logging.getLogger(__name__)
 
-SERVICE_NAMES = (
-    decision_service_pb2.DESCRIPTOR.services_by_name["DecisionService"].full_name,
-    ruleset_service_pb2.DESCRIPTOR.services_by_name["RulesetService"].full_name,
-)
+def _service(module, name: str):
+    return module.DESCRIPTOR.services_by_name[name]
+
+
+SERVICE_NAMES = (_service(decision_service_pb2, "DecisionService").full_name,
+                 _service(ruleset_service_pb2, "RulesetService").full_name)
 # How often idle sessions are expired and the active ruleset version is checked, and how often old
 # anonymous history is purged.
 SWEEP_SECONDS = 5.0
@@ -74,10 +77,11 @@ class Service:
         # With metrics off, no interceptor: calls pay nothing for them.
         interceptors = [MetricsInterceptor(self.metrics)] if config.metrics_port else []
         self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=config.workers), interceptors=interceptors)
-        decision_service_pb2_grpc.add_DecisionServiceServicer_to_server(
-            DecisionServicer(self.engine, self.bus), self.server)
-        ruleset_service_pb2_grpc.add_RulesetServiceServicer_to_server(RulesetServicer(self.registry, clock, self.forget_customer), self.server)
-        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        add_servicer(DecisionServicer(self.engine, self.bus), _service(decision_service_pb2, "DecisionService"),
+                     self.server)
+        add_servicer(RulesetServicer(self.registry, clock, self.forget_customer),
+                     _service(ruleset_service_pb2, "RulesetService"), self.server)
+        add_servicer(self.health, _service(health_pb2, "Health"), self.server)
         reflection.enable_server_reflection(
             (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server)
         self.port = self.server.add_insecure_port(config.address)

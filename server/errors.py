@@ -20,6 +20,8 @@ from segflow.rules import CompileError
 from segflow.server.history import HistoryClosed, HistoryFull
 
 DOMAIN = "segflow.dev"
+# Bytes of field violations one error status carries (see to_status): about 4 KB once base64-encoded.
+DETAILS_BUDGET = 3_000
 log = logging.getLogger(__name__)
 
 
@@ -72,15 +74,35 @@ def from_compile_error(exc: CompileError, field_prefix: str = "") -> InvalidArgu
 
 
 def to_status(error: ServiceError) -> grpc.Status:
-    """The rich status for an error: code, message, BadRequest violations and ErrorInfo."""
+    """The rich status for an error: code, message, BadRequest violations and ErrorInfo.
+
+    It travels in a trailer, and gRPC fails a call whose metadata passes 8 KB, so it is bounded: texts are cut
+    (with a marker) and violations are listed until DETAILS_BUDGET bytes, then one says how many more there are.
+    """
     details = []
     if error.fields:
-        bad = error_details_pb2.BadRequest(field_violations=[
-            error_details_pb2.BadRequest.FieldViolation(field=f, description=d) for f, d in error.fields])
-        details.append(_pack(bad))
-    details.append(_pack(error_details_pb2.ErrorInfo(reason=error.reason, domain=DOMAIN, metadata=error.metadata)))
-    status = status_pb2.Status(code=getattr(code_pb2, error.code.name), message=error.message, details=details)
+        violations, size = [], 0
+        for field, description in error.fields:
+            field, description = clip(field, 100), clip(description, 300)
+            size += len(field.encode()) + len(description.encode())
+            if size > DETAILS_BUDGET:
+                break
+            violations.append(error_details_pb2.BadRequest.FieldViolation(field=field, description=description))
+        if len(violations) < len(error.fields):
+            violations.append(error_details_pb2.BadRequest.FieldViolation(
+                description=f"and {len(error.fields) - len(violations)} more"))
+        details.append(_pack(error_details_pb2.BadRequest(field_violations=violations)))
+    metadata = {clip(k, 100): clip(v, 100) for k, v in list(error.metadata.items())[:10]}
+    details.append(_pack(error_details_pb2.ErrorInfo(reason=clip(error.reason, 100), domain=DOMAIN,
+                                                     metadata=metadata)))
+    status = status_pb2.Status(code=getattr(code_pb2, error.code.name), message=clip(error.message, 500),
+                               details=details)
     return rpc_status.to_status(status)
+
+
+def clip(text: str, limit: int) -> str:
+    """`text`, cut to `limit` characters with a marker when it is longer."""
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def status_code_name(error: Exception) -> str:
@@ -97,6 +119,7 @@ def as_service_error(error: Exception) -> ServiceError:
         return ResourceExhausted("the history queue is full: retry later", reason="HISTORY_FULL")
     if isinstance(error, HistoryClosed):
         return Unavailable("the server is shutting down", reason="SHUTTING_DOWN")
+    log.error("unexpected error", exc_info=error)  # a bug: the traceback is what fixes it
     return ServiceError("internal error", reason="INTERNAL")
 
 
@@ -107,11 +130,8 @@ def grpc_errors(method):
     def wrapper(self, request, context):
         try:
             return method(self, request, context)
-        except (ServiceError, CompileError, HistoryFull, HistoryClosed) as exc:
+        except Exception as exc:
             context.abort_with_status(to_status(as_service_error(exc)))
-        except Exception:
-            log.exception("unexpected error in %s", method.__name__)
-            context.abort_with_status(to_status(ServiceError("internal error", reason="INTERNAL")))
 
     return wrapper
 

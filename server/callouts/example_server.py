@@ -22,6 +22,7 @@ import grpc
 from segflow.v1 import callout_service_pb2, callout_service_pb2_grpc
 
 from segflow.rules.values import from_value, to_value
+from segflow.server.servicers.parsing import add_servicer
 
 
 def _stock_level(sku: Any) -> int | None:
@@ -56,14 +57,19 @@ class ExampleCalloutService(callout_service_pb2_grpc.CalloutServiceServicer):
             finished.wait(self._delay)
         if request.name in self._failing:
             context.abort(grpc.StatusCode.UNAVAILABLE, f"{request.name} is configured to fail")
-        value = function(from_value(request.arguments[0]))
+        try:
+            argument = from_value(request.arguments[0])
+        except (OverflowError, ValueError) as exc:  # a timestamp out of range
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{request.name}: bad argument: {exc}")
+        value = function(argument)
         return callout_service_pb2.GetValueResponse(value=to_value(value))
 
 
 def create_server(port: int = 0, host: str = "127.0.0.1", **behaviour: Any) -> tuple[grpc.Server, int]:
     """Return the (unstarted) server and its bound port; `behaviour` goes to ExampleCalloutService."""
     server = grpc.server(ThreadPoolExecutor(max_workers=32, thread_name_prefix="example-callout"))
-    callout_service_pb2_grpc.add_CalloutServiceServicer_to_server(ExampleCalloutService(**behaviour), server)
+    add_servicer(ExampleCalloutService(**behaviour), callout_service_pb2.DESCRIPTOR.services_by_name["CalloutService"],
+                 server)
     bound = server.add_insecure_port(f"{host}:{port}")
     return server, bound
 

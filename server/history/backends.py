@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import re
 import sqlite3
 from datetime import datetime, timezone
@@ -28,7 +29,22 @@ def _json_default(value: Any) -> Any:
 
 
 def _to_json(value: Any) -> str:
-    return json.dumps(value, default=_json_default, allow_nan=False, separators=(",", ":"))
+    """JSON text; NaN and infinities (which JSON has not) are written as protobuf's JSON writes them: "NaN",
+    "Infinity", "-Infinity"."""
+    try:
+        return json.dumps(value, default=_json_default, allow_nan=False, separators=(",", ":"))
+    except ValueError:
+        return json.dumps(_finite(value), default=_json_default, allow_nan=False, separators=(",", ":"))
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if value != value else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value
 
 
 def _utc(value: datetime) -> datetime:

@@ -16,8 +16,9 @@ from segflow.server.history.schema import PURGE_STATEMENTS, RECORD_TABLES, Kind,
 class HistorySink(Protocol):
     """Stores batches of history records."""
 
-    def write_batch(self, records: Sequence[Record]) -> None:
-        """Store all of `records` in one transaction, or none of them (and raise)."""
+    def write_batch(self, records: Sequence[Record]) -> Sequence[Record]:
+        """Store, in one transaction, every record of `records` that can be encoded as a row, or none of them
+        (and raise); returns the records that cannot be encoded (never worth retrying)."""
 
     def purge_anonymous(self, older_than: datetime) -> int:
         """Delete anonymous sessions that ended before `older_than` (with their anonymous rows);
@@ -39,13 +40,19 @@ class SQLSink:
             for record_type, table in RECORD_TABLES.items()
         }
 
-    def write_batch(self, records: Sequence[Record]) -> None:
+    def write_batch(self, records: Sequence[Record]) -> list[Record]:
         rows: dict[type, list[tuple]] = defaultdict(list)
+        unencodable = []
         for record in records:
-            rows[type(record)].append(self._inserts[type(record)][1](record))
-        with self.database.transaction() as tx:
-            for record_type, type_rows in rows.items():
-                tx.executemany(self._inserts[record_type][0], type_rows)
+            try:
+                rows[type(record)].append(self._inserts[type(record)][1](record))
+            except (TypeError, ValueError, KeyError):
+                unencodable.append(record)
+        if rows:
+            with self.database.transaction() as tx:
+                for record_type, type_rows in rows.items():
+                    tx.executemany(self._inserts[record_type][0], type_rows)
+        return unencodable
 
     def purge_anonymous(self, older_than: datetime) -> int:
         cutoff = (self._encode_time(older_than),)

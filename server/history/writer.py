@@ -59,7 +59,7 @@ class HistoryWriter:
         self._wake = threading.Event()
         # Guards the counters; notified whenever records are written or given up.
         self._progress = threading.Condition()
-        self._taken = self._written = self._failed = self._batches = self._rejected = 0
+        self._taken = self._written = self._failed = self._batches = self._rejected = self._quarantined = 0
         self._flush_target = 0
         self._close_lock = threading.Lock()
         self._finished = False  # The thread has stopped and the sink is closed.
@@ -124,7 +124,8 @@ class HistoryWriter:
             return self._failed == failed_before
 
     def stats(self) -> dict[str, int]:
-        """Counters: submitted, written, failed (given up), queued (not yet written), batches, rejected."""
+        """Counters: submitted, written, failed (given up), queued (not yet written), batches, rejected, and
+        quarantined (failed because they cannot be encoded)."""
         with self._progress:
             submitted = self._taken + len(self._pending)
             return {
@@ -134,6 +135,7 @@ class HistoryWriter:
                 "queued": submitted - self._written - self._failed,
                 "batches": self._batches,
                 "rejected": self._rejected,
+                "quarantined": self._quarantined,
             }
 
     def _refuse(self) -> None:
@@ -168,11 +170,13 @@ class HistoryWriter:
                 self._progress.notify_all()
 
     def _write(self, batch: list[Record]) -> int:
-        """Write `batch`, retrying; returns how many of its records were written."""
+        """Write `batch`, retrying; returns how many of its records were written. A record the sink cannot
+        encode is quarantined at once (logged, counted as failed), so it never holds up the others."""
         for attempt in range(self._retries + 1):
             try:
-                self._sink.write_batch(batch)
-                return len(batch)
+                unencodable = self._sink.write_batch(batch) or ()
+                self._quarantine(unencodable)
+                return len(batch) - len(unencodable)
             except Exception as error:  # The sink's driver decides what it raises; all of it is retried.
                 last_error = error
                 if attempt < self._retries:
@@ -189,7 +193,14 @@ class HistoryWriter:
 
     def _write_alone(self, record: Record) -> bool:
         try:
-            self._sink.write_batch([record])
+            unencodable = self._sink.write_batch([record]) or ()
         except Exception:
             return False
-        return True
+        self._quarantine(unencodable)
+        return not unencodable
+
+    def _quarantine(self, records) -> None:
+        for record in records:
+            log.error("history: record cannot be stored, dropped (a bug): %.500r", record)
+        with self._progress:
+            self._quarantined += len(records)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import logging
 import os
 import socket
 from datetime import datetime, timezone
@@ -23,9 +24,12 @@ from segflow.v1 import action_pb2, decision_service_pb2
 from segflow.server.runtime.trace import Tracer
 from segflow.server.sessions.state import SessionState
 
-# What generated code raises at run time when a value has an unexpected type (e.g. a callout's text compared
-# with a number): it fails one rule, action, flowchart or offer candidate, never the whole call.
-EVALUATION_ERRORS = (TypeError, ValueError, ArithmeticError)
+# Any error inside one evaluation fails that rule, action, flowchart or offer candidate with an advisory, never
+# the whole call. These are what generated code raises when a value has an unexpected type (e.g. a callout's
+# text compared with a number); any other kind (e.g. AttributeError) is a bug, also logged with its traceback.
+EXPECTED_ERRORS = (TypeError, ValueError, ArithmeticError)
+EVALUATION_ERRORS = Exception
+log = logging.getLogger(__name__)
 
 FIRED = action_pb2.ACTION_STATE_FIRED
 ERRORED = action_pb2.ACTION_STATE_ERRORED
@@ -47,6 +51,14 @@ def _reset_ids() -> None:
 
 _reset_ids()
 os.register_at_fork(after_in_child=_reset_ids)  # a forked worker must not repeat its parent's ids
+
+
+def failure(exc: Exception) -> str:
+    """What an advisory says of a failed evaluation; an unexpected kind of error is also logged."""
+    if isinstance(exc, EXPECTED_ERRORS):
+        return str(exc)
+    log.warning("evaluation failed with an unexpected %s", type(exc).__name__, exc_info=exc)
+    return f"{type(exc).__name__}: {exc}"
 
 
 def new_id() -> str:

@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterator, Protocol
 
 from segflow.v1 import decision_service_pb2 as pb
 
-from segflow.server.errors import InvalidArgument, NotFound, ServiceError, require
+from segflow.server.errors import InvalidArgument, NotFound, ServiceError, as_service_error, require
 from segflow.server.history.records import SessionSummary
 from segflow.server.profiles.messages import profile_message
 from segflow.server.profiles.recall import Recall, memory_of, recalled
@@ -24,7 +24,8 @@ from segflow.server.runtime import offers
 from segflow.server.runtime.context import SessionContext
 from segflow.server.runtime.decision import Decision
 from segflow.server.runtime.events import EventProcessor
-from segflow.server.runtime.requests import attributes_of, audience_of, did_you_mean, parameters_of, refuse
+from segflow.server.runtime.requests import (attributes_of, audience_of, did_you_mean, parameters_of, refuse,
+                                              timestamp_of)
 from segflow.server.runtime.segmentation import resegment
 from segflow.server.runtime.sessions import session_message
 from segflow.server.sessions.journeys import JourneyBook
@@ -72,9 +73,7 @@ class Engine:
                 session = slot.state
                 session.attributes.update(attributes)
             else:
-                if slot.state is not None:
-                    self.store.end(slot, "restarted")
-                session = slot.state = SessionState(
+                session = SessionState(
                     session_id=request.session_id, channel=compiled.ruleset.channel, audience_level=level,
                     started_at=now, last_activity_at=now, audience_ids=ids,
                     attributes=dict(compiled.defaults), ruleset_version=version)
@@ -90,6 +89,10 @@ class Engine:
                 session=session_message(session, self.store, self.journeys), resumed=resumed,
                 segments_entered=sorted(decision.entered), decision=decision.proto,
                 advisories=decision.advisories, trace=decision.trace)
+            if not resumed:  # the session it replaces ends only now that nothing can fail
+                if slot.state is not None:
+                    self.store.end(slot, "restarted")
+                slot.state = session
         self._emit(decision)
         return response
 
@@ -148,13 +151,14 @@ class Engine:
         params = parameters_of(definition, event.parameters)
         attributes, notes = attributes_of(compiled, event.attributes, "event.attributes")
         audience = audience_of(compiled, event.audience, "event.audience") if event.HasField("audience") else None
+        occurred = timestamp_of(event.occurred_at, "event.occurred_at") if event.HasField("occurred_at") else None
         with self._session(request.session_id) as (slot, session):
             if event.event_id and event.event_id in session.processed_events:
                 response = pb.PostEventResponse.FromString(session.processed_events[event.event_id])
                 response.duplicate = True
                 return response
             now = self.clock()
-            when = event.occurred_at.ToDatetime(tzinfo=now.tzinfo) if event.HasField("occurred_at") else now
+            when = occurred or now
             decision = Decision(session, version, now, event.name, explain=request.explain, notes=notes)
             session.ruleset_version = version
             session.attributes.update(attributes)
@@ -167,9 +171,9 @@ class Engine:
             processor.process(event.name, params, when, fire=definition is not None)
             response = decision.response(segments_entered=sorted(decision.entered),
                                          segments_left=sorted(decision.left), event_sequence=session.event_sequence)
-            if event.event_id:
-                session.remember_event(event.event_id, response.SerializeToString())
             decision.profile = self.recall.commit(compiled, session, now)
+            if event.event_id:  # last: a failed call must not be remembered (see SessionState.copy)
+                session.remember_event(event.event_id, response.SerializeToString())
         self._emit(decision)
         return response
 
@@ -232,8 +236,8 @@ class Engine:
                 try:
                     result = method(inner, deadline) if kind in _DECIDING else method(inner)
                     results.append(pb.BatchResult(**{kind: result}))
-                except ServiceError as exc:
-                    results.append(pb.BatchResult(error=_command_error(exc)))
+                except Exception as exc:  # one command's failure, whatever it is, is that command's result
+                    results.append(pb.BatchResult(error=_command_error(as_service_error(exc))))
             if request.stop_on_error and results[-1].HasField("error"):
                 break
         return pb.ExecuteBatchResponse(results=results)
@@ -252,12 +256,17 @@ class Engine:
 
     @contextmanager
     def _locked(self, session_id: str) -> Iterator[Any]:
-        """The store's lock on a session; the journeys the call changed are saved before it is released."""
+        """The store's lock on a session, for one call that commits all of its changes or none: the journeys it
+        changed are saved before the lock is released, and if it fails the session and journeys are put back."""
         with self.store.locked(session_id) as slot:
+            before = slot.state.copy() if slot.state is not None else None
             try:
                 yield slot
-            finally:
-                self.journeys.save(session_id)
+            except BaseException:
+                slot.state = before
+                self.journeys.discard(session_id)
+                raise
+            self.journeys.save(session_id)
 
     @staticmethod
     def _context(active: ActiveVersion, session: SessionState, now: datetime, deadline: float | None,

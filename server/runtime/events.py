@@ -21,7 +21,7 @@ from segflow.server.history.records import DataRecord
 from segflow.server.profiles.patterns import pattern_met
 from segflow.server.runtime import journeys, offers
 from segflow.server.runtime.context import SessionContext
-from segflow.server.runtime.decision import EVALUATION_ERRORS, Decision
+from segflow.server.runtime.decision import EVALUATION_ERRORS, Decision, failure
 from segflow.server.runtime.segmentation import resegment_action
 from segflow.server.sessions.state import EventStat, JourneyStep
 from segflow.rules.values import to_value
@@ -80,7 +80,7 @@ class EventProcessor:
                     first = len(decision.actions)
             except EVALUATION_ERRORS as exc:
                 decision.advise("evaluation_error", f"the condition of rule {rule.id!r} failed, so the rule did "
-                                                    f"nothing: {exc}")
+                                                    f"nothing: {failure(exc)}")
                 continue
             for action in rule.then if matched else rule.otherwise:
                 self.run(action, depth)
@@ -118,7 +118,7 @@ class EventProcessor:
         try:
             _HANDLERS[action.kind](self, action, depth)
         except EVALUATION_ERRORS as exc:
-            self.decision.action(_FAILED_TYPES[action.kind], error=("evaluation_error", str(exc)))
+            self.decision.action(_FAILED_TYPES[action.kind], error=("evaluation_error", failure(exc)))
 
     # -- one handler per action kind -------------------------------------------------------------
 

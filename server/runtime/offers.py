@@ -18,7 +18,7 @@ from segflow.v1 import action_pb2, decision_service_pb2, offer_pb2, trace_pb2
 from segflow.rules.ruleset import CompiledRuleset, CompiledTreatment
 from segflow.server.history.records import ContactRecord, ResponseRecord
 from segflow.server.runtime.context import SessionContext
-from segflow.server.runtime.decision import EVALUATION_ERRORS, Decision, new_id
+from segflow.server.runtime.decision import EVALUATION_ERRORS, Decision, failure, new_id
 from segflow.server.sessions.state import IssuedOffer
 
 DATES, SUPPRESSION, CAP = trace_pb2.OFFER_STEP_DATES, trace_pb2.OFFER_STEP_SUPPRESSION, trace_pb2.OFFER_STEP_CAP
@@ -45,8 +45,8 @@ def select_offers(compiled: CompiledRuleset, ctx: SessionContext, decision: Deci
             try:
                 score, step, reason = _candidate(compiled, ctx, treatment)
             except EVALUATION_ERRORS as exc:
-                score, step, reason = None, SCORE, f"evaluation failed: {exc}"
-                decision.advise("evaluation_error", f"treatment rule {treatment.rule.id!r} dropped: {exc}")
+                score, step, reason = None, SCORE, f"evaluation failed: {failure(exc)}"
+                decision.advise("evaluation_error", f"treatment rule {treatment.rule.id!r} dropped: {reason}")
             code = treatment.offer.code
             if score is not None and code in chosen_codes and not allow_duplicates:
                 score, step, reason = None, DEDUPE, "already recommended for an earlier interaction point"

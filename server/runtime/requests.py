@@ -1,11 +1,14 @@
 """Request values checked and converted against the ruleset: audience, attributes and event parameters.
 
 Every problem in a request is collected, then refused at once as INVALID_ARGUMENT with one field violation
-each, before the call changes anything.
+each, before the call changes anything. A double must be finite (NaN and infinities are refused: history and
+every SQL engine segflow is checked against disagree on them) and a timestamp within years 1 to 9999.
 """
 
 from __future__ import annotations
 
+import math
+from datetime import datetime, timezone
 from typing import Any, Mapping
 
 from segflow.rules.errors import suggest
@@ -26,7 +29,10 @@ def audience_of(compiled: CompiledRuleset, audience, field: str) -> tuple[str, d
            for name in audience.id_fields if name not in allowed]
     if bad:
         refuse(bad, "UNKNOWN_ID_FIELD")
-    return level, {name: from_value(v) for name, v in audience.id_fields.items()}
+    ids = {name: value_of(v, f"{field}.id_fields.{name}", bad) for name, v in audience.id_fields.items()}
+    if bad:
+        refuse(bad, "BAD_VALUE")
+    return level, ids
 
 
 def attributes_of(compiled: CompiledRuleset, values: Mapping, field: str) -> tuple[dict[str, Any], list]:
@@ -34,7 +40,7 @@ def attributes_of(compiled: CompiledRuleset, values: Mapping, field: str) -> tup
     declared = compiled.schema.attributes
     converted, bad, notes = {}, [], []
     for name, value in values.items():
-        python = from_value(value)
+        python = value_of(value, f"{field}.{name}", bad)
         attribute = declared.get(name)
         if attribute is None:
             notes.append(("undeclared_attribute", f"{field}.{name} is not declared in the ruleset"))
@@ -53,10 +59,12 @@ def attributes_of(compiled: CompiledRuleset, values: Mapping, field: str) -> tup
 
 def parameters_of(definition, values: Mapping) -> dict[str, Any]:
     """An event's parameters as Python values, checked against its definition (types, required ones)."""
-    params = {name: from_value(v) for name, v in values.items()}
-    if definition is None:
-        return params
     bad = []
+    params = {name: value_of(v, f"event.parameters.{name}", bad) for name, v in values.items()}
+    if definition is None or bad:
+        if bad:
+            refuse(bad, "BAD_PARAMETER")
+        return params
     for p in definition.parameters:
         value = params.get(p.name)
         if value is None:
@@ -72,6 +80,32 @@ def parameters_of(definition, values: Mapping) -> dict[str, Any]:
     if bad:
         refuse(bad, "BAD_PARAMETER")
     return params
+
+
+def value_of(value, field: str, bad: list[tuple[str, str]]) -> Any:
+    """The Python value of a request's Value; a NaN, an infinity or a timestamp out of range is added to `bad`."""
+    try:
+        python = from_value(value)
+    except (OverflowError, ValueError):
+        bad.append((field, "timestamp out of range (years 1 to 9999)"))
+        return None
+    if _non_finite(python):
+        bad.append((field, "must be a finite number (not NaN or an infinity)"))
+    return python
+
+
+def _non_finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    return isinstance(value, list) and any(_non_finite(item) for item in value)
+
+
+def timestamp_of(stamp, field: str) -> datetime:
+    """A request's Timestamp as an aware UTC datetime; INVALID_ARGUMENT when it is outside years 1 to 9999."""
+    try:
+        return stamp.ToDatetime(tzinfo=timezone.utc)
+    except (OverflowError, ValueError):
+        refuse([(field, "timestamp out of range (years 1 to 9999)")], "BAD_VALUE")
 
 
 def did_you_mean(name: str, known) -> str:

@@ -8,7 +8,7 @@ from segflow.v1 import action_pb2
 
 from segflow.rules.ruleset import CompiledRuleset
 from segflow.server.runtime.context import SessionContext
-from segflow.server.runtime.decision import EVALUATION_ERRORS, Decision
+from segflow.server.runtime.decision import EVALUATION_ERRORS, Decision, failure
 
 
 def resegment(compiled: CompiledRuleset, ctx: SessionContext, decision: Decision,
@@ -36,7 +36,7 @@ def resegment(compiled: CompiledRuleset, ctx: SessionContext, decision: Decision
                 members |= tracer.segments(chart.name, evaluator, values, ctx, before)
         except EVALUATION_ERRORS as exc:
             members |= before & set(evaluator.names)  # a flowchart that fails keeps the memberships it had
-            decision.advise("evaluation_error", f"flowchart {chart.name!r} failed, memberships kept: {exc}")
+            decision.advise("evaluation_error", f"flowchart {chart.name!r} failed, memberships kept: {failure(exc)}")
         covered.update(evaluator.names)
     after = (before - covered) | members
     if not flowcharts:  # a full resegmentation also drops segments of other levels

@@ -79,10 +79,10 @@ class RulesetServicer(ruleset_service_pb2_grpc.RulesetServiceServicer):
         if request.page_size < 0:
             raise InvalidArgument("page_size must not be negative", fields=[("page_size", "negative")])
         size = min(request.page_size or _MAX_PAGE, _MAX_PAGE)
-        try:
-            before = int(request.page_token) if request.page_token else None
-        except ValueError:
+        given = request.page_token
+        if given and not (given.isascii() and given.isdigit() and len(given) <= 18):  # a version, as we give them
             raise InvalidArgument("page_token is not one this server gave", fields=[("page_token", "invalid")])
+        before = int(given) if given else None
         records = self.registry.versions.list(size + 1, before)
         active = self._active_version()
         token = str(records[size - 1].version) if len(records) > size else ""

@@ -13,6 +13,8 @@ class JourneyBook:
     def __init__(self):
         self._by_customer: dict[str, dict[str, JourneyStep]] = {}
         self._lock = threading.Lock()
+        # session id -> the customer's journeys a call on it changes, and a copy from before, to undo a failed call
+        self._open: dict[str, tuple[dict[str, JourneyStep], dict[str, JourneyStep]]] = {}
 
     def journeys_of(self, session: SessionState) -> dict[str, JourneyStep]:
         """The journeys a session advances: the customer's once identified, else the session's own."""
@@ -21,6 +23,9 @@ class JourneyBook:
             return session.journeys
         with self._lock:
             journeys = self._by_customer.setdefault(customer, {})
+            opened = self._open.get(session.session_id)
+            if opened is None or opened[0] is not journeys:
+                self._open[session.session_id] = (journeys, {name: step.copy() for name, step in journeys.items()})
             if session.journeys:  # the session was just de-anonymized: its journeys become the customer's
                 for name, step in session.journeys.items():
                     journeys.setdefault(name, step)
@@ -28,4 +33,15 @@ class JourneyBook:
             return journeys
 
     def save(self, session_id: str) -> None:
-        """Nothing to write: the dicts `journeys_of` returns are the book itself. (The Redis book writes here.)"""
+        """Keep what the call changed: the dicts `journeys_of` returns are the book itself (the Redis book writes
+        here)."""
+        self._open.pop(session_id, None)
+
+    def discard(self, session_id: str) -> None:
+        """Undo what a failed call on this session changed in its customer's journeys."""
+        opened = self._open.pop(session_id, None)
+        if opened is not None:
+            journeys, before = opened
+            with self._lock:
+                journeys.clear()
+                journeys.update(before)

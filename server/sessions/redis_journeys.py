@@ -61,6 +61,10 @@ class RedisJourneyBook:
         if loaded is not None:
             self._write(loaded)
 
+    def discard(self, session_id: str) -> None:
+        """Forget what a failed call on this session changed: nothing is written."""
+        self._open.pop(session_id, None)
+
     def _key(self, customer: str) -> str:
         return f"{self.prefix}journeys:{customer}"
 

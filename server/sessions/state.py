@@ -7,6 +7,7 @@ directly; protobuf appears only at the edges, in `server.convert`.
 from __future__ import annotations
 
 from collections import OrderedDict
+from copy import deepcopy
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -47,6 +48,9 @@ class JourneyStep:
     last_event: str
     started_at: datetime
     updated_at: datetime
+
+    def copy(self) -> "JourneyStep":
+        return JourneyStep(self.active, self.step, self.last_event, self.started_at, self.updated_at)
 
 
 def customer_id_of(ids: dict[str, Any]) -> str:
@@ -91,6 +95,18 @@ class SessionState:
     @property
     def anonymous(self) -> bool:
         return not self.customer_id
+
+    def copy(self) -> "SessionState":
+        """A copy to put the session back as it was when a call fails: it shares no container a call changes in
+        place (values are never changed in place) except `processed_events`, which a call adds to last."""
+        return SessionState(
+            self.session_id, self.channel, self.audience_level, self.started_at, self.last_activity_at,
+            dict(self.audience_ids), dict(self.attributes), self.segments,
+            {name: EventStat(s.count, s.first_time, s.last_time, s.last_data) for name, s in self.event_stats.items()},
+            self.event_sequence, self.processed_events, list(self.last_recommended),
+            dict(self.issued), dict(self.presentations), set(self.rejected), set(self.suppressed),
+            {name: step.copy() for name, step in self.journeys.items()}, self.ruleset_version,
+            None if self.memory is None else deepcopy(self.memory))
 
     def remember_event(self, event_id: str, response: bytes) -> None:
         """Keep the first response of an event id, forgetting the oldest beyond the bound."""

@@ -32,7 +32,8 @@ def test_many_submits_are_written_in_few_transactions(sqlite_target):
     assert sqlite_target.read("SELECT COUNT(*) FROM contacts") == [(2_000,)]
     assert 4 <= sink.transactions <= 8
     assert writer.stats() | {"batches": 0} == {
-        "submitted": 2_000, "written": 2_000, "failed": 0, "queued": 0, "batches": 0, "rejected": 0
+        "submitted": 2_000, "written": 2_000, "failed": 0, "queued": 0, "batches": 0, "rejected": 0,
+        "quarantined": 0
     }
     assert writer.stats()["batches"] == sink.transactions
     writer.close()
@@ -127,7 +128,8 @@ def test_a_lasting_failure_is_logged_and_counted(caplog):
     # Three attempts at the batch, then one per record.
     assert sink.calls == 5
     assert writer.stats() | {"batches": 0} == {
-        "submitted": 2, "written": 0, "failed": 2, "queued": 0, "batches": 0, "rejected": 0
+        "submitted": 2, "written": 0, "failed": 2, "queued": 0, "batches": 0, "rejected": 0,
+        "quarantined": 0
     }
     assert "2 of 2 records not written after 3 attempts" in caplog.text
     assert "database went away" in caplog.text
