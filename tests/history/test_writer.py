@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -19,8 +20,9 @@ class CountingSink(SQLiteSink):
     transactions = 0
 
     def write_batch(self, records):
-        super().write_batch(records)
+        unencodable = super().write_batch(records)
         self.transactions += 1
+        return unencodable
 
 
 def test_many_submits_are_written_in_few_transactions(sqlite_target):
@@ -192,3 +194,27 @@ def test_close_that_times_out_leaves_the_sink_open_and_can_be_retried():
     sink.gate.set()
     assert writer.close(timeout=5)
     assert sink.closed and sink.records == [contact(1)]
+
+
+def test_a_record_that_cannot_be_encoded_is_quarantined_not_retried(sqlite_target, caplog):
+    sink = CountingSink(sqlite_target.url.removeprefix("sqlite:///"))
+    writer = HistoryWriter(sink, batch_size=500, flush_interval=5.0, retries=3, retry_backoff=60.0)
+    writer.submit(contact(1))
+    writer.submit(data_row({"poison": object()}))
+    writer.submit(contact(2))
+    with caplog.at_level(logging.ERROR, logger="segflow.server.history.writer"):
+        assert writer.flush(timeout=10) is False  # a retry would have waited a minute
+    assert sink.transactions == 1
+    assert sqlite_target.read("SELECT COUNT(*) FROM contacts") == [(2,)]
+    assert writer.stats()["quarantined"] == writer.stats()["failed"] == 1
+    assert "cannot be stored" in caplog.text
+    assert writer.close() is True
+
+
+def test_nan_and_infinities_in_json_columns_are_stored_not_dropped(target):
+    writer = HistoryWriter(target.open())
+    writer.submit(data_row({"nan": float("nan"), "list": [float("inf"), -float("inf"), 1.5]}))
+    assert writer.close()
+    [(data,)] = target.read("SELECT data FROM data_rows")
+    data = json.loads(data) if isinstance(data, str) else data
+    assert data == {"nan": "NaN", "list": ["Infinity", "-Infinity", 1.5]}
