@@ -291,9 +291,11 @@ class _Checker:
             if not (isinstance(escape, exp.Literal) and escape.is_string and len(escape.this) == 1):
                 return self.error(E.LITERAL, "ESCAPE takes a one-character string literal", escape)
             escape_char = escape.this
+        if not {value.type, pattern.type} <= {"string", "any"}:
+            return self.b.const(None, "bool")  # the type error is recorded above
         if self.is_null(value) or self.is_null(pattern):
             node = self.b.const(None, "bool")
-        elif pattern.op == "const" and value.type in ("string",):
+        elif pattern.op == "const" and value.type == "string":
             try:
                 plan = like_plan(pattern.data, escape_char)
             except ValueError as problem:

@@ -63,6 +63,17 @@ class TooComplex(Exception):
     into a CompileError located at the expression)."""
 
 
+class EvaluationError(ValueError):
+    """An expression met a value it cannot work on at run time (LIKE on a number, a value past the size bounds).
+
+    It fails the one rule, segment or offer being evaluated (the server reports it as an advisory), never the
+    call; it is a ValueError so that every caller catching evaluation errors already catches it."""
+
+
+class ValueTooLarge(EvaluationError):
+    """An expression would build a value past runtime.MAX_VALUE_SIZE characters or items."""
+
+
 def suggest(name: str, known: Iterable[str]) -> str | None:
     """The closest known name to a misspelt one, or None when nothing is close."""
     matches = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)

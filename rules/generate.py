@@ -305,8 +305,8 @@ def _like(g: Generator, node: Node, truth: bool) -> str:
     if kind == "exact":
         check = f"{name} != {literal!r}"
     else:
-        if kind == "regex":
-            check = f"{g.constant(f'_like_regex({literal!r})')}({name}) is not None"
+        if kind == "match":
+            check = f"{g.constant(f'_like_matcher({literal!r})')}({name})"
         else:
             check = _LIKE_TESTS[kind].format(x=name, lit=repr(literal))
         check = check if truth else f"not ({check})"

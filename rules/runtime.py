@@ -39,6 +39,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Callable
 
 from segflow.rules.context import DEFAULT_CONTEXT
+from segflow.rules.errors import EvaluationError, ValueTooLarge
 
 UNSET = object()  # marks a lazily computed shared subexpression that has not been computed yet
 _UTC = timezone.utc
@@ -229,18 +230,9 @@ def timestamp(iso: str) -> datetime:
 
 def like_plan(pattern: str, escape: str | None) -> tuple[str, str]:
     """How to test LIKE `pattern`: ("exact"|"prefix"|"suffix"|"contains", literal text) for the shapes plain
-    string methods answer faster, else ("regex", a regular expression for fullmatch).
-    Raises ValueError on a pattern that ends in its escape character."""
-    items: list[str] = []  # "%" and "_" are wildcards; a literal character is kept as ("\\" + char)
-    chars = iter(pattern)
-    for char in chars:
-        if escape and char == escape:
-            quoted = next(chars, None)
-            if quoted is None:
-                raise ValueError(f"LIKE pattern ends with its escape character {escape!r}")
-            items.append("\\" + quoted)
-        else:
-            items.append(char if char in "%_" else "\\" + char)
+    string methods answer, else ("match", the pattern respelt with backslash as its escape) for `like_matcher`.
+    Raises EvaluationError (a ValueError) on a pattern that ends in its escape character."""
+    items = _like_items(pattern, escape)
     if "_" not in items and _one_literal_run(items):
         literal = "".join(i[1] for i in items if i != "%")
         lead, trail = bool(items) and items[0] == "%", bool(items) and items[-1] == "%"
@@ -248,8 +240,26 @@ def like_plan(pattern: str, escape: str | None) -> tuple[str, str]:
             return "contains", ""
         return {(False, False): "exact", (False, True): "prefix", (True, False): "suffix",
                 (True, True): "contains"}[(lead, trail)], literal
-    regex = "".join(".*" if i == "%" else "." if i == "_" else re.escape(i[1]) for i in items)
-    return "regex", regex
+    return "match", "".join(i if i in ("%", "_") else _quote(i[1]) for i in items)
+
+
+def _like_items(pattern: str, escape: str | None) -> list[str]:
+    """The pattern as items: "%" and "_" are wildcards, a literal character is kept as "\\" + char."""
+    items: list[str] = []
+    chars = iter(pattern)
+    for char in chars:
+        if escape and char == escape:
+            quoted = next(chars, None)
+            if quoted is None:
+                raise EvaluationError(f"LIKE pattern ends with its escape character {escape!r}")
+            items.append("\\" + quoted)
+        else:
+            items.append(char if char in "%_" else "\\" + char)
+    return items
+
+
+def _quote(char: str) -> str:
+    return "\\" + char if char in "%_\\" else char
 
 
 def _one_literal_run(items: list[str]) -> bool:
@@ -258,24 +268,98 @@ def _one_literal_run(items: list[str]) -> bool:
     return "%" not in marks
 
 
-def _like_regex(regex: str) -> Callable[[str], Any]:
-    return re.compile(regex, re.DOTALL).fullmatch
+class _Piece:
+    """A fixed-length run of a LIKE pattern between two %: literal characters and _ (any one character).
+
+    `at(s, i)` tests it at position i, `find(s, i, end)` gives its leftmost place in s[i:end] (or -1). A run
+    without _ uses str methods; one with _ a regular expression of literals and `.` only, which has no
+    quantifier and so no backtracking: a search costs at most len(s) * size character tests.
+    """
+
+    __slots__ = ("size", "at", "find")
+
+    def __init__(self, items: list[str]):
+        self.size = len(items)
+        if "_" not in items:
+            text = "".join(i[1] for i in items)
+            self.at = lambda s, i: s.startswith(text, i)
+            self.find = lambda s, i, end: s.find(text, i, end)
+        else:
+            regex = re.compile("".join("." if i == "_" else re.escape(i[1]) for i in items), re.DOTALL)
+            match, search = regex.match, regex.search
+
+            def find(s: str, i: int, end: int) -> int:
+                found = search(s, i, end)
+                return -1 if found is None else found.start()
+
+            self.at, self.find = (lambda s, i: match(s, i) is not None), find
+
+
+class LikeMatcher:
+    """A LIKE pattern compiled to a linear-time test: `matcher(s)` is whether s matches.
+
+    The pattern is split at its % signs into fixed-length pieces. The first piece must sit at the start and the
+    last at the end; each piece in between is placed leftmost after the previous one. Taking the leftmost place
+    is always right (a later piece can only gain room from it), so nothing is ever retried and the cost is at
+    most len(s) * len(pattern) character tests, whatever the pattern (a backtracking regex is exponential in
+    the number of %). `pieces` are searched once each, in order.
+    """
+
+    __slots__ = ("pieces", "middle", "size")
+
+    def __init__(self, canonical: str):
+        """`canonical` is a pattern whose escape character is backslash, as like_plan gives for "match"."""
+        runs: list[list[str]] = [[]]
+        for item in _like_items(canonical, "\\"):
+            if item == "%":
+                runs.append([])
+            else:
+                runs[-1].append(item)
+        self.pieces = [_Piece(run) for run in runs]
+        self.middle = [p for p in self.pieces[1:-1] if p.size]
+        self.size = sum(p.size for p in self.pieces)
+
+    def __call__(self, s: str) -> bool:
+        pieces = self.pieces
+        first = pieces[0]
+        if len(pieces) == 1:
+            return len(s) == first.size and first.at(s, 0)
+        if len(s) < self.size or not first.at(s, 0):
+            return False
+        last = pieces[-1]
+        end = len(s) - last.size
+        if not last.at(s, end):
+            return False
+        position = first.size
+        for piece in self.middle:
+            found = piece.find(s, position, end)
+            if found < 0:
+                return False
+            position = found + piece.size
+        return True
+
+
+def like_matcher(canonical: str) -> Callable[[str], bool]:
+    """The test for a "match" plan of like_plan (generated code builds one per constant pattern)."""
+    return LikeMatcher(canonical)
 
 
 @functools.lru_cache(maxsize=_LIKE_CACHE_SIZE)
 def _like_test(pattern: str, escape: str | None) -> Callable[[str], bool]:
     kind, literal = like_plan(pattern, escape)
-    if kind == "regex":
-        match = _like_regex(literal)
-        return lambda s: match(s) is not None
-    return {"exact": literal.__eq__, "prefix": lambda s: s.startswith(literal),
+    if kind == "match":
+        return LikeMatcher(literal)
+    return {"exact": lambda s: s == literal, "prefix": lambda s: s.startswith(literal),
             "suffix": lambda s: s.endswith(literal), "contains": lambda s: literal in s}[kind]
 
 
 def _like(s, pattern, escape=None):
-    """LIKE with a pattern only known at run time (a constant pattern is planned at compile time)."""
+    """LIKE where the value's type or the pattern is only known at run time (else it is planned at compile
+    time). Raises EvaluationError when either side is not text."""
     if s is None or pattern is None:
         return None
+    if not isinstance(s, str) or not isinstance(pattern, str):
+        raise EvaluationError(f"LIKE compares text, not a {type(pattern if isinstance(s, str) else s).__name__}")
     return _like_test(pattern, escape)(s)
 
 
@@ -286,5 +370,5 @@ HELPERS: dict[str, Any] = {
     "_rtrim": _rtrim, "_replace": _replace, "_substr": _substr, "_concat": _concat,
     "_date_part": _date_part, "_datediff": _datediff, "_seconds_diff": _seconds_diff,
     "_cast": _cast, "_size": _size, "_like": _like,
-    "_like_regex": _like_regex, "_timestamp": timestamp, "_UNSET": UNSET, "_CTX": DEFAULT_CONTEXT,
+    "_like_matcher": like_matcher, "_timestamp": timestamp, "_UNSET": UNSET, "_CTX": DEFAULT_CONTEXT,
 }

@@ -117,8 +117,8 @@ def _predicate(node: Node) -> tuple[str, int]:
 
 
 def _like_pattern(kind: str, literal_text: str) -> str:
-    if kind == "regex":
-        body = "".join(_regex_items(literal_text))
+    if kind == "match":  # runtime.like_plan's pattern quotes with a backslash; respell it with our escape
+        body = re.sub(r"\\(.)|([^%_])", lambda m: _quoted(m.group(1) or m.group(2)), literal_text, flags=re.DOTALL)
     else:
         lead, trail = {"exact": ("", ""), "prefix": ("", "%"), "suffix": ("%", ""), "contains": ("%", "%")}[kind]
         body = lead + "".join(map(_quoted, literal_text)) + trail
@@ -128,17 +128,6 @@ def _like_pattern(kind: str, literal_text: str) -> str:
 
 def _quoted(char: str) -> str:
     return _LIKE_ESCAPE + char if char in ("%", "_", _LIKE_ESCAPE) else char
-
-
-_REGEX_ITEM = re.compile(r"\\(.)|(\.\*)|(\.)|(.)", re.DOTALL)
-
-
-def _regex_items(regex: str) -> list[str]:
-    """Undo runtime.like_plan's regex: `.*` is %, `.` is _, and re.escape'd or plain characters are literal."""
-    items = []
-    for escaped, many, one, plain in _REGEX_ITEM.findall(regex):
-        items.append("%" if many else "_" if one else _quoted(escaped or plain))
-    return items
 
 
 def _contains(node: Node) -> tuple[str, int]:

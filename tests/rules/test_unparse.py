@@ -38,7 +38,7 @@ def test_text_of_the_checked_ir(given, expected):
     assert sql(compile_expression(text).root) == text
 
 
-# A constant pattern on a string is planned at compile time (prefix, suffix, ..., regex); printed back from
+# A constant pattern on a string is planned at compile time (prefix, suffix, ..., match); printed back from
 # the plan, with literal % and _ quoted by '!'.
 PATTERNS = [
     ("q LIKE 'a_b%c'", "q LIKE 'a_b%c'"),
