@@ -1,13 +1,14 @@
 """End-to-end benchmark over gRPC: `segflow serve` in its own process(es) against a no-op grpcio ceiling.
 
-    python -m benchmarks.bench_grpc [--quick] [--seconds 5] [--processes 1 2] [--out benchmarks/results/grpc.json]
+    python -m benchmarks.bench_grpc [--quick] [--seconds 5] [--rounds 3] [--processes 1 2] [--out benchmarks/results/grpc.json]
 
 Load comes from h2load (Debian's nghttp2-client: `apt-get install -y nghttp2-client`), a C client cheap enough
 not to be the bottleneck: one h2load per session, each with one connection and one call in flight, posting
 that session's gRPC-framed PostEventRequest (`add_to_cart`, no event id) again and again; 1 or 16 sessions make
 1 or 16 calls in flight. For every configuration the no-op server (`benchmarks/noop_server.py`, same thread-pool
 layout, an empty PostEventResponse) is measured right before segflow, so each ratio compares two servers
-under the same machine load. Workloads: the shipped example ruleset and the large generated one
+under the same machine load; `--rounds` repeats every configuration and the summary is the median of the
+rounds' ratios (the machine may be shared). Workloads: the shipped example ruleset and the large generated one
 (`benchmarks/workloads.py`: 200 segments, 50 rules on the event).
 
 h2load sees HTTP status 200 even for a failed gRPC call, so every run is checked by a server-side count: the
@@ -23,6 +24,7 @@ and says so. Writes JSON and a PNG.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -50,6 +52,7 @@ TICKS = os.sysconf("SC_CLK_TCK")
 
 @dataclass
 class Row:
+    round: int
     workload: str
     server: str  # "segflow" or "noop"
     processes: int
@@ -251,8 +254,8 @@ def measure(row: Row, server: Server, bodies: list[Path], count, work: Path, war
     return row
 
 
-def run_configuration(workload: str, processes: int, in_flight: int, seconds: float, warm_up: float,
-                      work: Path) -> list[Row]:
+def run_configuration(round_: int, workload: str, processes: int, in_flight: int, seconds: float,
+                      warm_up: float, work: Path) -> list[Row]:
     """The no-op ceiling, then segflow, on `in_flight` sessions of `workload`."""
     bodies = []
     for n in range(in_flight):
@@ -261,7 +264,7 @@ def run_configuration(workload: str, processes: int, in_flight: int, seconds: fl
         bodies.append(body)
     noop = start_noop(processes)
     try:
-        ceiling = measure(Row(workload, "noop", processes, in_flight, seconds), noop, bodies,
+        ceiling = measure(Row(round_, workload, "noop", processes, in_flight, seconds), noop, bodies,
                           lambda: noop_served(noop), work, warm_up)
     finally:
         noop.stop()
@@ -271,24 +274,36 @@ def run_configuration(workload: str, processes: int, in_flight: int, seconds: fl
         server = start_segflow(ruleset, data_dir, processes)
         try:
             ids = start_sessions(server.target, workload, in_flight, f"bench-{workload}-{in_flight}")
-            row = measure(Row(workload, "segflow", processes, in_flight, seconds), server, bodies,
+            row = measure(Row(round_, workload, "segflow", processes, in_flight, seconds), server, bodies,
                           lambda: segflow_events(server.target, ids), work, warm_up)
         finally:
             server.stop()
     return [ceiling, row]
 
 
+def _ratio(a: float, b: float) -> float:
+    return a / b if b else 0.0
+
+
 def ratios(rows: list[Row]) -> list[dict]:
-    """segflow against the no-op measured just before it, per configuration."""
-    result = []
+    """Per configuration, the median over rounds of segflow against the no-op measured just before it."""
+    by_configuration: dict[tuple, list[tuple[Row, Row]]] = {}
     for noop, ours in zip(rows[::2], rows[1::2]):
+        by_configuration.setdefault((ours.workload, ours.processes, ours.in_flight), []).append((noop, ours))
+    result = []
+    for (workload, processes, in_flight), pairs in by_configuration.items():
+        median = lambda values: statistics.median(values)  # noqa: E731
         result.append({
-            "workload": ours.workload, "processes": ours.processes, "in_flight": ours.in_flight,
-            "throughput_vs_noop": ours.per_second / noop.per_second if noop.per_second else 0.0,
-            "p99_vs_noop": ours.p99_ms / noop.p99_ms if noop.p99_ms else 0.0,
-            "cpu_per_call_vs_noop": (ours.server_cpu_us_per_call / noop.server_cpu_us_per_call
-                                     if noop.server_cpu_us_per_call else 0.0),
-            "verified": noop.verified and ours.verified})
+            "workload": workload, "processes": processes, "in_flight": in_flight, "rounds": len(pairs),
+            "throughput_vs_noop": median([_ratio(o.per_second, n.per_second) for n, o in pairs]),
+            "p99_vs_noop": median([_ratio(o.p99_ms, n.p99_ms) for n, o in pairs]),
+            "cpu_per_call_vs_noop": median([_ratio(o.server_cpu_us_per_call, n.server_cpu_us_per_call)
+                                            for n, o in pairs]),
+            "segflow_per_second": median([o.per_second for _, o in pairs]),
+            "noop_per_second": median([n.per_second for n, _ in pairs]),
+            "segflow_p50_ms": median([o.p50_ms for _, o in pairs]), "segflow_p99_ms": median([o.p99_ms for _, o in pairs]),
+            "noop_p99_ms": median([n.p99_ms for n, _ in pairs]),
+            "verified": all(n.verified and o.verified for n, o in pairs)})
     return result
 
 
@@ -296,6 +311,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short runs, 16 in flight only (a smoke run)")
     parser.add_argument("--seconds", type=float, default=None, help="measured seconds per run (default 5, quick 1)")
+    parser.add_argument("--rounds", type=int, default=None, help="times each configuration runs (default 3, quick 1)")
     parser.add_argument("--processes", type=int, nargs="+", default=[1], help="process layouts to measure")
     parser.add_argument("--workloads", nargs="+", default=list(WORKLOADS), choices=list(WORKLOADS))
     parser.add_argument("--in-flight", type=int, nargs="+", default=None, help="calls in flight (default 1 16)")
@@ -305,6 +321,7 @@ def main() -> None:
         sys.exit("bench_grpc needs h2load: apt-get install -y nghttp2-client")
     seconds = options.seconds or (1.0 if options.quick else 5.0)
     warm_up = 0.3 if options.quick else 1.0
+    rounds = options.rounds or (1 if options.quick else 3)
     in_flight = options.in_flight or ([16] if options.quick else [1, 16])
     multi = supports_processes()
 
@@ -316,19 +333,19 @@ def main() -> None:
                 skipped.append(f"--processes {processes}: this segflow serve has no --processes option yet")
                 print(f"skipped {skipped[-1]}")
                 continue
-            for workload in options.workloads:
-                for flight in in_flight:
-                    for row in run_configuration(workload, processes, flight, seconds, warm_up, Path(work_dir)):
-                        rows.append(row)
-                        print(f"{row.workload:8s} {row.server:8s} procs {row.processes} in flight {row.in_flight:2d}: "
-                              f"{row.per_second:8.0f}/s  p50 {row.p50_ms:6.2f} ms  p99 {row.p99_ms:6.2f} ms  "
-                              f"server CPU {row.server_cpu_us_per_call:6.0f} µs/call  "
-                              f"h2load CPU {row.loadgen_cpu_us_per_call:4.0f} µs/call  "
-                              f"{'verified' if row.verified else 'UNVERIFIED'} ({row.server_calls} calls)", flush=True)
+            for round_, workload, flight in itertools.product(range(rounds), options.workloads, in_flight):
+                for row in run_configuration(round_, workload, processes, flight, seconds, warm_up, Path(work_dir)):
+                    rows.append(row)
+                    print(f"{row.workload:8s} {row.server:8s} procs {row.processes} in flight {row.in_flight:2d}: "
+                          f"{row.per_second:8.0f}/s  p50 {row.p50_ms:6.2f} ms  p99 {row.p99_ms:6.2f} ms  "
+                          f"server CPU {row.server_cpu_us_per_call:6.0f} µs/call  "
+                          f"h2load CPU {row.loadgen_cpu_us_per_call:4.0f} µs/call  "
+                          f"{'verified' if row.verified else 'UNVERIFIED'} ({row.server_calls} calls)", flush=True)
     summary = ratios(rows)
     for r in summary:
         print(f"{r['workload']:8s} procs {r['processes']} in flight {r['in_flight']:2d}: "
-              f"{r['throughput_vs_noop']:.2f}x the no-op's throughput, p99 {r['p99_vs_noop']:.2f}x, "
+              f"{r['throughput_vs_noop']:.2f}x the no-op's throughput ({r['segflow_per_second']:.0f}/s against "
+              f"{r['noop_per_second']:.0f}/s), p99 {r['p99_vs_noop']:.2f}x ({r['segflow_p99_ms']:.1f} ms), "
               f"CPU per call {r['cpu_per_call_vs_noop']:.2f}x{'' if r['verified'] else '  (UNVERIFIED)'}")
     results = {
         "command": " ".join(["python -m benchmarks.bench_grpc", *sys.argv[1:]]),
@@ -337,29 +354,31 @@ def main() -> None:
     }
     options.out.parent.mkdir(parents=True, exist_ok=True)
     options.out.write_text(json.dumps(results, indent=2))
-    if rows:
-        plot(rows, options.out.with_suffix(".png"))
+    if summary:
+        plot(summary, options.out.with_suffix(".png"))
     print(f"wrote {options.out} and {options.out.with_suffix('.png')}")
 
 
-def plot(rows: list[Row], path: Path) -> None:
+def plot(summary: list[dict], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    pairs = list(zip(rows[::2], rows[1::2]))
-    labels = [f"{ours.workload}\n{ours.processes}p {ours.in_flight} in flight" for _, ours in pairs]
-    x = range(len(pairs))
-    figure, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
+    labels = [f"{r['workload']}\n{r['processes']}p {r['in_flight']} in flight" for r in summary]
+    x = range(len(summary))
     width = 0.4
-    left.bar([i - width / 2 for i in x], [noop.per_second for noop, _ in pairs], width, label="no-op grpcio")
-    left.bar([i + width / 2 for i in x], [ours.per_second for _, ours in pairs], width, label="segflow")
-    left.set(ylabel="PostEvent per second", title="Throughput (same run)")
+    figure, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
+    left.bar([i - width / 2 for i in x], [r["noop_per_second"] for r in summary], width, label="no-op grpcio")
+    left.bar([i + width / 2 for i in x], [r["segflow_per_second"] for r in summary], width, label="segflow")
+    for i, r in enumerate(summary):
+        left.annotate(f"{r['throughput_vs_noop']:.2f}x", (i + width / 2, r["segflow_per_second"]), ha="center",
+                      va="bottom", fontsize=8)
+    left.set(ylabel="PostEvent per second (median of rounds)", title="Throughput, same run")
     left.set_xticks(list(x), labels, fontsize=8)
     left.legend()
-    right.bar([i - width / 2 for i in x], [noop.p99_ms for noop, _ in pairs], width, label="no-op p99")
-    right.bar([i + width / 2 for i in x], [ours.p99_ms for _, ours in pairs], width, label="segflow p99")
+    right.bar([i - width / 2 for i in x], [r["noop_p99_ms"] for r in summary], width, label="no-op p99")
+    right.bar([i + width / 2 for i in x], [r["segflow_p99_ms"] for r in summary], width, label="segflow p99")
     right.set(ylabel="ms", title="p99 latency")
     right.set_xticks(list(x), labels, fontsize=8)
     right.legend()
