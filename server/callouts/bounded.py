@@ -12,8 +12,6 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, Protocol
 
-from cachetools import TTLCache
-
 from segflow.server.callouts.breaker import CircuitBreaker
 from segflow.server.callouts.settings import CACHE_SIZE, CalloutSettings
 
@@ -50,6 +48,38 @@ class Source(Protocol):
 _NOT_CACHED = object()
 
 
+class ResultCache:
+    """Values for `ttl` seconds after they were stored, at most `size` of them, the oldest evicted first.
+
+    A plain dict in insertion order: with one TTL for every entry, insertion order is expiry order, so the
+    oldest entry is the first to expire and the first to evict (a third of cachetools.TTLCache's cost).
+    Not thread-safe: the callout's lock guards it.
+    """
+
+    __slots__ = ("_values", "_size", "_ttl", "_clock")
+
+    def __init__(self, size: int, ttl: float, clock: Callable[[], float]) -> None:
+        self._values: dict[tuple, tuple[Any, float]] = {}
+        self._size, self._ttl, self._clock = size, ttl, clock
+
+    def get(self, key: tuple) -> Any:
+        """The value stored for `key` if it has not expired, else _NOT_CACHED."""
+        entry = self._values.get(key)
+        if entry is None:
+            return _NOT_CACHED
+        if entry[1] <= self._clock():
+            del self._values[key]
+            return _NOT_CACHED
+        return entry[0]
+
+    def put(self, key: tuple, value: Any) -> None:
+        values = self._values
+        values.pop(key, None)  # stored again: it goes to the end, with a new expiry
+        values[key] = (value, self._clock() + self._ttl)
+        if len(values) > self._size:
+            del values[next(iter(values))]
+
+
 class BoundedCallout:
     """One named callout with its own cache, in-flight table, breaker, concurrency slots and counters."""
 
@@ -60,7 +90,7 @@ class BoundedCallout:
         self._source = source
         self._timeout = settings.timeout
         self._default = settings.default
-        self._cache = TTLCache(CACHE_SIZE, settings.cache_ttl, timer=clock) if settings.cache_ttl > 0 else None
+        self._cache = ResultCache(CACHE_SIZE, settings.cache_ttl, clock) if settings.cache_ttl > 0 else None
         self._breaker = CircuitBreaker(settings.breaker_failures, settings.breaker_reset, clock)
         self._slots = threading.BoundedSemaphore(settings.max_concurrency)
         # Guards the cache, the in-flight table and the counters; never held while waiting.
@@ -77,7 +107,7 @@ class BoundedCallout:
         """Return (value or default, outcome); `deadline` is an absolute time.monotonic() or None."""
         key = _cache_key(args)
         with self._lock:
-            value = self._cache.get(key, _NOT_CACHED) if self._cache is not None else _NOT_CACHED
+            value = self._cache.get(key) if self._cache is not None else _NOT_CACHED
             if value is not _NOT_CACHED:
                 self._counts[Outcome.HIT] += 1
                 return value, Outcome.HIT
@@ -93,7 +123,7 @@ class BoundedCallout:
         finally:
             with self._lock:
                 if outcome is Outcome.MISS and self._cache is not None:
-                    self._cache[key] = value
+                    self._cache.put(key, value)
                 del self._in_flight[key]
                 self._counts[outcome] += 1
             flight.set_result((value, outcome))

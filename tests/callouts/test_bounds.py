@@ -204,3 +204,22 @@ def test_unknown_name_and_wrong_argument_count_are_programming_errors(make_regis
         registry.call("nope", ("a",))
     with pytest.raises(TypeError, match="takes 1 argument.*, got 2"):
         registry.call("tier", ("a", "b"))
+
+
+def test_the_result_cache_expires_each_value_after_its_ttl_and_evicts_the_oldest_beyond_its_size():
+    from segflow.server.callouts.bounded import _NOT_CACHED, ResultCache
+
+    clock = FakeClock()
+    cache = ResultCache(2, 10, clock)
+    cache.put(("a",), 1)
+    clock.advance(5)
+    cache.put(("b",), 2)
+    assert cache.get(("a",)) == 1 and cache.get(("b",)) == 2
+    clock.advance(5)  # "a" is 10 s old: expired
+    assert cache.get(("a",)) is _NOT_CACHED and cache.get(("b",)) == 2
+    cache.put(("c",), 3)
+    cache.put(("b",), 20)  # stored again: newest, with a fresh TTL
+    cache.put(("d",), 4)  # over the size of 2: "c", now the oldest, goes
+    assert [cache.get((k,)) for k in "bcd"] == [20, _NOT_CACHED, 4]
+    clock.advance(9.5)
+    assert cache.get(("b",)) == 20
