@@ -120,7 +120,8 @@ class Decision:
 
     def action(self, type_: int, *, state: int = FIRED, action_id: str = "", error: tuple[str, str] | None = None,
                media_type: str = "", **details) -> action_pb2.Action:
-        """Record a fired action (or a state change of an earlier one, when `action_id` is given)."""
+        """Record a fired action (or a state change of an earlier one, when `action_id` is given); `details` are
+        its one details field, a message or, cheaper, a dict of its fields."""
         action = self.actions.add(
             action_id=action_id or new_id(), type=type_, rule_id=self.rule_id, ruleset_version=self.version,
             state=ERRORED if error else state, session_id=self.session.session_id, customer_id=self.customer_id,

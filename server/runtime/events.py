@@ -136,8 +136,8 @@ class EventProcessor:
         definition = action.definition
         session = self.ctx.session
         value = action.expressions["expression"](session.attributes, self.ctx)
-        details = action_pb2.UserExpressionDetails(expression=definition.expression, value=to_value(value),
-                                                   assigned_attribute=definition.assign_to)
+        details = {"expression": definition.expression, "value": to_value(value),
+                   "assigned_attribute": definition.assign_to}
         error = None
         if definition.assign_to:
             kind = self.compiled.schema.attributes[definition.assign_to].type
@@ -157,10 +157,10 @@ class EventProcessor:
                                                   f"(a cycle of trigger_events?)")
             self.decision.action(action_pb2.ACTION_TYPE_TRIGGER_EVENTS, error=(
                 "trigger_depth", f"trigger depth limit {limit} reached"),
-                trigger_events=action_pb2.TriggerEventsDetails(events=events, depth=depth + 1))
+                trigger_events={"events": events, "depth": depth + 1})
             return
         self.decision.action(action_pb2.ACTION_TYPE_TRIGGER_EVENTS,
-                             trigger_events=action_pb2.TriggerEventsDetails(events=events, depth=depth + 1))
+                             trigger_events={"events": events, "depth": depth + 1})
         rule_id = self.decision.rule_id
         for event in events:
             self.process(event, {}, self.decision.now, depth + 1)
@@ -170,8 +170,8 @@ class EventProcessor:
         session = self.ctx.session
         columns = {name: ev(session.attributes, self.ctx) for name, ev in action.expressions.items()}
         table = action.definition.table
-        fired = self.decision.action(action_pb2.ACTION_TYPE_LOG_DATA, log_data=action_pb2.LogDataDetails(
-            table=table, columns={k: to_value(v) for k, v in columns.items()}))
+        fired = self.decision.action(action_pb2.ACTION_TYPE_LOG_DATA, log_data={
+            "table": table, "columns": {k: to_value(v) for k, v in columns.items()}})
         self.decision.record(DataRecord(
             session_id=session.session_id, customer_id=self.decision.customer_id, decision_id=self.decision.id,
             ruleset_version=self.decision.version, time=self.decision.now, action_id=fired.action_id,
@@ -184,15 +184,14 @@ class EventProcessor:
     def suppress_offer(self, action: CompiledAction, depth: int) -> None:
         definition = action.definition
         self.ctx.session.suppressed.add(definition.offer)
-        self.decision.action(action_pb2.ACTION_TYPE_SUPPRESS_OFFER, suppress_offer=action_pb2.SuppressOfferDetails(
-            offer_code=definition.offer, reason=definition.reason))
+        self.decision.action(action_pb2.ACTION_TYPE_SUPPRESS_OFFER, suppress_offer={
+            "offer_code": definition.offer, "reason": definition.reason})
 
     def notify(self, action: CompiledAction, depth: int) -> None:
         definition = action.definition
         message = action.expressions["message"](self.ctx.session.attributes, self.ctx)
         self.decision.action(action_pb2.ACTION_TYPE_NOTIFY, media_type=definition.media_type,
-                             notify=action_pb2.NotifyDetails(topic=definition.topic,
-                                                             message="" if message is None else str(message)))
+                             notify={"topic": definition.topic, "message": "" if message is None else str(message)})
 
 
 # Each handler evaluates its expressions before it changes anything, so a failed action leaves the session
