@@ -133,9 +133,10 @@ class Service:
             self.metrics_server.server_close()
 
     def _admit(self) -> None:
-        """Refuse a decision (RESOURCE_EXHAUSTED) while the history queue has no room for what it writes."""
+        """Refuse a decision (RESOURCE_EXHAUSTED) while the history or profile queue has no room for what it writes."""
         try:
             self.history.check_room()
+            self.profiles.writer.check_room()
         except HistoryError as exc:
             raise as_service_error(exc) from exc
 

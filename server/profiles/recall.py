@@ -10,15 +10,19 @@ previous customer's was written when it last changed).
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any, Callable
 
 from segflow.rules.ruleset import CompiledRuleset
 from segflow.rules.schema import type_problem
+from segflow.server.history.writer import HistoryError
 from segflow.server.profiles.memory import CustomerMemory
 from segflow.server.profiles.sources import ProfileSources
 from segflow.server.profiles.store import ProfileRecord, ProfileStore, StoredProfile, profile_record
 from segflow.server.sessions.state import SessionState
+
+log = logging.getLogger(__name__)
 
 
 def memory_of(compiled: CompiledRuleset, session: SessionState) -> CustomerMemory | None:
@@ -78,8 +82,15 @@ class Recall:
         return profile_record(memory.audience_level, memory.customer_id, memory.attributes, memory.document(), now)
 
     def save(self, record: ProfileRecord | None) -> None:
-        if record is not None and self.store is not None:
+        """Queue a committed call's profile. The call has committed: a refusal (the queue filled up since the
+        call was admitted, or the server is stopping) is logged, not raised; the next change of the customer
+        writes the whole profile again."""
+        if record is None or self.store is None:
+            return
+        try:
             self.store.save(record)
+        except HistoryError as exc:
+            log.error("profile of %s not queued for writing: %s", record.customer_id, exc)
 
 
 def recalled(compiled: CompiledRuleset, level: str, customer: str, stored: StoredProfile | None) -> CustomerMemory:

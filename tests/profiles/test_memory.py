@@ -68,3 +68,17 @@ def test_memory_survives_the_session_codec():
                          last_activity_at=T0, memory=memory)
     assert codec.decode(codec.encode(state)).memory == memory
     assert codec.decode(codec.encode(SessionState("s", "web", "Visitor", T0, T0))).memory is None
+
+
+def test_a_profile_refused_after_the_call_committed_is_logged_not_raised(caplog):
+    from segflow.server.history.writer import HistoryFull
+    from segflow.server.profiles.recall import Recall
+    from segflow.server.profiles.store import profile_record
+
+    class FullStore:
+        def save(self, record):
+            raise HistoryFull("history queue is full (3 records waiting to be written)")
+
+    record = profile_record("Customer", "customer_id=c", {"tier": "gold"}, CustomerMemory().document(), T0)
+    Recall(FullStore()).save(record)
+    assert "profile of customer_id=c not queued for writing" in caplog.text
