@@ -27,6 +27,7 @@ from segflow.server.profiles.store import ProfileStore
 from segflow.server.metrics import MetricsInterceptor, ServiceCollector, start_metrics_server
 from segflow.server.rulesets import RulesetRegistry, Source
 from segflow.server.runtime.engine import Engine
+from segflow.server.security.listeners import auth_interceptors, bind, warn_if_exposed
 from segflow.server.servicers.decision import DecisionServicer
 from segflow.server.servicers.parsing import add_servicer
 from segflow.server.servicers.rulesets import RulesetServicer
@@ -74,17 +75,26 @@ class Service:
         self.health = health.HealthServicer()
         self.metrics = CollectorRegistry()
         self.metrics.register(ServiceCollector(self))
-        # With metrics off, no interceptor: calls pay nothing for them.
-        interceptors = [MetricsInterceptor(self.metrics)] if config.metrics_port else []
+        # With metrics off, no metrics interceptor: calls pay nothing for them. Auth runs innermost, so
+        # refused calls are counted too.
+        interceptors = [*([MetricsInterceptor(self.metrics)] if config.metrics_port else []),
+                        *auth_interceptors(config)]
         self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=config.workers), interceptors=interceptors)
         add_servicer(DecisionServicer(self.engine, self.bus), _service(decision_service_pb2, "DecisionService"),
                      self.server)
+        # With --admin-address, RulesetService (deploys, rollbacks, erasure) has a listener of its own.
+        self.admin_server = grpc.server(futures.ThreadPoolExecutor(max_workers=4), interceptors=interceptors) \
+            if config.admin_address else self.server
         add_servicer(RulesetServicer(self.registry, clock, self.forget_customer),
-                     _service(ruleset_service_pb2, "RulesetService"), self.server)
-        add_servicer(self.health, _service(health_pb2, "Health"), self.server)
-        reflection.enable_server_reflection(
-            (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server)
-        self.port = self.server.add_insecure_port(config.address)
+                     _service(ruleset_service_pb2, "RulesetService"), self.admin_server)
+        for server in {self.server, self.admin_server}:
+            add_servicer(self.health, _service(health_pb2, "Health"), server)
+            if config.reflection:
+                reflection.enable_server_reflection(
+                    (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
+        self.port = bind(self.server, config.address, config)
+        self.admin_port = bind(self.admin_server, config.admin_address, config) if config.admin_address \
+            else self.port
         self._watcher: RulesetWatcher | None = None
         self.metrics_server = None  # the /metrics HTTP server while metrics_port is set
         self._stopping = threading.Event()
@@ -96,6 +106,10 @@ class Service:
         if self.config.watch:
             self._watcher = RulesetWatcher(self.config.ruleset, self.registry).start()
         self.server.start()
+        if self.admin_server is not self.server:
+            self.admin_server.start()
+            log.info("RulesetService on port %d only", self.admin_port)
+        warn_if_exposed(self.config)
         if self.config.metrics_port:
             host = self.config.address.rpartition(":")[0].strip("[]")
             self.metrics_server, _ = start_metrics_server(self.config.metrics_port, self.metrics, host)
@@ -121,7 +135,10 @@ class Service:
         if self._watcher is not None:
             self._watcher.stop()
         self.health.enter_graceful_shutdown()
-        self.server.stop(self.config.grace_seconds if grace is None else grace).wait()
+        grace = self.config.grace_seconds if grace is None else grace
+        stopped = [server.stop(grace) for server in {self.server, self.admin_server}]
+        for event in stopped:
+            event.wait()
         self.bus.close()
         self.store.close_all("shutdown")  # a no-op for a shared (Redis) store: other replicas serve its sessions
         self.store.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -19,7 +20,9 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from segflow.v1 import ruleset_service_pb2 as pb, ruleset_service_pb2_grpc
 
-from segflow.server import config as settings
+from segflow.server import config as settings, logs
+from segflow.server.security.identities import hash_token, new_token
+from segflow.server.security.tls import ClientTLS
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -30,7 +33,11 @@ def serve(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"segflow: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        logs.configure(config.log_format, config.log_level)
+    except ValueError as exc:
+        print(f"segflow: {exc}", file=sys.stderr)
+        return 2
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
@@ -115,9 +122,10 @@ def _print_simulation(file: str, name: str, result: pb.SimulateRulesetResponse, 
 def deploy(args: argparse.Namespace) -> int:
     request = pb.DeployRulesetRequest(source=pb.RulesetSource(yaml=Path(args.file).read_text()),
                                       author=args.author, comment=args.comment)
-    with grpc.insecure_channel(args.target) as channel:
+    with _connect(args) as channel:
         try:
-            response = ruleset_service_pb2_grpc.RulesetServiceStub(channel).DeployRuleset(request, timeout=30)
+            response = ruleset_service_pb2_grpc.RulesetServiceStub(channel).DeployRuleset(
+                request, timeout=30, metadata=_credentials(args))
         except grpc.RpcError as exc:
             print(f"segflow deploy: {exc.code().name}: {exc.details()}", file=sys.stderr)
             for violation in _violations(exc):
@@ -144,15 +152,45 @@ def forget(args: argparse.Namespace) -> int:
         ids[name] = to_value(value)
     request = pb.ForgetCustomerRequest(audience=session_pb2.Audience(level=args.level, id_fields=ids),
                                        reason=args.reason)
-    with grpc.insecure_channel(args.target) as channel:
+    with _connect(args) as channel:
         try:
-            response = ruleset_service_pb2_grpc.RulesetServiceStub(channel).ForgetCustomer(request, timeout=30)
+            response = ruleset_service_pb2_grpc.RulesetServiceStub(channel).ForgetCustomer(
+                request, timeout=30, metadata=_credentials(args))
         except grpc.RpcError as exc:
             print(f"segflow forget: {exc.code().name}: {exc.details()}", file=sys.stderr)
             return 1
     print(f"forgot {';'.join(args.id)} ({args.level}): {response.profiles_deleted} profile(s), "
           f"{response.history_rows_deleted} history row(s)")
     return 0
+
+
+def token(args: argparse.Namespace) -> int:
+    """Print a new bearer token (give it to the client) and its auth file entry (only the hash is kept)."""
+    roles = args.role or ["decide"]
+    secret = new_token()
+    print(f"token (give it to {args.name}; it is not stored anywhere): {secret}")
+    print("auth file entry (under `tokens:`):")
+    print(f"  - {{name: {args.name}, sha256: {hash_token(secret)}, roles: [{', '.join(roles)}]}}")
+    return 0
+
+
+def client_arguments(command: argparse.ArgumentParser) -> None:
+    """The flags of a command that calls a running server: where, over what TLS, with which token."""
+    command.add_argument("--target", default="127.0.0.1:50051", help="host:port of the server")
+    command.add_argument("--ca", default="", help="PEM CA bundle that signed the server's certificate: use TLS")
+    command.add_argument("--cert", default="", help="PEM client certificate (mutual TLS; with --key)")
+    command.add_argument("--key", default="", help="PEM private key of --cert")
+    command.add_argument("--token", default=None,
+                         help="bearer token (default $SEGFLOW_TOKEN; prefer the variable: flags show in ps)")
+
+
+def _connect(args: argparse.Namespace) -> grpc.Channel:
+    return ClientTLS(args.ca, args.cert, args.key).channel(args.target)
+
+
+def _credentials(args: argparse.Namespace) -> tuple[tuple[str, str], ...]:
+    secret = args.token if args.token is not None else os.environ.get("SEGFLOW_TOKEN", "")
+    return (("authorization", f"Bearer {secret}"),) if secret else ()
 
 
 def _violations(error: grpc.RpcError) -> list[str]:
@@ -168,6 +206,7 @@ def _violations(error: grpc.RpcError) -> list[str]:
 
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="segflow", description=__doc__)
+    root.add_argument("--version", action="version", version=f"segflow {_version()}")
     commands = root.add_subparsers(dest="command", required=True)
     run = commands.add_parser("serve", help="run the gRPC service")
     settings.add_arguments(run)
@@ -182,18 +221,32 @@ def parser() -> argparse.ArgumentParser:
     trial.set_defaults(handler=simulate)
     push = commands.add_parser("deploy", help="deploy a ruleset file to a running server")
     push.add_argument("file")
-    push.add_argument("--target", default="127.0.0.1:50051", help="host:port of the server")
+    client_arguments(push)
     push.add_argument("--author", default="", help="who deploys (kept with the version)")
     push.add_argument("--comment", default="", help="why (kept with the version)")
     push.set_defaults(handler=deploy)
     erase = commands.add_parser("forget", help="erase a customer's profile, counters, patterns and history rows")
-    erase.add_argument("--target", default="127.0.0.1:50051", help="host:port of the server")
+    client_arguments(erase)
     erase.add_argument("--level", default="Customer", help="the customer's audience level")
     erase.add_argument("--id", action="append", required=True, metavar="FIELD=VALUE",
                        help="an audience id field of the customer (repeat for several)")
     erase.add_argument("--reason", default="", help="why (logged with the erasure)")
     erase.set_defaults(handler=forget)
+    mint = commands.add_parser("token", help="make a new bearer token and print its auth file entry")
+    mint.add_argument("--name", required=True, help="who will hold the token (logged as the caller)")
+    mint.add_argument("--role", action="append", choices=("decide", "subscribe", "admin"),
+                      help="a role the token holds (repeat; default decide)")
+    mint.set_defaults(handler=token)
     return root
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("segflow")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "unknown"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -41,7 +41,21 @@ class Config:
     workers: int = 32
     # Port of the Prometheus /metrics endpoint, on the host of `address`; 0 turns metrics off.
     metrics_port: int = 0
+    # A level for the root, and per logger: "info" or "segflow.server.history=debug,info".
     log_level: str = "INFO"
+    # "text" (one line per record) or "json" (one JSON object per line).
+    log_format: str = "text"
+    # TLS: the server's certificate chain and key (PEM); with a client CA, clients must present a certificate
+    # it signed (mutual TLS).
+    tls_cert: str = ""
+    tls_key: str = ""
+    tls_client_ca: str = ""
+    # The auth file (hashed bearer tokens and client certificate names, with roles); empty: no authentication.
+    auth_file: str = ""
+    # Serve RulesetService (deploys, rollbacks, ForgetCustomer) on this address only, not on `address`.
+    admin_address: str = ""
+    # Serve gRPC server reflection (open to every caller, like health).
+    reflection: bool = True
 
     @property
     def history(self) -> str:
@@ -64,7 +78,14 @@ _HELP = {
     "grace_seconds": "seconds in-flight calls get on shutdown",
     "workers": "threads serving calls",
     "metrics_port": "port of the Prometheus /metrics endpoint on the --address host, 0 for none (e.g. 9464)",
-    "log_level": "DEBUG, INFO, WARNING or ERROR",
+    "log_level": "DEBUG, INFO, WARNING or ERROR; per logger: segflow.access=warning,info",
+    "log_format": "text or json (one object per line)",
+    "tls_cert": "PEM certificate chain of the server: serve TLS",
+    "tls_key": "PEM private key of --tls-cert",
+    "tls_client_ca": "PEM CA bundle: require client certificates it signed (mutual TLS)",
+    "auth_file": "YAML file of hashed bearer tokens and client certificate names with their roles",
+    "admin_address": "host:port serving RulesetService on its own listener (not on --address)",
+    "reflection": "serve gRPC server reflection",
 }
 
 
@@ -74,7 +95,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         flag = "--" + f.name.replace("_", "-")
         env = "SEGFLOW_" + f.name.upper()
         if f.type in ("bool", bool):
-            parser.add_argument(flag, action="store_true", default=None, help=f"{_HELP[f.name]} (${env})")
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None,
+                                help=f"{_HELP[f.name]} (${env}, default {f.default})")
         else:
             parser.add_argument(flag, default=None, help=f"{_HELP[f.name]} (${env}, default {f.default})")
 
@@ -93,6 +115,10 @@ def load(args: argparse.Namespace | None = None, environ: dict[str, str] | None 
     config = replace(config, **changes)
     if config.watch and config.ruleset is None:
         raise ValueError("--watch needs --ruleset: there is no file to watch")
+    if bool(config.tls_cert) != bool(config.tls_key):
+        raise ValueError("--tls-cert and --tls-key go together")
+    if config.tls_client_ca and not config.tls_cert:
+        raise ValueError("--tls-client-ca needs --tls-cert and --tls-key: mutual TLS is TLS first")
     return config
 
 

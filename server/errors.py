@@ -59,6 +59,14 @@ class Unavailable(ServiceError):
     code = grpc.StatusCode.UNAVAILABLE
 
 
+class Unauthenticated(ServiceError):
+    code = grpc.StatusCode.UNAUTHENTICATED
+
+
+class PermissionDenied(ServiceError):
+    code = grpc.StatusCode.PERMISSION_DENIED
+
+
 def require(value, field: str, what: str = "is required") -> None:
     """Raise INVALID_ARGUMENT naming `field` when `value` is empty."""
     if not value:

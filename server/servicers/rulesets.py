@@ -2,17 +2,33 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timezone
 from typing import Callable
 
 from segflow.v1 import ruleset_pb2, ruleset_service_pb2 as pb, ruleset_service_pb2_grpc
 
 from segflow.rules.errors import RuleError
+from segflow.server import calls
 from segflow.server.errors import FailedPrecondition, InvalidArgument, NotFound, grpc_errors
+from segflow.server.logs import fields
 from segflow.server.rulesets import RulesetRegistry, Source, check_source
 from segflow.server.simulate import simulate, simulation_version
 
 _MAX_PAGE = 100
+audit = logging.getLogger("segflow.audit")
+
+
+def author_of(requested: str) -> str:
+    """Who makes a change: the authenticated identity when auth is on, else what the request says."""
+    call = calls.current()
+    return call.identity if call is not None and call.identity else requested
+
+
+def _audit(action: str, context, **values) -> None:
+    call = calls.current()
+    audit.info("%s", action, extra=fields(audit=action, identity=call.identity if call else "",
+                                         peer=context.peer(), **values))
 
 
 def diagnostic(error: RuleError, severity: int) -> pb.Diagnostic:
@@ -58,7 +74,10 @@ class RulesetServicer(ruleset_service_pb2_grpc.RulesetServiceServicer):
 
     @grpc_errors
     def DeployRuleset(self, request, context):
-        deployment = self.registry.deploy(source_of(request.source), request.author, request.comment)
+        author = author_of(request.author)
+        deployment = self.registry.deploy(source_of(request.source), author, request.comment)
+        _audit("deploy", context, version=deployment.version.version, digest=deployment.version.digest,
+               unchanged=deployment.unchanged, author=author, comment=request.comment)
         return pb.DeployRulesetResponse(
             version=version_message(deployment.version, deployment.version.version),
             warnings=[diagnostic(w, pb.SEVERITY_WARNING) for w in deployment.compiled.warnings],
@@ -93,7 +112,10 @@ class RulesetServicer(ruleset_service_pb2_grpc.RulesetServiceServicer):
     def RollbackRuleset(self, request, context):
         if request.version <= 0:
             raise InvalidArgument("version must be a deployed version number", fields=[("version", "must be > 0")])
-        deployment = self.registry.rollback(request.version, request.author)
+        author = author_of(request.author)
+        deployment = self.registry.rollback(request.version, author)
+        _audit("rollback", context, to_version=request.version, version=deployment.version.version,
+               digest=deployment.version.digest, author=author)
         return pb.RollbackRulesetResponse(version=version_message(deployment.version, deployment.version.version))
 
     @grpc_errors
@@ -111,4 +133,7 @@ class RulesetServicer(ruleset_service_pb2_grpc.RulesetServiceServicer):
     def ForgetCustomer(self, request, context):
         if self.forget is None:
             raise FailedPrecondition("this server keeps no customer memory", reason="NO_PROFILES")
-        return self.forget(request)
+        response = self.forget(request)
+        _audit("forget_customer", context, level=request.audience.level, reason=request.reason,
+               profiles_deleted=response.profiles_deleted, history_rows_deleted=response.history_rows_deleted)
+        return response
