@@ -105,7 +105,7 @@ def _between(rng):
 
 
 def _like(rng):
-    s, prefix = rng.choice(STRINGS), rng.choice(["web", "app", "store", "call", "web_1", "app_2"])
+    s, prefix = rng.choice(STRINGS), rng.choice(["web", "app", "store", "call", "sto", "ca"])
     return Leaf(f"{s} LIKE '{prefix}%'", f"({s} is not None and {s}.startswith({prefix!r}))",
                 f"({s} is not None and not {s}.startswith({prefix!r}))", frozenset([s]))
 

@@ -5,7 +5,8 @@ bool that is True exactly when the value is TRUE, FALSE exactly when it is FALSE
 "is it TRUE?", and in those modes NULL needs no representation at all: `a AND b` is TRUE iff both are, so
 it becomes plain `and`; NOT flips TRUE and FALSE mode; a comparison adds an `is not None` test only for
 operands that may be NULL (and none for `=` against a never-NULL side, since `None == x` is already False).
-VALUE mode of a boolean that may be NULL is built from the other two.
+VALUE mode of a boolean that may be NULL is built from the other two. AND/OR chains (through nesting and NOT)
+become one Python `and`/`or` whose operands run cheapest-and-most-deciding first (see _ordered).
 
 Every (node, mode) used more than once is computed once per call into a local. If its first use is
 evaluated unconditionally, it becomes a statement before the rule that first needs it; otherwise it is
@@ -56,6 +57,8 @@ class Generator:
         self.uses_context = False
         self.pending: list[str] = []
         self.temps = 0
+        self.estimates: dict[int, tuple[float, float, float]] = {}
+        self.safety: dict[int, bool] = {}
 
     # -- entry points ----------------------------------------------------------------------------------
     def fresh(self) -> Generator:
@@ -174,6 +177,20 @@ class Generator:
         name = f"_t{self.temps}"
         return name, f"({name} := {code})"
 
+    def estimate(self, node: Node) -> tuple[float, float, float]:
+        """(cost, P(TRUE), P(FALSE)) of `node`, a rough guess used only to order AND/OR operands."""
+        found = self.estimates.get(id(node))
+        if found is None:
+            found = self.estimates[id(node)] = _estimate(self, node)
+        return found
+
+    def safe(self, node: Node) -> bool:
+        """Whether evaluating `node` can neither raise nor have an effect, so it may run earlier or not at all."""
+        found = self.safety.get(id(node))
+        if found is None:
+            found = self.safety[id(node)] = _safe(self, node)
+        return found
+
     def leaf(self, kind: str, name: str) -> str:
         key = (kind, name)
         if key not in self.leaves:
@@ -192,22 +209,119 @@ class Generator:
         return f"({text})" if text.startswith("-") else text
 
 
-_CHEAP_OPS = frozenset({"cmp", "isnull", "istrue", "in", "not", "between"})
+_CHEAP_OPS = frozenset({"cmp", "isnull", "istrue", "in", "not", "between", "coalesce", "contains"})
 
 
 def _cheap(node: Node) -> bool:
-    """A test of plain locals and literals: cheaper to repeat than to memoize lazily."""
-    return node.op in _CHEAP_OPS and all(a.op in ("const", "attr", "param") for a in node.args)
+    """A test or COALESCE of plain locals and literals (or a LIKE needing no regex): cheaper to repeat than to
+    memoize lazily."""
+    cheap = node.op in _CHEAP_OPS or (node.op == "like" and node.data[0] != "regex")
+    return cheap and all(a.op in ("const", "attr", "param") for a in node.args)
 
 
 # -- emitters: TRUE/FALSE mode of boolean operators ----------------------------------------------------
 def _and_or(g: Generator, node: Node, truth: bool) -> str:
     # TRUE of AND is all TRUE; FALSE of AND is any FALSE; OR is the mirror image.
-    joiner = " and " if (node.op == "and") == truth else " or "
-    parts = [g.emit(node.args[0], TRUE if truth else FALSE)]
+    conjunction = (node.op == "and") == truth
+    terms = _ordered(g, _terms(node, TRUE if truth else FALSE, conjunction), conjunction)
+    parts = [g.emit(*terms[0])]
     with g.branch():
-        parts += [g.emit(arg, TRUE if truth else FALSE) for arg in node.args[1:]]
-    return f"({joiner.join(parts)})"
+        parts += [g.emit(*term) for term in terms[1:]]
+    return f"({(' and ' if conjunction else ' or ').join(parts)})"
+
+
+def _terms(node: Node, mode: str, conjunction: bool) -> list[tuple[Node, str]]:
+    """The (operand, mode) pairs joined by one Python `and` (or `or`), through nesting and NOT:
+    TRUE of `a AND (b AND NOT (c OR d))` is TRUE a, TRUE b, FALSE c and FALSE d."""
+    terms = []
+    for arg in node.args:
+        arg_mode = mode
+        while arg.op == "not":
+            arg, arg_mode = arg.args[0], FALSE if arg_mode == TRUE else TRUE
+        if arg.op in ("and", "or") and ((arg.op == "and") == (arg_mode == TRUE)) == conjunction:
+            terms += _terms(arg, arg_mode, conjunction)
+        else:
+            terms.append((arg, arg_mode))
+    return terms
+
+
+# -- operand order: SQL's AND and OR commute, so test first what is cheap and most likely to decide --------
+# Estimates per node: (cost in simple operations, P(TRUE), P(FALSE)), from the operator alone: an equality
+# or IN with few values rarely holds, a range holds about half the time, a value may be NULL one time in ten.
+# Only operands that can neither raise nor reach outside (callouts, event statistics) move, and they move
+# ahead of those that can, which keep their written order last: reordering never adds a call or an error.
+_P_NULL = 0.1
+_SAFE_HELPERS = frozenset({"_div", "_mod", "_abs", "_upper", "_lower", "_length", "_trim", "_ltrim", "_rtrim",
+                           "_concat", "_size"})
+_OP_COST = {"const": 0.0, "attr": 0.0, "param": 0.0, "cmp": 1.0, "in": 1.0, "like": 2.0, "between": 1.5,
+            "isnull": 0.7, "istrue": 0.7, "contains": 2.0, "arith": 1.0, "neg": 0.5, "coalesce": 1.0,
+            "call": 4.0, "ctxcall": 8.0, "ctxattr": 2.0, "case": 1.0, "tuple": 1.0, "not": 0.0, "and": 0.0,
+            "or": 0.0}
+
+
+def _ordered(g: Generator, terms: list[tuple[Node, str]], conjunction: bool) -> list[tuple[Node, str]]:
+    """`terms` in evaluation order: safe operands by expected cost per chance of deciding the result (a
+    term that does not hold decides an `and`, one that holds an `or`), then the others as written."""
+    safe = [i for i, (node, _) in enumerate(terms) if g.safe(node)]
+    if len(safe) < 2:
+        return terms
+
+    def key(i: int) -> tuple[float, int]:
+        node, mode = terms[i]
+        cost, p_true, p_false = g.estimate(node)
+        holds = p_true if mode == TRUE else p_false
+        return cost / max((1.0 - holds) if conjunction else holds, 0.01), i
+    return [terms[i] for i in sorted(safe, key=key)] + [t for t in terms if not g.safe(t[0])]
+
+
+def _estimate(g: Generator, node: Node) -> tuple[float, float, float]:
+    cost = _OP_COST.get(node.op, 2.0) + sum(g.estimate(a)[0] for a in node.args)
+    if node.op in ("and", "or"):
+        trues = [g.estimate(a)[1] for a in node.args]
+        falses = [g.estimate(a)[2] for a in node.args]
+        p_true, p_false = (_product(trues), 1 - _product([1 - f for f in falses])) if node.op == "and" else \
+            (1 - _product([1 - t for t in trues]), _product(falses))
+        return cost, p_true, p_false
+    if node.op == "not":
+        _, p_true, p_false = g.estimate(node.args[0])
+        return cost, p_false, p_true
+    p_null = _P_NULL if node.nullable else 0.0
+    if node.op == "cmp":
+        p = {"==": 0.05, "!=": 0.95}.get(node.data, 0.5)
+    elif node.op == "in":
+        p = min(0.05 * len(node.data[0]), 0.5)
+    elif node.op == "like":
+        p = 0.05 if node.data[0] == "exact" else 0.2
+    elif node.op == "isnull":
+        p = 0.1
+    elif node.op in ("between", "contains"):
+        p = 0.25
+    else:
+        p = 0.5
+    return cost, p * (1 - p_null), (1 - p) * (1 - p_null)
+
+
+def _product(values: list[float]) -> float:
+    result = 1.0
+    for v in values:
+        result *= v
+    return result
+
+
+def _safe(g: Generator, node: Node) -> bool:
+    if node.op == "const":
+        return True
+    if node.op in ("attr", "param"):
+        return node.type != "any"  # a declared type: no run-time type error
+    if node.op in ("ctxcall", "ctxattr", "tuple") or (node.op == "call" and node.data not in _SAFE_HELPERS):
+        return False
+    return node.type != "any" and all(g.safe(a) for a in node.args)
+
+
+def _exact_division(node: Node) -> bool:
+    """`x / 2.5`: a non-zero double literal divisor leaves _div nothing to do (no zero, no integer truncation)."""
+    divisor = node.args[1]
+    return node.data == "/" and divisor.op == "const" and type(divisor.data) is float and divisor.data != 0
 
 
 def _not(g: Generator, node: Node, truth: bool) -> str:
@@ -241,15 +355,16 @@ def _cmp(g: Generator, node: Node, truth: bool) -> str:
 
 
 def _plain(g: Generator, node: Node) -> tuple[str, list[str]] | None:
-    """(code, locals that must not be NULL) for +, -, * and unary minus over attributes and literals: such
-    a tree is NULL exactly when one of those locals is, so one up-front test replaces a test per operator."""
+    """(code, locals that must not be NULL) for +, -, *, exact division and unary minus over attributes and
+    literals: such a tree is NULL exactly when one of those locals is, so one up-front test replaces a test
+    per operator."""
     if node.op in ("attr", "param"):
         name = g.emit(node, VALUE)
         return name, [name] if node.nullable else []
     if node.op == "const" and node.data is not None:
         return g.literal(node.data), []
     parts = [_plain(g, arg) for arg in node.args] if node.op in ("arith", "neg") else [None]
-    if None in parts or (node.op == "arith" and node.data not in "+-*"):
+    if None in parts or (node.op == "arith" and node.data not in "+-*" and not _exact_division(node)):
         return None
     tests = [t for _, part_tests in parts for t in part_tests]
     if node.op == "neg":
@@ -348,7 +463,7 @@ def _coalesce(g: Generator, node: Node) -> str:
 
 def _arith(g: Generator, node: Node) -> str:
     left, right = (g.emit(a, VALUE) for a in node.args)
-    if node.data in "/%":
+    if node.data in "/%" and not _exact_division(node):
         return f"{'_div' if node.data == '/' else '_mod'}({left}, {right})"  # NULL and zero handled there
     lname, ltest = g.temp(left, node.args[0].nullable)
     rname, rtest = g.temp(right, node.args[1].nullable)

@@ -1,0 +1,56 @@
+"""Generated code: AND/OR operands run cheap and selective first, never moving a callout ahead; helpers
+whose NULL and zero cases a literal settles are inlined."""
+
+from __future__ import annotations
+
+from segflow.rules import Attribute, EvalContext, Schema, compile_expression, compile_segments
+
+SCHEMA = Schema(attributes={"n": Attribute("int"), "d": Attribute("double"), "s": Attribute("string"),
+                            "free": Attribute("any")}, callouts={"score": 0})
+
+
+def body(evaluator) -> str:
+    """The generated function's code, without the header comment that quotes the SQL."""
+    return evaluator.source[evaluator.source.index("def "):]
+
+
+class CountingContext(EvalContext):
+    def __init__(self):
+        self.calls = 0
+
+    def callout(self, name, args):
+        self.calls += 1
+        return 60
+
+
+def test_a_selective_equality_runs_before_a_range_test():
+    source = body(compile_segments({"a": "n > 5 AND s = 'FR'"}, SCHEMA))
+    assert source.index("'FR'") < source.index("> 5")
+
+
+def test_a_callout_stays_after_the_tests_written_before_it_and_is_skipped_when_they_decide():
+    segments = compile_segments({"a": "EXTERNALCALLOUT('score') > 50 AND n > 5 AND s = 'FR'"}, SCHEMA)
+    source = body(segments)
+    assert source.index("'FR'") < source.index("callout") and source.index("> 5") < source.index("callout")
+    ctx = CountingContext()
+    assert segments.bits({"n": 1, "s": "FR"}, ctx) == 0 and ctx.calls == 0
+    assert segments.bits({"n": 9, "s": "FR"}, ctx) == 1 and ctx.calls == 1
+
+
+def test_operands_of_unknown_type_keep_their_written_order():
+    # `free` may hold anything at run time, so `free > 1` may raise: it is not moved behind `s = 'x'`.
+    source = body(compile_expression("free > 1 AND s = 'x'", SCHEMA))
+    assert source.index("> 1") < source.index("'x'")
+
+
+def test_nested_and_not_are_ordered_as_one_conjunction():
+    source = body(compile_segments({"a": "(n > 5 AND (d < 2.0)) AND NOT (s <> 'FR' OR n IS NULL)"}, SCHEMA))
+    assert source.index("'FR'") < source.index("> 5")
+
+
+def test_division_by_a_nonzero_double_literal_needs_no_helper():
+    assert "_div" not in body(compile_expression("d / 2.5 > 1", SCHEMA))
+    assert "_div" in body(compile_expression("d / 2 > 1", SCHEMA))      # integer division truncates
+    assert "_div" in body(compile_expression("d / 0.0 > 1", SCHEMA))    # division by zero is NULL
+    for d, expected in ((5.0, True), (2.0, False), (None, None)):
+        assert compile_expression("d / 2.5 > 1", SCHEMA)({"d": d}) is expected
