@@ -111,13 +111,12 @@ class ProfileStore:
         if row is None:
             with self.database.transaction() as tx:
                 found = tx.execute(SELECT_PROFILE, key).fetchone()
-            row = ("", "", None) if found is None else (
-                _text(found[0]), _text(found[1]), self._decode_time(found[2]))
+            if found is None:  # not cached: a profile another replica writes soon is seen at once
+                return None
+            row = (_text(found[0]), _text(found[1]), self._decode_time(found[2]))
             with self._cache_lock:
                 self._cache[key] = row
         attributes, memory, updated_at = row
-        if updated_at is None:
-            return None
         return StoredProfile(json.loads(attributes), json.loads(memory), updated_at)
 
     def save(self, record: ProfileRecord) -> None:

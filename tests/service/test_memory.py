@@ -18,6 +18,7 @@ from segflow.server.app import create_service
 from segflow.server.profiles.example_server import MEMBER_SINCE, profile_of
 from tests.callouts.helpers import example_server
 from tests.history.conftest import postgres_target, sqlite_target  # noqa: F401 (fixtures)
+from tests.sessions.conftest import REDIS_URL, prefix, redis_client  # noqa: F401 (fixtures)
 from tests.service.calls import attributes, event, offers, rpc_error, start, values
 from tests.service.memory_ruleset import MEMORY_RULESET
 
@@ -254,3 +255,23 @@ def test_profiles_unused_for_the_retention_period_are_purged_and_logged(caplog, 
             client.service.purge()
         assert "purged 1 profile(s)" in caplog.text
         assert not client.profile("c-old").found and client.profile("c-recent").found
+
+
+def test_two_replicas_on_redis_and_postgresql_share_a_visit_and_the_customers_memory(config, clock, prefix,
+                                                                                      postgres_target):
+    shared = replace(config, sessions_url=f"{REDIS_URL}?prefix={prefix}", history_url=postgres_target.url)
+    with running(shared, clock) as one, running(replace(shared, data_dir=config.data_dir / "two"), clock) as two:
+        one.visit("before", "c-10")
+        one.decisions.PostEvent(event("before", "purchase", amount=1.0))
+        one.decisions.EndSession(pb.EndSessionRequest(session_id="before"))
+        assert one.service.profiles.writer.flush(timeout=10)  # written within 0.2 s; here, at once
+        one.visit("roaming")  # anonymous, on replica one
+        one.decisions.PostEvent(event("roaming", "view", category="hats"))
+        two.decisions.PostEvent(event("roaming", "purchase", amount=2.0))  # same visit, replica two
+        login = two.decisions.PostEvent(pb.PostEventRequest(session_id="roaming", event=session_pb2.Event(
+            name="login", audience=customer("c-10"))))
+        assert "buyers" in login.segments_entered  # 1 purchase before + 1 in this visit, across replicas
+        assert attributes(one.session("roaming"))["favourite"] == "hats"
+    rows = postgres_target.read("SELECT customer_id, memory FROM profiles")
+    assert [r[0] for r in rows] == ["customer_id=c-10"]
+    assert sum(bucket[0] for bucket in rows[0][1]["counters"]["purchase"].values()) == 2
