@@ -44,20 +44,21 @@ class Evaluator:
 
 
 def compile_expression(sql: str, schema: Schema | None = None, *, path: str = "",
-                       origin: tuple[int, int] | None = None) -> Evaluator:
+                       origin: tuple[int, int] | None = None, condition: bool = False) -> Evaluator:
     """Compile one SQL expression (a condition or any value) against `schema` (None: nothing is checked).
 
     `path` names the expression's place in the ruleset (e.g. "rules[3].if") and `origin` is the (line,
-    column) of its first character in the ruleset file; both only decorate errors. Raises CompileError
-    listing every problem found.
+    column) of its first character in the ruleset file; both only decorate errors. With `condition`, a value
+    that is not boolean is an error (as a segment's `when`). Raises CompileError listing every problem found.
     """
     schema = schema or EMPTY
-    return remembered(("expression", sql, schema.key()), lambda: _compile(sql, schema, path, origin))
+    return remembered(("expression", sql, schema.key(), condition),
+                      lambda: _compile(sql, schema, path, origin, condition))
 
 
-def _compile(sql: str, schema: Schema, path: str, origin: tuple[int, int] | None) -> Evaluator:
+def _compile(sql: str, schema: Schema, path: str, origin: tuple[int, int] | None, condition: bool) -> Evaluator:
     sink = ErrorSink(sql, path, origin)
-    checked = check(sql, schema, Builder(), sink, boolean=False)
+    checked = check(sql, schema, Builder(), sink, boolean=condition)
     if checked is None:
         raise CompileError(sink.errors)
     generator = Generator(f"segflow expression: {checked.normalized!r}")

@@ -39,10 +39,13 @@ DEFAULT_MAX_TRIGGER_DEPTH = 8
 DEFAULT_MAX_PRESENTATIONS = 3
 
 # The expression fields of each action kind, by their YAML key.
+# A bare word in `response_type` that is not SQL and names no attribute is the older, literal form.
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_SQL_WORDS = frozenset({"NULL", "TRUE", "FALSE", "CURRENT_TIMESTAMP"})
 _ACTION_EXPRESSIONS = {
-    "log_contact": ("treatment_code",),
-    "log_acceptance": ("treatment_code",),
-    "log_rejection": ("treatment_code",),
+    "log_contact": ("treatment_code", "response_type"),
+    "log_acceptance": ("treatment_code", "response_type"),
+    "log_rejection": ("treatment_code", "response_type"),
     "expression": ("expression",),
     "notify": ("message",),
 }
@@ -221,10 +224,10 @@ class _Compiler:
                 seen[name] = item
         return seen
 
-    def expression(self, text: str, schema: Schema, path: str):
-        """Compile one expression, turning its errors into ruleset errors at its file position."""
+    def expression(self, text: str, schema: Schema, path: str, condition: bool = False):
+        """Compile one expression (a boolean one with `condition`), its errors ruleset errors at its position."""
         try:
-            evaluator = compile_expression(text, schema, path=path, origin=self.origins.get(path))
+            evaluator = compile_expression(text, schema, path=path, origin=self.origins.get(path), condition=condition)
         except CompileError as exc:
             self.errors.extend(exc.errors)
             return None
@@ -355,7 +358,7 @@ class _Compiler:
                 self.check_known(event, self.event_names, "event", f"{path}.on[{j}]")
             self.used_events.update(rule.on)
             schema = self.event_schema(rule.on)
-            condition = self.expression(rule.condition, schema, f"{path}.if") if rule.condition else None
+            condition = self.expression(rule.condition, schema, f"{path}.if", condition=True) if rule.condition else None
             then = self.actions(rule.then_actions, schema, f"{path}.then")
             otherwise = self.actions(rule.else_actions, schema, f"{path}.else")
             if rule.disabled:
@@ -379,6 +382,8 @@ class _Compiler:
             expressions = {}
             for key in _ACTION_EXPRESSIONS.get(kind, ()):
                 text = getattr(body, key)
+                if key == "response_type":
+                    text = self.response_type(text, schema, f"{where}.{key}")
                 if text:
                     evaluator = self.expression(text, schema, f"{where}.{key}")
                     if evaluator is not None:
@@ -388,6 +393,16 @@ class _Compiler:
             self.check_action(kind, body, where, schema, expressions)
             compiled.append(CompiledAction(kind, body, where, expressions))
         return tuple(compiled)
+
+    def response_type(self, text: str, schema: Schema, path: str) -> str:
+        """`response_type` is an expression like `treatment_code`; a bare word that names no attribute (the
+        older form, `response_type: click`) still means that text, with a deprecation warning."""
+        word = text.strip()
+        if _WORD.fullmatch(word) and word.upper() not in _SQL_WORDS and word not in (schema.attributes or {}):
+            self.warn("deprecated", f"response_type {word!r} is read as the text '{word}'; write it as an "
+                                    f"expression: \"'{word}'\"", path)
+            return f"'{word}'"
+        return text
 
     def check_action(self, kind: str, body, path: str, schema: Schema, expressions: dict) -> None:
         if kind == "resegment":
@@ -451,8 +466,8 @@ class _Compiler:
             known &= self.check_known(rule.offer, self.offers, "offer", f"{path}.offer")
             self.used_segments.add(rule.segment)
             score = self.expression(rule.score or "0", self.base_schema, f"{path}.score")
-            eligibility = (self.expression(rule.eligibility, self.base_schema, f"{path}.eligibility")
-                           if rule.eligibility else None)
+            eligibility = (self.expression(rule.eligibility, self.base_schema, f"{path}.eligibility",
+                                           condition=True) if rule.eligibility else None)
             if known and score is not None:
                 offer = self.offers[rule.offer]
                 by_point.setdefault(rule.interaction_point, []).append(

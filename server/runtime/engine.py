@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Callable, Iterator, Protocol
 
-from segflow.v1 import decision_service_pb2 as pb
+from segflow.v1 import decision_service_pb2 as pb, session_pb2
 
 from segflow.server.errors import InvalidArgument, NotFound, ServiceError, as_service_error, require
 from segflow.server.history.records import SessionSummary
@@ -102,7 +102,7 @@ class Engine:
 
     def end_session(self, request: pb.EndSessionRequest) -> pb.EndSessionResponse:
         with self._session(request.session_id) as (slot, session):
-            message = session_message(session, self.store, self.journeys)
+            message = session_message(session, self.store, self.journeys, session_pb2.SESSION_STATE_ENDED)
             self.store.end(slot, "ended")
         return pb.EndSessionResponse(session=message)
 

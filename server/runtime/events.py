@@ -126,11 +126,14 @@ class EventProcessor:
         resegment_action(self.compiled, self.ctx, self.decision, action.definition.flowcharts)
 
     def offer_response(self, action: CompiledAction, depth: int) -> None:
+        values = self.ctx.session.attributes
         expression = action.expressions.get("treatment_code")
-        value = expression(self.ctx.session.attributes, self.ctx) if expression else None
+        value = expression(values, self.ctx) if expression else None
         codes = [str(v) for v in value if v is not None] if isinstance(value, list) else (
             [str(value)] if value not in (None, "") else [])
-        offers.log_response(action.kind, codes, action.definition.response_type, self.ctx, self.decision)
+        response_type = action.expressions.get("response_type")
+        kind = response_type(values, self.ctx) if response_type else None
+        offers.log_response(action.kind, codes, "" if kind is None else str(kind), self.ctx, self.decision)
 
     def expression(self, action: CompiledAction, depth: int) -> None:
         definition = action.definition

@@ -25,7 +25,8 @@ def _timestamp(moment: datetime | None) -> timestamp_pb2.Timestamp | None:
     return stamp
 
 
-def session_message(session: SessionState, store: SessionStore, journeys: JourneyBook) -> session_pb2.Session:
+def session_message(session: SessionState, store: SessionStore, journeys: JourneyBook,
+                    state: int = session_pb2.SESSION_STATE_ACTIVE) -> session_pb2.Session:
     return session_pb2.Session(
         session_id=session.session_id,
         channel=session.channel,
@@ -51,6 +52,6 @@ def session_message(session: SessionState, store: SessionStore, journeys: Journe
                                      last_event=step.last_event, started_at=_timestamp(step.started_at),
                                      updated_at=_timestamp(step.updated_at))
             for name, step in sorted(journeys.journeys_of(session).items())],
-        state=session_pb2.SESSION_STATE_ACTIVE,
+        state=state,
         suppressed_offers=sorted(session.suppressed | session.rejected),
     )

@@ -30,6 +30,8 @@ def serve_subscription(
         # add_callback is False when the call is already over.
         if not context.add_callback(subscription.close):
             subscription.close()
+        # Headers go out now, not with the first event: a client that has them knows it is subscribed.
+        context.send_initial_metadata(())
         yield from subscription
     except InvalidSubscription as error:
         context.abort_with_status(to_status(InvalidArgument(

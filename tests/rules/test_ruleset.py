@@ -140,3 +140,43 @@ def test_the_digest_depends_on_content_not_on_spelling():
     assert compile_with(rules).digest == compile_with(respelt).digest
     assert compile_with(rules).digest != compile_with(rules.replace("id: r", "id: s")).digest
     assert compile_with(rules).digest == ruleset_digest(compile_with(rules).ruleset)
+
+
+def test_regression_a_non_boolean_if_is_refused_like_a_segment_when():
+    [error] = errors_of("""\
+  - id: r
+    on: [add_to_cart]
+    if: cart_total
+    then: [{resegment: {}}]
+""")
+    assert error.path == "rules[0].if" and "must be a boolean" in error.message and (error.line, error.column) == (22, 9)
+
+
+def test_regression_a_non_boolean_treatment_eligibility_is_refused():
+    base = BASE.replace('score: "1"}', 'score: "1", eligibility: "cart_total + 1"}')
+    [error] = errors_of("  - {id: r, on: [add_to_cart], then: [{resegment: {}}]}\n", base)
+    assert error.path == "treatment_rules[0].eligibility" and "condition" in error.message
+
+
+def test_response_type_is_an_expression_and_a_bare_word_is_still_its_text():
+    compiled = compile_with("""\
+  - id: r
+    on: [add_to_cart]
+    then:
+      - log_acceptance: {response_type: "CASE WHEN event.price > 100 THEN 'big' ELSE 'small' END"}
+      - log_rejection: {response_type: dismiss}
+""")
+    [accept, reject] = compiled.rules_for("add_to_cart")[0][1].then
+    assert accept.expressions["response_type"].sql.startswith("CASE WHEN")
+    assert reject.expressions["response_type"].sql == "'dismiss'"
+    [warning] = [w for w in compiled.warnings if w.code == "deprecated"]
+    assert warning.path == "rules[0].then[1].log_rejection.response_type" and "'dismiss'" in warning.message
+
+
+def test_response_type_naming_nothing_known_in_an_expression_is_an_error():
+    [error] = errors_of("""\
+  - id: r
+    on: [add_to_cart]
+    then: [{log_acceptance: {response_type: "event.kind || 'x'"}}]
+""")
+    assert error.path == "rules[0].then[0].log_acceptance.response_type" and error.code == "unknown_name"

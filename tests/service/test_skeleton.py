@@ -97,3 +97,12 @@ def test_a_full_history_queue_refuses_decisions_without_changing_anything(decisi
     monkeypatch.undo()
     session = decisions.GetSession(pb.GetSessionRequest(session_id="full")).session
     assert session.event_sequence == 0
+
+
+def test_regression_end_session_answers_ended_and_the_session_is_gone(decisions):
+    decisions.StartSession(start("to-end"))
+    assert decisions.GetSession(pb.GetSessionRequest(session_id="to-end")).session.state == \
+        session_pb2.SESSION_STATE_ACTIVE
+    ended = decisions.EndSession(pb.EndSessionRequest(session_id="to-end")).session
+    assert ended.state == session_pb2.SESSION_STATE_ENDED and ended.session_id == "to-end"
+    rpc_error(decisions.GetSession, pb.GetSessionRequest(session_id="to-end"), code=grpc.StatusCode.NOT_FOUND)

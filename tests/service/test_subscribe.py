@@ -139,3 +139,15 @@ def test_a_subscriber_receives_the_very_actions_the_response_carried(decisions, 
     assert len({a.action_id for a in received}) == len(received)
     assert {a.decision_id for a in received} == {response.decision.decision_id}
     assert all(a.time.seconds == 1772366400 for a in received)  # the service clock: 2026-03-01 12:00 UTC
+
+
+def test_regression_headers_arrive_before_any_action_so_a_client_knows_it_is_subscribed(decisions, service):
+    stream = subscribe(decisions, session_id="nothing-happens")
+    headers = threading.Thread(target=stream.initial_metadata, daemon=True)
+    headers.start()
+    headers.join(timeout=10)
+    try:
+        assert not headers.is_alive(), "no initial metadata before the first action"
+        assert service.bus.stats()["subscribers"] == 1  # registered by the time the headers came
+    finally:
+        stream.cancel()
