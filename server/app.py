@@ -24,6 +24,7 @@ from segflow.server.config import Config
 from segflow.server.errors import as_service_error
 from segflow.server.history import HistoryError, HistoryWriter, RulesetVersions, open_sink
 from segflow.server.profiles.store import ProfileStore
+from segflow.server.observability.access import AccessInterceptor
 from segflow.server.metrics import MetricsInterceptor, ServiceCollector, start_metrics_server
 from segflow.server.rulesets import RulesetRegistry, Source
 from segflow.server.runtime.engine import Engine
@@ -75,9 +76,9 @@ class Service:
         self.health = health.HealthServicer()
         self.metrics = CollectorRegistry()
         self.metrics.register(ServiceCollector(self))
-        # With metrics off, no metrics interceptor: calls pay nothing for them. Auth runs innermost, so
-        # refused calls are counted too.
-        interceptors = [*([MetricsInterceptor(self.metrics)] if config.metrics_port else []),
+        # The access log (and trace) first, auth innermost, so refused calls are logged and counted too.
+        # With metrics off, no metrics interceptor: calls pay nothing for them.
+        interceptors = [AccessInterceptor(), *([MetricsInterceptor(self.metrics)] if config.metrics_port else []),
                         *auth_interceptors(config)]
         self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=config.workers), interceptors=interceptors)
         add_servicer(DecisionServicer(self.engine, self.bus), _service(decision_service_pb2, "DecisionService"),

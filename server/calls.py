@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(slots=True)
@@ -15,6 +16,7 @@ class Call:
     identity: str = ""  # the authenticated name; empty when auth is off
     trace_id: str = ""  # W3C trace id (32 hex), from the caller's traceparent or new
     span_id: str = ""  # the caller's parent span id (16 hex), empty without a traceparent
+    request: Any = None  # the decoded request message, once the servicer layer has parsed it
 
 
 _CALL: ContextVar[Call | None] = ContextVar("segflow_call", default=None)
@@ -30,4 +32,7 @@ def begin(call: Call):
 
 
 def end(token) -> None:
-    _CALL.reset(token)
+    try:
+        _CALL.reset(token)
+    except ValueError:  # a stream closed by grpc from another thread: there is nothing of ours to reset
+        pass

@@ -11,6 +11,7 @@ import grpc
 from google.protobuf import message_factory
 from google.protobuf.message import DecodeError
 
+from segflow.server import calls
 from segflow.server.errors import InvalidArgument, to_status
 
 
@@ -35,10 +36,14 @@ def add_servicer(servicer, service, server: grpc.Server) -> None:
 
 def _parse(request_type, body: bytes, context):
     try:
-        return request_type.FromString(body)
+        request = request_type.FromString(body)
     except (DecodeError, RecursionError, ValueError) as exc:
         context.abort_with_status(to_status(InvalidArgument(
             f"the request is not a valid {request_type.DESCRIPTOR.full_name}: {exc}", reason="UNDECODABLE_REQUEST")))
+    call = calls.current()
+    if call is not None:  # for the access log line
+        call.request = request
+    return request
 
 
 def _parsing(behaviour, request_type):

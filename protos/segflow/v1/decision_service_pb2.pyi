@@ -25,12 +25,14 @@ DUPLICATION_POLICY_NO_DUPLICATES: DuplicationPolicy
 DUPLICATION_POLICY_ALLOW_DUPLICATES: DuplicationPolicy
 
 class Decision(_message.Message):
-    __slots__ = ("decision_id", "ruleset_version")
+    __slots__ = ("decision_id", "ruleset_version", "trace_id")
     DECISION_ID_FIELD_NUMBER: _ClassVar[int]
     RULESET_VERSION_FIELD_NUMBER: _ClassVar[int]
+    TRACE_ID_FIELD_NUMBER: _ClassVar[int]
     decision_id: str
     ruleset_version: int
-    def __init__(self, decision_id: _Optional[str] = ..., ruleset_version: _Optional[int] = ...) -> None: ...
+    trace_id: str
+    def __init__(self, decision_id: _Optional[str] = ..., ruleset_version: _Optional[int] = ..., trace_id: _Optional[str] = ...) -> None: ...
 
 class StartSessionRequest(_message.Message):
     __slots__ = ("session_id", "channel", "audience", "parameters", "rely_on_existing_session", "explain")
