@@ -7,7 +7,6 @@ directly; protobuf appears only at the edges, in `server.convert`.
 from __future__ import annotations
 
 from collections import OrderedDict
-from copy import deepcopy
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -106,7 +105,7 @@ class SessionState:
             self.event_sequence, self.processed_events, list(self.last_recommended),
             dict(self.issued), dict(self.presentations), set(self.rejected), set(self.suppressed),
             {name: step.copy() for name, step in self.journeys.items()}, self.ruleset_version,
-            None if self.memory is None else deepcopy(self.memory))
+            None if self.memory is None else self.memory.copy())
 
     def remember_event(self, event_id: str, response: bytes) -> None:
         """Keep the first response of an event id, forgetting the oldest beyond the bound."""

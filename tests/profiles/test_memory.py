@@ -82,3 +82,18 @@ def test_a_profile_refused_after_the_call_committed_is_logged_not_raised(caplog)
     record = profile_record("Customer", "customer_id=c", {"tier": "gold"}, CustomerMemory().document(), T0)
     Recall(FullStore()).save(record)
     assert "profile of customer_id=c not queued for writing" in caplog.text
+
+
+def test_a_copy_shares_nothing_a_call_changes():
+    memory = CustomerMemory("Customer", "customer_id=c", {"tier": "gold"})
+    memory.count("purchase", T0, {"amount": 1})
+    memory.contact("OFFER", T0)
+    memory.respond("OFFER", T0, accepted=True)
+    copy = memory.copy()
+    assert copy == memory
+    copy.count("purchase", T0, {"amount": 1})
+    copy.contact("OFFER", T0)
+    copy.sync({"tier": "silver"}, ("tier",))
+    copy.patterns["p"] = 1.0
+    assert memory.event_sum("purchase", "amount", TODAY, TODAY) == 1 and memory.contacts("OFFER", TODAY) == 1
+    assert memory.attributes == {"tier": "gold"} and not memory.changed and not memory.patterns
