@@ -95,11 +95,15 @@ class _Checker:
         self.sink.add(code, message, start(at), suggestion)
         return self.b.const(None, "any")
 
-    def expect(self, node: Node, want: str, at: exp.Expression, what: str) -> None:
-        ok = node.type == "any" or (node.type in NUMERIC if want == "numeric" else
-                                    want == "any" or _compatible(node.type, want))
+    def expect(self, node: Node, want: str, at: exp.Expression, what: str) -> bool:
+        """Whether `node` can be of type `want`, recording a type error when it cannot. A double is not an int."""
+        ok = node.type == "any" or want == "any" or (node.type in NUMERIC if want == "numeric" else
+                                                     node.type == want if want == "int" else
+                                                     _compatible(node.type, want))
         if not ok:
-            self.error(E.TYPE, f"{what} must be {_article(want)}, but {at.sql()!r} is {_article(node.type)}", at)
+            self.error(E.TYPE, f"{what} must be {_article(want)}, but {_clip(at.sql())!r} is {_article(node.type)}",
+                       at)
+        return ok
 
     def visit(self, e: exp.Expression) -> Node:
         handler = _HANDLERS.get(type(e))
@@ -160,7 +164,10 @@ class _Checker:
             if len(text.lstrip("+-0")) > 19 or not _INT_RANGE[0] <= int(text) <= _INT_RANGE[1]:
                 return self.error(E.LITERAL, f"integer literal {_short(text)} is out of the 64-bit range", e)
             return self.b.const(int(text), "int")
-        value = float(text)
+        try:
+            value = float(text)
+        except ValueError:  # sqlglot reads `1e` or `1e+` as a number
+            return self.error(E.LITERAL, f"{_short(text)} is not a number", e)
         if not math.isfinite(value):
             return self.error(E.LITERAL, f"number {_short(text)} is too large for a double", e)
         return self.b.const(value, "double")
@@ -385,7 +392,8 @@ class _Checker:
         if isinstance(e.this, exp.Literal) and not e.this.is_string:
             return self.literal(e.this, "-")  # so that -9223372036854775808 is in range
         arg = self.visit(e.this)
-        self.expect(arg, "numeric", e.this, "the operand of unary minus")
+        if not self.expect(arg, "numeric", e.this, "the operand of unary minus"):
+            return self.b.const(None, "any")
         if arg.op == "const" and arg.data is not None:
             return self.b.const(-arg.data, arg.type)
         return self.b.node("neg", (arg,), None, arg.type, arg.nullable)
@@ -497,6 +505,10 @@ def _article(type_name: str) -> str:
 
 def _short(text: str) -> str:
     return text if len(text) <= 24 else f"{text[:10]}...{text[-6:]} ({len(text)} digits)"
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _describe(e: exp.Expression) -> str:

@@ -358,6 +358,8 @@ def _plain(g: Generator, node: Node) -> tuple[str, list[str]] | None:
     """(code, locals that must not be NULL) for +, -, *, exact division and unary minus over attributes and
     literals: such a tree is NULL exactly when one of those locals is, so one up-front test replaces a test
     per operator."""
+    if node.type == "any":
+        return None  # its value must be checked to be a number: _arith does that
     if node.op in ("attr", "param"):
         name = g.emit(node, VALUE)
         return name, [name] if node.nullable else []
@@ -461,8 +463,15 @@ def _coalesce(g: Generator, node: Node) -> str:
     return code + closing
 
 
+def _number(g: Generator, node: Node) -> str:
+    """The value of an arithmetic operand; one whose type is only known at run time is checked to be a number
+    (so a text or list operand is an evaluation error, never `list * 2**62`)."""
+    code = g.emit(node, VALUE)
+    return f"_number({code})" if node.type == "any" else code
+
+
 def _arith(g: Generator, node: Node) -> str:
-    left, right = (g.emit(a, VALUE) for a in node.args)
+    left, right = (_number(g, a) for a in node.args)
     if node.data in "/%" and not _exact_division(node):
         return f"{'_div' if node.data == '/' else '_mod'}({left}, {right})"  # NULL and zero handled there
     lname, ltest = g.temp(left, node.args[0].nullable)
@@ -473,7 +482,7 @@ def _arith(g: Generator, node: Node) -> str:
 
 
 def _neg(g: Generator, node: Node) -> str:
-    name, test = g.temp(g.emit(node.args[0], VALUE), node.nullable)
+    name, test = g.temp(_number(g, node.args[0]), node.nullable)
     return f"(None if {test} is None else (-{name}))" if test else f"(-{name})"
 
 

@@ -10,6 +10,8 @@ a function name sqlglot knows gets a mark that no table matches, removed again f
 
 from __future__ import annotations
 
+import re
+
 from sqlglot import ErrorLevel, ParseError, TokenError, exp, parser
 from sqlglot.dialects.dialect import Dialect
 from sqlglot.tokens import TokenType
@@ -22,6 +24,8 @@ MAX_NESTING = 32       # open parentheses / CASE blocks at any point
 MAX_NODES = 5_000      # syntax tree nodes
 MAX_DEPTH = 48         # tree depth, counting a chain of ANDs (or ORs) as one level
 
+# NUL and lone surrogates cannot reach Python's compiler (even inside a string literal); refused where they are.
+_REFUSED_CHARACTER = re.compile("[\x00\ud800-\udfff]")
 _OPENERS = {TokenType.L_PAREN, TokenType.CASE}
 _CLOSERS = {TokenType.R_PAREN, TokenType.END}
 
@@ -37,6 +41,10 @@ def parse(text: str, sink: ErrorSink) -> exp.Expression | None:
     """Parse one expression; on any problem record it in `sink` and return None."""
     if len(text) > MAX_CHARS:
         sink.add(TOO_LARGE, f"expression is {len(text)} characters long; the limit is {MAX_CHARS}", MAX_CHARS)
+        return None
+    refused = _REFUSED_CHARACTER.search(text)
+    if refused:
+        sink.add(SYNTAX, f"character {refused.group()!r} is not allowed in an expression", refused.start())
         return None
     try:
         tokens = _DIALECT.tokenize(text)

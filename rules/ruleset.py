@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable, Iterable, Mapping
@@ -23,7 +24,7 @@ from segflow.rules.functions import MAX_WINDOW_DAYS, WINDOWED
 from segflow.rules.schema import type_problem
 from segflow.rules.values import from_value
 from segflow.rules.index import RuleIndex
-from segflow.rules.ruleset_yaml import LoadedRuleset, load_ruleset_yaml
+from segflow.rules.ruleset_yaml import LoadedRuleset, field_key, load_ruleset_yaml
 
 TYPE_NAMES = {
     value_pb2.VALUE_TYPE_STRING: "string",
@@ -37,6 +38,15 @@ _UTC = timezone.utc
 _TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 DEFAULT_MAX_TRIGGER_DEPTH = 8
 DEFAULT_MAX_PRESENTATIONS = 3
+
+# Bounds on one ruleset, so a hostile or runaway one is refused with a clear error instead of stalling a
+# deploy or every call after it (each expression has its own bounds in parse.py and generate.py).
+MAX_RULESET_BYTES = 4 * 1024 * 1024   # the serialized Ruleset message
+MAX_LIST_ITEMS = {"rules": 20_000, "segments": 20_000, "offers": 20_000, "treatment_rules": 50_000}
+MAX_OTHER_LIST_ITEMS = 10_000          # any other list or map in the ruleset, list values included
+MAX_TRIGGER_DEPTH = 16                 # settings.max_trigger_depth: chains fan out, so depth is costly
+MAX_GENERATED_CHARS = 64_000_000       # generated Python source of all the ruleset's expressions together
+COMPILE_BUDGET_SECONDS = 120.0         # wall time to compile one ruleset
 
 # The expression fields of each action kind, by their YAML key.
 # A bare word in `response_type` that is not SQL and names no attribute is the older, literal form.
@@ -172,16 +182,27 @@ def load_and_compile(text: str) -> CompiledRuleset:
     return compile_ruleset(loaded.ruleset, loaded)
 
 
-def compile_ruleset(ruleset: ruleset_pb2.Ruleset, loaded: LoadedRuleset | None = None) -> CompiledRuleset:
-    """Check and compile a Ruleset message; `loaded` supplies file positions when it came from YAML."""
-    return _Compiler(ruleset, loaded).run()
+def compile_ruleset(ruleset: ruleset_pb2.Ruleset, loaded: LoadedRuleset | None = None, *,
+                    budget: float = COMPILE_BUDGET_SECONDS) -> CompiledRuleset:
+    """Check and compile a Ruleset message; `loaded` supplies file positions when it came from YAML.
+
+    Raises CompileError with every problem; past `budget` seconds of compiling, with a "compile_budget" error
+    at the expression reached."""
+    return _Compiler(ruleset, loaded, budget).run()
+
+
+class _OverBudget(Exception):
+    """Compiling ran past a ruleset bound; the error is recorded, the rest is not compiled."""
 
 
 class _Compiler:
     """One compilation: collects errors and warnings while building the compiled parts."""
 
-    def __init__(self, ruleset: ruleset_pb2.Ruleset, loaded: LoadedRuleset | None):
+    def __init__(self, ruleset: ruleset_pb2.Ruleset, loaded: LoadedRuleset | None, budget: float):
         self.ruleset = ruleset
+        self.deadline = time.monotonic() + budget
+        self.budget = budget
+        self.generated = 0  # characters of generated source so far
         self.positions = loaded.positions if loaded else {}
         self.origins = loaded.origins if loaded else {}
         self.errors: list[RuleError] = []
@@ -226,19 +247,76 @@ class _Compiler:
 
     def expression(self, text: str, schema: Schema, path: str, condition: bool = False):
         """Compile one expression (a boolean one with `condition`), its errors ruleset errors at its position."""
+        self.spend(path)
         try:
             evaluator = compile_expression(text, schema, path=path, origin=self.origins.get(path), condition=condition)
         except CompileError as exc:
             self.errors.extend(exc.errors)
             return None
+        self.spend(path, len(evaluator.source))
         self.used_segments.update(evaluator.segment_names)
         self.used_events.update(evaluator.event_names)
         self.windowed_events.update(_windowed_events((evaluator.root,)))
         return evaluator
 
+    def spend(self, path: str, generated: int = 0) -> None:
+        """Account for compiling at `path`; past the time or generated-code budget, stop with an error there."""
+        self.generated += generated
+        if self.generated > MAX_GENERATED_CHARS:
+            self.error("too_large", f"the ruleset's expressions generate more than {MAX_GENERATED_CHARS} "
+                                    "characters of code", path)
+            raise _OverBudget
+        if time.monotonic() > self.deadline:
+            self.error("compile_budget", f"the ruleset took more than {self.budget:g}s to compile; "
+                                         "compiling stopped here", path)
+            raise _OverBudget
+
+    def bounds(self) -> None:
+        """Refuse a ruleset past its size bounds before compiling any of it."""
+        size = self.ruleset.ByteSize()
+        if size > MAX_RULESET_BYTES:
+            self.error("too_large", f"the ruleset is {size} bytes; the limit is {MAX_RULESET_BYTES}", "")
+            return
+        segments = sum(len(chart.segments) for chart in self.ruleset.flowcharts)
+        if segments > MAX_LIST_ITEMS["segments"]:
+            self.error("too_large", f"the flowcharts have {segments} segments; the limit is "
+                                    f"{MAX_LIST_ITEMS['segments']}", "flowcharts")
+        for path, count, limit in _long_lists(self.ruleset, ""):
+            self.error("too_large", f"{count} items; the limit is {limit}", path)
+        depth = self.ruleset.settings.max_trigger_depth
+        if not 0 <= depth <= MAX_TRIGGER_DEPTH:
+            self.error("invalid", f"max_trigger_depth must be 1 to {MAX_TRIGGER_DEPTH} (0: the default, "
+                                  f"{DEFAULT_MAX_TRIGGER_DEPTH})", "settings.max_trigger_depth")
+        if self.ruleset.settings.default_max_presentations < 0:
+            self.error("invalid", "default_max_presentations must not be negative",
+                       "settings.default_max_presentations")
+
+    def moment(self, message, name: str, path: str) -> datetime | None:
+        """A Timestamp field as an aware datetime (None when unset); one past year 9999 is an error."""
+        if not message.HasField(name):
+            return None
+        try:
+            return getattr(message, name).ToDatetime(tzinfo=_UTC)
+        except (ValueError, OverflowError, OSError):
+            self.error("invalid", f"{name} is out of range (years 1 to 9999)", f"{path}.{name}")
+            return None
+
+    def window(self, dated, path: str) -> tuple[datetime | None, datetime | None]:
+        """(effective_at, expires_at) of a treatment rule or offer as aware datetimes, None where unset."""
+        return self.moment(dated, "effective_at", path), self.moment(dated, "expires_at", path)
+
     # -- the pipeline -------------------------------------------------------------------------------
 
     def run(self) -> CompiledRuleset:
+        self.bounds()
+        if self.errors:
+            raise CompileError(self.errors)
+        try:
+            return self.compile()
+        except _OverBudget:
+            raise CompileError(self.errors) from None
+
+    def compile(self) -> CompiledRuleset:
         rs = self.ruleset
         if not rs.channel:
             self.error("missing", "a ruleset needs a channel", "channel")
@@ -445,11 +523,13 @@ class _Compiler:
             conditions = {s.name: s.condition or "TRUE" for s in segments.values()}
             paths = {s.name: f"{path}.segments[{j}].when" for j, s in enumerate(chart.segments)}
             origins = {name: self.origins[p] for name, p in paths.items() if p in self.origins}
+            self.spend(path)
             try:
                 evaluator = compile_segments(conditions, self.base_schema, paths=paths, origins=origins)
             except CompileError as exc:
                 self.errors.extend(exc.errors)
                 continue
+            self.spend(path, len(evaluator.source))
             self.used_segments.update(evaluator.segment_names)
             self.windowed_events.update(_windowed_events(evaluator.roots))
             by_level.setdefault(level, []).append(CompiledFlowchart(chart.name, level, evaluator))
@@ -458,6 +538,7 @@ class _Compiler:
     def treatments(self) -> dict[str, tuple[CompiledTreatment, ...]]:
         by_point: dict[str, list[CompiledTreatment]] = {}
         self.unique(self.ruleset.treatment_rules, "id", "treatment rule", "treatment_rules")
+        offer_windows = {o.code: self.window(o, f"offers[{i}]") for i, o in enumerate(self.ruleset.offers)}
         for i, rule in enumerate(self.ruleset.treatment_rules):
             path = f"treatment_rules[{i}]"
             known = self.check_known(rule.segment, self.base_schema.segments, "segment", f"{path}.segment")
@@ -471,7 +552,8 @@ class _Compiler:
             if known and score is not None:
                 offer = self.offers[rule.offer]
                 by_point.setdefault(rule.interaction_point, []).append(
-                    CompiledTreatment(rule, offer, score, eligibility, (_window(rule), _window(offer))))
+                    CompiledTreatment(rule, offer, score, eligibility,
+                                      (self.window(rule, path), offer_windows[offer.code])))
         return {point: tuple(items) for point, items in by_point.items()}
 
     def journey_triggers(self) -> dict[str, tuple[tuple[str, str], ...]]:
@@ -512,8 +594,7 @@ class _Compiler:
                 field_name = "count" if pattern.kind == kinds.PATTERN_KIND_COUNTER else "threshold"
                 self.error("invalid", f"pattern {pattern.name!r} needs a {field_name} above 0", f"{path}.{field_name}")
             window = self.days(pattern, "window", path) if pattern.HasField("window") else None
-            first = pattern.starts_at.ToDatetime(tzinfo=_UTC) if pattern.HasField("starts_at") else None
-            last = pattern.ends_at.ToDatetime(tzinfo=_UTC) if pattern.HasField("ends_at") else None
+            first, last = self.moment(pattern, "starts_at", path), self.moment(pattern, "ends_at", path)
             if pattern.HasField("window") == (first is not None or last is not None) or (first is None) != (last is None):
                 self.error("invalid", "a pattern needs either a rolling window (e.g. 30d) or both starts_at and "
                                       "ends_at", path)
@@ -561,10 +642,30 @@ class _Compiler:
                 self.warn("unused_event", f"event {event.name!r} starts no rule or journey", f"events[{i}]")
 
 
-def _window(dated) -> tuple[datetime | None, datetime | None]:
-    """(effective_at, expires_at) of a treatment rule or offer as aware datetimes, None where unset."""
-    return tuple(getattr(dated, field).ToDatetime(tzinfo=_UTC) if dated.HasField(field) else None
-                 for field in ("effective_at", "expires_at"))
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _long_lists(message: Message, path: str):
+    """(path, length, limit) of every list or map in `message` longer than its bound, at any depth."""
+    for fd, value in message.ListFields():
+        child = _join(path, field_key(fd))
+        if fd.is_repeated:
+            limit = MAX_OTHER_LIST_ITEMS if path else MAX_LIST_ITEMS.get(fd.name, MAX_OTHER_LIST_ITEMS)
+            if len(value) > limit:
+                yield child, len(value), limit
+                continue
+            if fd.message_type is None:
+                continue
+            if fd.message_type.GetOptions().map_entry:
+                if fd.message_type.fields_by_name["value"].message_type is not None:
+                    for key, item in value.items():
+                        yield from _long_lists(item, f"{child}.{key}")
+            else:
+                for i, item in enumerate(value):
+                    yield from _long_lists(item, f"{child}[{i}]")
+        elif fd.message_type is not None:
+            yield from _long_lists(value, child)
 
 
 def _windowed_events(roots) -> set[str]:

@@ -5,6 +5,10 @@ The YAML is the message's JSON mapping, made friendlier for people: keys are fie
 `VALUE_TYPE_INT`), typed values are plain YAML scalars or lists, timestamps are RFC 3339 text and durations
 are numbers of seconds or text such as `250ms` / `1.5s` / `7d`. The walk is guided by the message descriptors, so
 every unknown key or mistyped value is reported at once with its line, column and a suggestion.
+
+Hostile text is refused before the walk: more than MAX_SOURCE_CHARS characters, more than MAX_NODES YAML
+nodes, nesting deeper than MAX_DEPTH, and anchors or aliases (`&x` / `*x`), which let a kilobyte of YAML
+stand for millions of values.
 """
 
 from __future__ import annotations
@@ -29,6 +33,42 @@ _TIMESTAMP = "tag:yaml.org,2002:timestamp"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _DURATION_UNITS = {None: 1.0, "s": 1.0, "ms": 0.001, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _SCALARS = yaml.constructor.SafeConstructor()
+MAX_SOURCE_CHARS = 4 * 1024 * 1024  # characters of ruleset text (the gRPC default message limit is 4 MiB)
+MAX_NODES = 500_000                 # YAML nodes (every scalar, list and mapping)
+MAX_DEPTH = 64                      # lists and mappings nested in one another
+MAX_DURATION_SECONDS = 315_576_000_000  # google.protobuf.Duration's range: 10,000 years
+_INT_RANGES = {
+    FieldDescriptor.CPPTYPE_INT32: (-(2**31), 2**31 - 1), FieldDescriptor.CPPTYPE_INT64: (-(2**63), 2**63 - 1),
+    FieldDescriptor.CPPTYPE_UINT32: (0, 2**32 - 1), FieldDescriptor.CPPTYPE_UINT64: (0, 2**64 - 1),
+}
+
+
+class _Refused(Exception):
+    """Text the reader will not walk: (code, message, mark) of the first place found."""
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's safe composer, refusing anchors and aliases and counting nodes and depth as it goes."""
+
+    def __init__(self, text: str):
+        super().__init__(text)
+        self.nodes = self.depth = 0
+
+    def compose_node(self, parent, index):
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            raise _Refused("alias", "YAML anchors and aliases (&name, *name) are not supported; write the value "
+                                    "out where it is used", event.start_mark)
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise _Refused("too_large", f"the ruleset has more than {MAX_NODES} YAML values", event.start_mark)
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise _Refused("too_deep", f"lists and mappings are nested more than {MAX_DEPTH} deep", event.start_mark)
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
 
 
 @dataclass
@@ -51,14 +91,25 @@ def field_key(fd: FieldDescriptor) -> str:
 def load_ruleset_yaml(text: str) -> LoadedRuleset:
     """Parse YAML text into a Ruleset; problems are collected in `errors`, never raised."""
     loaded = LoadedRuleset(ruleset_pb2.Ruleset())
+    if len(text) > MAX_SOURCE_CHARS:
+        loaded.errors.append(_error("too_large", f"the ruleset is {len(text)} characters long; the limit is "
+                                                 f"{MAX_SOURCE_CHARS}", "", (1, 1)))
+        return loaded
+    loader = _BoundedLoader(text)
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = loader.get_single_node()
+    except _Refused as refused:
+        code, message, mark = refused.args
+        loaded.errors.append(_error(code, message, "", (mark.line + 1, mark.column + 1)))
+        return loaded
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         problem = getattr(exc, "problem", None) or str(exc)
         loaded.errors.append(_error("syntax", f"invalid YAML: {problem}", "", (line, column)))
         return loaded
+    finally:
+        loader.dispose()
     if root is None:
         loaded.errors.append(_error("empty", "the ruleset is empty", "", (1, 1)))
         return loaded
@@ -98,6 +149,8 @@ class _Reader:
             return
         fields = _fields_by_key(msg.DESCRIPTOR)
         for key_node, value_node in node.value:
+            if not self.plain_key(key_node, path):
+                continue
             key = key_node.value
             fd = fields.get(key)
             if fd is None:
@@ -112,6 +165,13 @@ class _Reader:
                     self.fail("oneof", f"{key!r} and {chosen!r} cannot both be set", child, key_node)
                     continue
             self.field(msg, fd, value_node, child)
+
+    def plain_key(self, node: yaml.Node, path: str) -> bool:
+        """Keys are names; a list or mapping used as a key (`? [a, b]`) is reported."""
+        if isinstance(node, yaml.ScalarNode):
+            return True
+        self.fail("type", "a key must be a plain name, not a list or mapping", path, node)
+        return False
 
     def field(self, msg: Message, fd: FieldDescriptor, node: yaml.Node, path: str) -> None:
         self.loaded.positions[path] = _position(node)
@@ -135,6 +195,8 @@ class _Reader:
             return
         value_fd = entry.fields_by_name["value"]
         for key_node, value_node in node.value:
+            if not self.plain_key(key_node, path):
+                continue
             child = f"{path}.{key_node.value}"
             self.loaded.positions[child] = _position(value_node)
             if value_fd.message_type is not None:
@@ -195,7 +257,13 @@ class _Reader:
             if node.tag != _INT:
                 self.fail("type", f"expected a whole number, not {node.value!r}", path, node)
                 return None
-            return _SCALARS.construct_object(node)
+            number = _SCALARS.construct_object(node)
+            low, high = _INT_RANGES[fd.cpp_type]
+            if not low <= number <= high:
+                self.fail("type", f"{_short(node.value)} is out of range for {field_key(fd)!r} ({low} to {high})",
+                          path, node)
+                return None
+            return number
         if node.tag not in (_INT, _FLOAT):
             self.fail("type", f"expected a number, not {node.value!r}", path, node)
             return None
@@ -232,6 +300,11 @@ def _fields_by_key(descriptor: Descriptor) -> dict[str, FieldDescriptor]:
     return fields
 
 
+def _short(text: str) -> str:
+    """Long literals shortened for messages."""
+    return text if len(text) <= 24 else f"{text[:10]}...{text[-6:]} ({len(text)} characters)"
+
+
 def _enum_prefix(enum_name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", enum_name).upper() + "_"
 
@@ -254,7 +327,7 @@ def _read_value(reader: _Reader, target: Message, node: yaml.Node, path: str) ->
     elif node.tag == _INT:
         number = _SCALARS.construct_object(node)
         if not -(2**63) <= number < 2**63:
-            return f"{node.value} does not fit in a 64-bit integer"
+            return f"{_short(node.value)} does not fit in a 64-bit integer"
         target.int_value = number
     elif node.tag == _FLOAT:
         target.double_value = _SCALARS.construct_object(node)
@@ -283,6 +356,8 @@ def _read_duration(reader: _Reader, target: Message, node: yaml.Node, path: str)
     if not match:
         return "expected a duration such as 250ms, 1.5s, 5m, 7d or a number of seconds"
     seconds = float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+    if seconds > MAX_DURATION_SECONDS:
+        return f"a duration is at most {MAX_DURATION_SECONDS} seconds (10,000 years)"
     target.FromNanoseconds(round(seconds * 1e9))
     return None
 

@@ -17,6 +17,9 @@ Choices that differ between SQL engines, pinned here and in tests/rules/fixtures
 - TRIM/LTRIM/RTRIM remove spaces only. LENGTH counts characters.
 - `a || b` is NULL when either side is; non-strings are turned into text (booleans as true/false,
   timestamps in ISO 8601).
+- Arithmetic on a value whose type is only known at run time (a callout's result, EVENT_LAST_DATA) checks it
+  is a number; `||` and REPLACE build at most MAX_VALUE_SIZE characters. Either failing raises an
+  EvaluationError, which fails the one rule (PostgreSQL raises an error too).
 - Date parts are taken in UTC; a naive datetime is taken to be UTC. DAYOFWEEK is 1=Sunday..7=Saturday
   (MySQL, SQL Server); EXTRACT(DOW ...) is 0=Sunday..6=Saturday (PostgreSQL). SECOND is a whole number.
   DATEDIFF(end, start) counts calendar days (MySQL); SECONDS_DIFF(end, start) is end - start in seconds.
@@ -42,6 +45,7 @@ from segflow.rules.context import DEFAULT_CONTEXT
 from segflow.rules.errors import EvaluationError, ValueTooLarge
 
 UNSET = object()  # marks a lazily computed shared subexpression that has not been computed yet
+MAX_VALUE_SIZE = 1_000_000  # characters of any text an expression builds (|| and REPLACE); past it, ValueTooLarge
 _UTC = timezone.utc
 _LIKE_CACHE_SIZE = 256  # distinct non-constant LIKE patterns kept compiled
 
@@ -114,7 +118,23 @@ def _rtrim(s):
 def _replace(s, old, new):
     if s is None or old is None or new is None:
         return None
-    return s.replace(old, new) if old else s
+    if not old:
+        return s
+    if len(new) > len(old):  # nested REPLACEs multiply the length: check it before building the text
+        _bounded(len(s) + s.count(old) * (len(new) - len(old)), "REPLACE")
+    return s.replace(old, new)
+
+
+def _bounded(size: int, what: str) -> None:
+    if size > MAX_VALUE_SIZE:
+        raise ValueTooLarge(f"{what} would build a text of {size} characters; the limit is {MAX_VALUE_SIZE}")
+
+
+def _number(x):
+    """An arithmetic operand whose type is only known at run time: a number (or NULL), else EvaluationError."""
+    if x is None or (type(x) in (int, float)):
+        return x
+    raise EvaluationError(f"arithmetic needs numbers, not a {type(x).__name__}")
 
 
 def _substr(s, start, length=UNSET):
@@ -140,7 +160,9 @@ def text(value: Any) -> str:
 def _concat(a, b):
     if a is None or b is None:
         return None
-    return text(a) + text(b)
+    a, b = text(a), text(b)
+    _bounded(len(a) + len(b), "||")
+    return a + b
 
 
 _BOOLEAN_TEXT = {"true": True, "t": True, "1": True, "false": False, "f": False, "0": False}
@@ -367,7 +389,7 @@ def _like(s, pattern, escape=None):
 HELPERS: dict[str, Any] = {
     "_div": _div, "_mod": _mod, "_abs": _abs, "_round": _round, "_least": _least, "_greatest": _greatest,
     "_upper": _upper, "_lower": _lower, "_length": _length, "_trim": _trim, "_ltrim": _ltrim,
-    "_rtrim": _rtrim, "_replace": _replace, "_substr": _substr, "_concat": _concat,
+    "_rtrim": _rtrim, "_replace": _replace, "_number": _number, "_substr": _substr, "_concat": _concat,
     "_date_part": _date_part, "_datediff": _datediff, "_seconds_diff": _seconds_diff,
     "_cast": _cast, "_size": _size, "_like": _like,
     "_like_matcher": like_matcher, "_timestamp": timestamp, "_UNSET": UNSET, "_CTX": DEFAULT_CONTEXT,

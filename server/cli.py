@@ -253,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return args.handler(args)
-    except OSError as exc:  # a file that cannot be read, an address that cannot be bound
+    except (OSError, UnicodeDecodeError) as exc:  # a file that cannot be read (or is not UTF-8), an address in use
         print(f"segflow {args.command}: {exc}", file=sys.stderr)
         return 2
 

@@ -8,6 +8,7 @@ import pytest
 
 from segflow.rules import compile as compile_module
 from segflow.rules import cache_info, clear_cache, compile_expression, compile_segments
+from segflow.rules.errors import EvaluationError
 
 
 @pytest.fixture
@@ -57,6 +58,6 @@ def test_cache_is_bounded():
 
 def test_a_traceback_names_the_expression():
     evaluator = compile_expression("x + 1 > 2")
-    with pytest.raises(TypeError) as caught:
+    with pytest.raises(EvaluationError) as caught:
         evaluator({"x": "text"})  # schemaless: a wrongly typed value is a run-time error
     assert caught.traceback[-1].path == "x + 1 > 2" or any(e.path == "x + 1 > 2" for e in caught.traceback)
