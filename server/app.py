@@ -25,7 +25,7 @@ from segflow.server.errors import as_service_error
 from segflow.server.history import HistoryError, HistoryWriter, RulesetVersions, open_sink
 from segflow.server.profiles.store import ProfileStore
 from segflow.server.observability.access import AccessInterceptor
-from segflow.server.metrics import MetricsInterceptor, ServiceCollector, start_metrics_server
+from segflow.server.metrics import MetricsInterceptor, ServiceCollector, build_info, start_metrics_server
 from segflow.server.rulesets import RulesetRegistry, Source
 from segflow.server.runtime.engine import Engine
 from segflow.server.security.listeners import auth_interceptors, bind, warn_if_exposed
@@ -76,6 +76,7 @@ class Service:
         self.health = health.HealthServicer()
         self.metrics = CollectorRegistry()
         self.metrics.register(ServiceCollector(self))
+        build_info(self.metrics)
         # The access log (and trace) first, auth innermost, so refused calls are logged and counted too.
         # With metrics off, no metrics interceptor: calls pay nothing for them.
         interceptors = [AccessInterceptor(), *([MetricsInterceptor(self.metrics)] if config.metrics_port else []),

@@ -1,8 +1,9 @@
 """The shape every segflow interceptor shares: wrap a method's behavior once per method, keep the handler kind.
 
-A subclass implements `wrap(behavior, path, streaming)` returning the behavior to run instead (called in
-the worker thread with the request and the ServicerContext); `streaming` is true when the behavior returns
-an iterator of responses. Methods the server does not implement pass through untouched.
+A subclass implements `wrap(behavior, path, kind)` returning the behavior to run instead (called in the
+worker thread with the request and the ServicerContext); `kind` is "unary", "client_stream",
+"server_stream" or "bidi_stream" (the `grpc_type` label), and `streams(kind)` says whether the behavior
+returns an iterator of responses. Methods the server does not implement pass through untouched.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ class BehaviorInterceptor(grpc.ServerInterceptor):
         # call; either result is equivalent.
         self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
 
-    def wrap(self, behavior: Callable, path: str, streaming: bool) -> Callable:
+    def wrap(self, behavior: Callable, path: str, kind: str) -> Callable:
         raise NotImplementedError
 
     def intercept_service(self, continuation, handler_call_details):
@@ -37,12 +38,17 @@ class BehaviorInterceptor(grpc.ServerInterceptor):
     def _wrap_handler(self, handler: grpc.RpcMethodHandler, path: str) -> grpc.RpcMethodHandler:
         serialization = (handler.request_deserializer, handler.response_serializer)
         if handler.unary_unary is not None:
-            return grpc.unary_unary_rpc_method_handler(self.wrap(handler.unary_unary, path, False), *serialization)
+            return grpc.unary_unary_rpc_method_handler(self.wrap(handler.unary_unary, path, "unary"), *serialization)
         if handler.stream_unary is not None:
-            return grpc.stream_unary_rpc_method_handler(self.wrap(handler.stream_unary, path, False), *serialization)
+            return grpc.stream_unary_rpc_method_handler(self.wrap(handler.stream_unary, path, "client_stream"), *serialization)
         if handler.unary_stream is not None:
-            return grpc.unary_stream_rpc_method_handler(self.wrap(handler.unary_stream, path, True), *serialization)
-        return grpc.stream_stream_rpc_method_handler(self.wrap(handler.stream_stream, path, True), *serialization)
+            return grpc.unary_stream_rpc_method_handler(self.wrap(handler.unary_stream, path, "server_stream"), *serialization)
+        return grpc.stream_stream_rpc_method_handler(self.wrap(handler.stream_stream, path, "bidi_stream"), *serialization)
+
+
+def streams(kind: str) -> bool:
+    """Whether a behavior of this kind returns an iterator of responses."""
+    return kind in ("server_stream", "bidi_stream")
 
 
 def split_path(path: str) -> tuple[str, str]:

@@ -1,12 +1,14 @@
 """Prometheus metrics, so operators can see calls, latency, sessions, history, subscribers and callouts.
 
-Two sources feed one `CollectorRegistry`: `MetricsInterceptor` counts and times every RPC as it ends (the only
-hot-path cost), and `ServiceCollector` reads the service's own counters when Prometheus scrapes, costing
+Two sources feed one `CollectorRegistry`: `MetricsInterceptor` counts and times every RPC (the only
+hot-path cost; with go-grpc-prometheus's names), and `ServiceCollector` reads the service's own counters when Prometheus scrapes, costing
 nothing between scrapes. `start_metrics_server` serves the registry over HTTP at `/metrics`.
 """
 
 from __future__ import annotations
 
+import logging
+import platform
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -14,11 +16,15 @@ from typing import TYPE_CHECKING
 from wsgiref.simple_server import WSGIServer
 
 import grpc
-from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+from prometheus_client import (CollectorRegistry, Counter, Gauge, Histogram, PlatformCollector, ProcessCollector,
+                               start_http_server)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from segflow.v1 import action_pb2
+
 from segflow.server.errors import NotFound
+from segflow.server.interceptors import BehaviorInterceptor, split_path, streams
 
 if TYPE_CHECKING:
     from segflow.server.app import Service
@@ -28,12 +34,19 @@ if TYPE_CHECKING:
 LATENCY_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
                    1.0, 2.5, 5.0, 10.0)
 
+log = logging.getLogger(__name__)
+DECISION_SERVICE = "segflow.v1.DecisionService"
 BREAKER_STATES = {"closed": 0, "half_open": 1, "open": 2}
 
 
-class MetricsInterceptor(grpc.ServerInterceptor):
-    """Counts every RPC by service, method and final status code (`segflow_rpc_total`) and times it
-    (`segflow_rpc_seconds`); a stream is counted and timed when it ends.
+GRPC_LABELS = ["grpc_type", "grpc_service", "grpc_method"]
+
+
+class MetricsInterceptor(BehaviorInterceptor):
+    """Counts and times every RPC with the names and labels of go-grpc-prometheus, so stock gRPC dashboards
+    work: `grpc_server_started_total`, `grpc_server_handled_total` (by final `grpc_code`) and the
+    `grpc_server_handling_seconds` histogram; a stream is counted and timed when it ends. DecisionService
+    responses also feed the business counters (rules fired, segments entered, offers served and accepted).
 
     The code is OK, the code set by `context.abort`/`abort_with_status`/`set_code`, CANCELLED for a stream
     the client cancelled, or UNKNOWN for any other exception, which is what the client receives. Methods
@@ -41,56 +54,84 @@ class MetricsInterceptor(grpc.ServerInterceptor):
     """
 
     def __init__(self, registry: CollectorRegistry):
-        self._calls = Counter("segflow_rpc", "RPCs ended, by final status code",
-                              ["service", "method", "code"], registry=registry)
-        self._seconds = Histogram("segflow_rpc_seconds", "Time from the start of an RPC to its end",
-                                  ["service", "method"], buckets=LATENCY_BUCKETS, registry=registry)
-        # method path -> (the handler grpc looked up, its wrapped twin); lookups return the same handler
-        # object every time, so each method is wrapped once.
-        # Two threads may both wrap a method's first call; either result is equivalent.
-        self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
+        super().__init__()
+        self._started = Counter("grpc_server_started", "RPCs started on the server", GRPC_LABELS,
+                                registry=registry)
+        self._handled = Counter("grpc_server_handled", "RPCs completed on the server, by final status code",
+                                [*GRPC_LABELS, "grpc_code"], registry=registry)
+        self._seconds = Histogram("grpc_server_handling_seconds", "Time from the start of an RPC to its end",
+                                  GRPC_LABELS, buckets=LATENCY_BUCKETS, registry=registry)
+        self._business = BusinessCounters(registry)
 
-    def intercept_service(self, continuation, handler_call_details):
-        handler = continuation(handler_call_details)
-        if handler is None:
-            return None
-        method = handler_call_details.method
-        cached = self._wrapped.get(method)
-        if cached is not None and cached[0] is handler:
-            return cached[1]
-        wrapped = self._wrap(handler, method)
-        self._wrapped[method] = (handler, wrapped)
-        return wrapped
+    def wrap(self, behavior, path: str, kind: str):
+        service, method = split_path(path)
+        record = self._recorder(kind, service, method)
+        count = self._business.count if service == DECISION_SERVICE else None
+        if streams(kind):
+            return _timed_stream(behavior, record)
+        return _timed_unary(behavior, record, count)
 
-    def _wrap(self, handler: grpc.RpcMethodHandler, path: str) -> grpc.RpcMethodHandler:
-        service, _, method = path.lstrip("/").rpartition("/")
-        record = self._recorder(service, method)
-        serialization = (handler.request_deserializer, handler.response_serializer)
-        if handler.unary_unary is not None:
-            return grpc.unary_unary_rpc_method_handler(_timed_unary(handler.unary_unary, record), *serialization)
-        if handler.stream_unary is not None:
-            return grpc.stream_unary_rpc_method_handler(_timed_unary(handler.stream_unary, record), *serialization)
-        if handler.unary_stream is not None:
-            return grpc.unary_stream_rpc_method_handler(_timed_stream(handler.unary_stream, record), *serialization)
-        return grpc.stream_stream_rpc_method_handler(_timed_stream(handler.stream_stream, record), *serialization)
-
-    def _recorder(self, service: str, method: str) -> Callable[[grpc.StatusCode, float], None]:
+    def _recorder(self, kind: str, service: str, method: str) -> Callable[[grpc.StatusCode, float], None]:
         """Record one ended call of this method; label children are resolved once per method and code."""
-        observe = self._seconds.labels(service, method).observe
-        counters = {grpc.StatusCode.OK: self._calls.labels(service, method, "OK")}
+        observe = self._seconds.labels(kind, service, method).observe
+        started = self._started.labels(kind, service, method).inc
+        counters = {grpc.StatusCode.OK: self._handled.labels(kind, service, method, "OK")}
 
-        def record(code: grpc.StatusCode, seconds: float) -> None:
+        def record(code: grpc.StatusCode | None, seconds: float = 0.0) -> None:
+            if code is None:  # the call starts
+                started()
+                return
             counter = counters.get(code)
             if counter is None:
-                counter = counters.setdefault(code, self._calls.labels(service, method, code.name))
+                counter = counters.setdefault(code, self._handled.labels(kind, service, method, code.name))
             counter.inc()
             observe(seconds)
 
         return record
 
 
-def _timed_unary(behavior, record):
+class BusinessCounters:
+    """What the decisions did, read from the responses: rules fired (once per call per rule), segments
+    entered, offers served (recommended) and accepted, by rule id, segment name and offer code, all of
+    which come from the deployed rulesets, so their number is bounded by what was deployed."""
+
+    def __init__(self, registry: CollectorRegistry):
+        self._rules = Counter("segflow_rules_fired", "Rules fired (their then or else actions ran)", ["rule"],
+                              registry=registry)
+        self._segments = Counter("segflow_segments_entered", "Sessions entering a segment", ["segment"],
+                                 registry=registry)
+        self._served = Counter("segflow_offers_served", "Offers recommended by GetOffers", ["offer"],
+                               registry=registry)
+        self._accepted = Counter("segflow_offers_accepted", "Offer acceptances logged", ["offer"],
+                                 registry=registry)
+
+    def count(self, response) -> None:
+        results = getattr(response, "results", None)  # ExecuteBatch: count each command's response
+        if results is not None:
+            for result in results:
+                kind = result.WhichOneof("result")
+                if kind is not None and kind != "error":
+                    self.count(getattr(result, kind))
+            return
+        for segment in getattr(response, "segments_entered", ()):
+            self._segments.labels(segment).inc()
+        for offers in getattr(response, "offer_lists", ()):
+            for offer in offers.offers:
+                self._served.labels(offer.code).inc()
+        fired = set()
+        for action in getattr(response, "actions", ()):
+            fired.add(action.rule_id)
+            if action.type == action_pb2.ACTION_TYPE_LOG_ACCEPTANCE:
+                for code in action.offer_response.offer_codes:
+                    self._accepted.labels(code).inc()
+        for rule in fired:
+            if rule:
+                self._rules.labels(rule).inc()
+
+
+def _timed_unary(behavior, record, count=None):
     def timed(request, context):
+        record(None)
         start = time.perf_counter()
         try:
             response = behavior(request, context)
@@ -98,6 +139,11 @@ def _timed_unary(behavior, record):
             record(context.code() or grpc.StatusCode.UNKNOWN, time.perf_counter() - start)
             raise
         record(context.code() or grpc.StatusCode.OK, time.perf_counter() - start)
+        if count is not None:
+            try:
+                count(response)
+            except Exception:  # a metrics bug must not fail a call that succeeded
+                log.exception("business counters failed for %s", type(response).__name__)
         return response
 
     return timed
@@ -105,6 +151,7 @@ def _timed_unary(behavior, record):
 
 def _timed_stream(behavior, record):
     def timed(request, context) -> Iterator:
+        record(None)
         start = time.perf_counter()
         try:
             yield from behavior(request, context)
@@ -119,6 +166,22 @@ def _timed_stream(behavior, record):
         record(context.code() or ended, time.perf_counter() - start)
 
     return timed
+
+
+def build_info(registry: CollectorRegistry) -> None:
+    """Register `segflow_build_info` (version and Python, value 1) and the process and platform metrics
+    (`process_cpu_seconds_total`, `process_resident_memory_bytes`, open fds, start time; `python_info`)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        segflow_version = version("segflow")
+    except PackageNotFoundError:
+        segflow_version = "unknown"
+    info = Gauge("segflow_build_info", "segflow's version and Python (always 1)", ["version", "python"],
+                 registry=registry)
+    info.labels(segflow_version, platform.python_version()).set(1)
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
 
 
 class ServiceCollector(Collector):

@@ -14,7 +14,7 @@ import time
 import grpc
 
 from segflow.server import calls
-from segflow.server.interceptors import BehaviorInterceptor
+from segflow.server.interceptors import BehaviorInterceptor, streams
 from segflow.server.logs import fields
 from segflow.server.observability.traceparent import from_metadata
 
@@ -22,9 +22,9 @@ log = logging.getLogger("segflow.access")
 
 
 class AccessInterceptor(BehaviorInterceptor):
-    def wrap(self, behavior, path, streaming):
+    def wrap(self, behavior, path, kind):
         method = path.lstrip("/")
-        if streaming:
+        if streams(kind):
             return self._stream(behavior, method)
 
         def unary(request, context):

@@ -71,7 +71,7 @@ class AuthInterceptor(BehaviorInterceptor):
         raise Unauthenticated("credentials required: an `authorization: Bearer <token>` header or a client "
                               "certificate", reason="MISSING_CREDENTIALS")
 
-    def wrap(self, behavior, path, streaming):
+    def wrap(self, behavior, path, kind):
         service, method = split_path(path)
         role = role_for(service, method)
         if role is None:

@@ -18,7 +18,7 @@ from segflow.server.config import Config
 from segflow.server.metrics import MetricsInterceptor, ServiceCollector, start_metrics_server
 from segflow.server.rulesets import Source
 from segflow.server.servicers.decision import DecisionServicer
-from tests.service.calls import event, rpc_error, start
+from tests.service.calls import event, offers, rpc_error, start
 
 DECISIONS = "segflow.v1.DecisionService"
 
@@ -58,12 +58,17 @@ def metered(service):
     server.stop(0).wait()
 
 
+def grpc_labels(method: str, service: str = DECISIONS, **labels) -> tuple:
+    kind = "server_stream" if method in ("SubscribeActions", "Stream", "Forever") else "unary"
+    return tuple(sorted({"grpc_type": kind, "grpc_service": service, "grpc_method": method, **labels}.items()))
+
+
 def rpc(method: str, code: str) -> tuple:
-    return "segflow_rpc_total", (("code", code), ("method", method), ("service", DECISIONS))
+    return "grpc_server_handled_total", grpc_labels(method, grpc_code=code)
 
 
 def seconds(method: str, suffix: str, **labels) -> tuple:
-    return f"segflow_rpc_seconds{suffix}", tuple(sorted({"method": method, "service": DECISIONS, **labels}.items()))
+    return f"grpc_server_handling_seconds{suffix}", grpc_labels(method, **labels)
 
 
 def test_calls_codes_latency_and_the_live_numbers_of_the_service(metered, service):
@@ -98,6 +103,7 @@ def test_calls_codes_latency_and_the_live_numbers_of_the_service(metered, servic
     assert 0 < metrics[seconds("PostEvent", "_sum")] < 5
     assert metrics[seconds("PostEvent", "_bucket", le="10.0")] == 2
     assert metrics[seconds("SubscribeActions", "_count")] == 2
+    assert metrics[("grpc_server_started_total", grpc_labels("PostEvent"))] == 2
 
     history = service.history.stats()
     assert metrics[("segflow_sessions_live", ())] == 1
@@ -149,9 +155,9 @@ def test_unknown_for_a_crash_and_the_codes_that_end_streams():
             endless = channel.unary_stream("/test.Probe/Forever")(b"x")
             assert next(endless) == b"x"
             endless.cancel()  # grpc closes the generator mid-stream
-            cancelled = {"service": "test.Probe", "method": "Forever", "code": "CANCELLED"}
+            cancelled = dict(grpc_labels("Forever", "test.Probe", grpc_code="CANCELLED"))
             deadline = time.monotonic() + 10
-            while registry.get_sample_value("segflow_rpc_total", cancelled) != 1:
+            while registry.get_sample_value("grpc_server_handled_total", cancelled) != 1:
                 assert time.monotonic() < deadline, "the cancelled stream was not counted"
                 time.sleep(0.01)
             with pytest.raises(grpc.RpcError):  # not implemented: not counted, names from clients are unbounded
@@ -159,9 +165,10 @@ def test_unknown_for_a_crash_and_the_codes_that_end_streams():
     finally:
         server.stop(0).wait()
     count = registry.get_sample_value
-    assert count("segflow_rpc_total", {"service": "test.Probe", "method": "Crash", "code": "UNKNOWN"}) == 1
-    assert count("segflow_rpc_total", {"service": "test.Probe", "method": "Stream", "code": "RESOURCE_EXHAUSTED"}) == 1
-    assert count("segflow_rpc_seconds_count", {"service": "test.Probe", "method": "Missing"}) is None
+    handled = "grpc_server_handled_total"
+    assert count(handled, dict(grpc_labels("Crash", "test.Probe", grpc_code="UNKNOWN"))) == 1
+    assert count(handled, dict(grpc_labels("Stream", "test.Probe", grpc_code="RESOURCE_EXHAUSTED"))) == 1
+    assert count("grpc_server_handling_seconds_count", dict(grpc_labels("Missing", "test.Probe"))) is None
 
 
 def test_the_collector_before_any_ruleset_and_without_callouts(config):
@@ -189,9 +196,30 @@ def test_serve_with_metrics_port_scrapes_and_stops(tmp_path):
             decision_service_pb2_grpc.DecisionServiceStub(channel).StartSession(start("served"))
         with urllib.request.urlopen(f"http://127.0.0.1:{free}/metrics", timeout=5) as response:
             text = response.read().decode()
-        assert 'segflow_rpc_total{code="OK",method="StartSession",service="segflow.v1.DecisionService"} 1.0' in text
+        assert ('grpc_server_handled_total{grpc_code="OK",grpc_method="StartSession",'
+                'grpc_service="segflow.v1.DecisionService",grpc_type="unary"} 1.0') in text
+        assert 'segflow_build_info{python="' in text and "process_resident_memory_bytes" in text
         assert "segflow_sessions_live 1.0" in text
     finally:
         running.stop(grace=0)
     with pytest.raises(OSError):
         urllib.request.urlopen(f"http://127.0.0.1:{free}/metrics", timeout=1)
+
+
+def test_business_counters_follow_what_the_decisions_did(metered):
+    stub, scrape = metered
+    started = stub.StartSession(start("shopper"))
+    added = stub.PostEvent(event("shopper", "add_to_cart", sku="TV", price=400.0))
+    [offered] = stub.GetOffers(offers("shopper", ("home_banner", 1))).offer_lists[0].offers
+    stub.PostEvent(event("shopper", "offer_shown", treatment_code=offered.treatment_code))
+    clicked = stub.PostEvent(event("shopper", "offer_click", treatment_code=offered.treatment_code))
+    metrics = scrape()
+    entered = [*started.segments_entered, *added.segments_entered]
+    assert entered, "the example visit enters segments"
+    for segment in set(entered):
+        assert metrics[("segflow_segments_entered_total", (("segment", segment),))] == entered.count(segment)
+    assert metrics[("segflow_offers_served_total", (("offer", offered.code),))] == 1
+    assert any(a.type == A.ACTION_TYPE_LOG_ACCEPTANCE for a in clicked.actions)
+    assert metrics[("segflow_offers_accepted_total", (("offer", offered.code),))] == 1
+    [rule] = {a.rule_id for a in clicked.actions if a.type == A.ACTION_TYPE_LOG_ACCEPTANCE}
+    assert metrics[("segflow_rules_fired_total", (("rule", rule),))] >= 1
