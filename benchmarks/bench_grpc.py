@@ -1,6 +1,7 @@
 """End-to-end benchmark over gRPC: `segflow serve` in its own process(es) against a no-op grpcio ceiling.
 
-    python -m benchmarks.bench_grpc [--quick] [--seconds 5] [--rounds 3] [--processes 1 2] [--out benchmarks/results/grpc.json]
+    python -m benchmarks.bench_grpc [--quick] [--seconds 5] [--rounds 3] [--processes 1 2] [--workers 32]
+                                    [--out benchmarks/results/grpc.json]
 
 Load comes from h2load (Debian's nghttp2-client: `apt-get install -y nghttp2-client`), a C client cheap enough
 not to be the bottleneck: one h2load per session, each with one connection and one call in flight, posting
@@ -139,9 +140,9 @@ def supports_processes() -> bool:
     return "--processes" in result.stdout
 
 
-def start_segflow(ruleset: Path, data_dir: str, processes: int) -> Server:
+def start_segflow(ruleset: Path, data_dir: str, processes: int, workers: int) -> Server:
     command = [sys.executable, "-m", "segflow.server.cli", "serve", "--address", "127.0.0.1:0", "--data-dir",
-               data_dir, "--ruleset", str(ruleset), "--log-level", "WARNING"]
+               data_dir, "--ruleset", str(ruleset), "--log-level", "WARNING", "--workers", str(workers)]
     if processes > 1:
         command += ["--processes", str(processes)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
@@ -150,9 +151,9 @@ def start_segflow(ruleset: Path, data_dir: str, processes: int) -> Server:
     return Server([process], target)
 
 
-def start_noop(processes: int) -> Server:
+def start_noop(processes: int, workers: int) -> Server:
     def spawn(address: str, cpu: int | None) -> subprocess.Popen:
-        command = [sys.executable, "-m", "benchmarks.noop_server", "--address", address]
+        command = [sys.executable, "-m", "benchmarks.noop_server", "--address", address, "--workers", str(workers)]
         if cpu is not None:
             command += ["--cpu", str(cpu)]
         return subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
@@ -255,14 +256,14 @@ def measure(row: Row, server: Server, bodies: list[Path], count, work: Path, war
 
 
 def run_configuration(round_: int, workload: str, processes: int, in_flight: int, seconds: float,
-                      warm_up: float, work: Path) -> list[Row]:
+                      warm_up: float, work: Path, workers: int) -> list[Row]:
     """The no-op ceiling, then segflow, on `in_flight` sessions of `workload`."""
     bodies = []
     for n in range(in_flight):
         body = work / f"body-{n}.bin"
         body.write_bytes(frame(add_to_cart(f"bench-{workload}-{in_flight}-{n}", n)))
         bodies.append(body)
-    noop = start_noop(processes)
+    noop = start_noop(processes, workers)
     try:
         ceiling = measure(Row(round_, workload, "noop", processes, in_flight, seconds), noop, bodies,
                           lambda: noop_served(noop), work, warm_up)
@@ -271,7 +272,7 @@ def run_configuration(round_: int, workload: str, processes: int, in_flight: int
     ruleset = work / f"{workload}.yaml"
     ruleset.write_text(WORKLOADS[workload])
     with tempfile.TemporaryDirectory(dir=work) as data_dir:
-        server = start_segflow(ruleset, data_dir, processes)
+        server = start_segflow(ruleset, data_dir, processes, workers)
         try:
             ids = start_sessions(server.target, workload, in_flight, f"bench-{workload}-{in_flight}")
             row = measure(Row(round_, workload, "segflow", processes, in_flight, seconds), server, bodies,
@@ -313,6 +314,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=None, help="measured seconds per run (default 5, quick 1)")
     parser.add_argument("--rounds", type=int, default=None, help="times each configuration runs (default 3, quick 1)")
     parser.add_argument("--processes", type=int, nargs="+", default=[1], help="process layouts to measure")
+    parser.add_argument("--workers", type=int, default=32,
+                        help="threads serving calls in each server process (segflow serve's default: 32)")
     parser.add_argument("--workloads", nargs="+", default=list(WORKLOADS), choices=list(WORKLOADS))
     parser.add_argument("--in-flight", type=int, nargs="+", default=None, help="calls in flight (default 1 16)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/grpc.json"))
@@ -334,7 +337,8 @@ def main() -> None:
                 print(f"skipped {skipped[-1]}")
                 continue
             for round_, workload, flight in itertools.product(range(rounds), options.workloads, in_flight):
-                for row in run_configuration(round_, workload, processes, flight, seconds, warm_up, Path(work_dir)):
+                for row in run_configuration(round_, workload, processes, flight, seconds, warm_up, Path(work_dir),
+                                     options.workers):
                     rows.append(row)
                     print(f"{row.workload:8s} {row.server:8s} procs {row.processes} in flight {row.in_flight:2d}: "
                           f"{row.per_second:8.0f}/s  p50 {row.p50_ms:6.2f} ms  p99 {row.p99_ms:6.2f} ms  "
@@ -350,6 +354,7 @@ def main() -> None:
     results = {
         "command": " ".join(["python -m benchmarks.bench_grpc", *sys.argv[1:]]),
         "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count()},
+        "workers": options.workers,
         "rows": [asdict(row) for row in rows], "ratios": summary, "skipped": skipped,
     }
     options.out.parent.mkdir(parents=True, exist_ok=True)
