@@ -71,18 +71,21 @@ class Generator:
     def condition(self, root: Node) -> str:
         return self._module([(root, TRUE)], lambda i, code: f"return {code}", "")
 
-    def segments(self, roots: list[Node]) -> str:
-        # Past 64 bits the literal would be long digits (1 << 9999 has 3,010): shift at run time, on a match.
-        statement = lambda i, code: f"if {code}:\n        b |= {1 << i if i < 64 else f'1 << {i}'}"  # noqa: E731
-        return self._module([(root, TRUE) for root in roots], statement, "return b")
+    def segments(self, roots: list[Node], gated: bool = False) -> str:
+        """`gated`: the function takes `want`, an int, and evaluates only the roots whose bit is set in it."""
+        def statement(i: int, code: str) -> str:
+            bit = 1 << i if i < 64 else f"(1 << {i})"  # 1 << 9999 written out is 3,010 digits
+            return f"if {f'want & {bit} and ' if gated else ''}{code}:\n        b |= {bit}"
+        return self._module([(root, TRUE) for root in roots], statement, "return b", gated)
 
-    def _module(self, roots: list[tuple[Node, str]], statement: Callable[[int, str], str], tail: str) -> str:
+    def _module(self, roots: list[tuple[Node, str]], statement: Callable[[int, str], str], tail: str,
+                gated: bool = False) -> str:
         for node, mode in roots:  # pass 1: count uses of every (node, mode)
             self.emit(node, mode)
         self.counting, self.temps = False, 0
         body = []
         for i, (node, mode) in enumerate(roots):  # pass 2: emit, sharing what pass 1 found used twice
-            self.pending, self.unconditional = [], True
+            self.pending, self.unconditional = [], not gated  # gated: every root may be skipped
             code = self.emit(node, mode)
             body += self.pending + [statement(i, code)]
         prologue = []
@@ -105,7 +108,8 @@ class Generator:
         lines = "\n    ".join(prologue + body)
         if len(lines) > MAX_SOURCE_CHARS:
             raise TooComplex(f"generated function of {len(lines)} characters")
-        return "\n".join([f"# {self.header}", *definitions, f"def {FUNCTION}(row, ctx=None):", f"    {lines}", ""])
+        signature = f"def {FUNCTION}(row, ctx=None{', want=-1' if gated else ''}):"
+        return "\n".join([f"# {self.header}", *definitions, signature, f"    {lines}", ""])
 
     # -- the shared-subexpression machinery ------------------------------------------------------------
     def emit(self, node: Node, mode: str) -> str:

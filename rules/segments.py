@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping
 
+from segflow.rules import incremental
 from segflow.rules.check import check
 from segflow.rules.context import EvalContext
 from segflow.rules.errors import TOO_DEEP, CompileError, ErrorSink, TooComplex
 from segflow.rules.generate import Generator
 from segflow.rules.compile import load, remembered
+from segflow.rules.incremental import Dependencies, Memo, dependencies
 from segflow.rules.ir import Builder
 from segflow.rules.schema import EMPTY, Schema
 
@@ -25,10 +27,11 @@ class SegmentEvaluator:
     `names[i]`); `names_of(bits)` turns bits into names. `source`, `digest` and the union of the names the
     conditions depend on (`attributes`, `event_params`, `event_names`, `segment_names`, `callouts`) are exposed
     for validation and indexing; `roots` (the checked IR of each condition, in `names` order) for rules.explain.
+    `incremental(values, ctx, memo)` evaluates only what changed since `memo` (rules.incremental).
     """
 
     __slots__ = ("bits", "names", "source", "digest", "attributes", "event_params", "event_names",
-                 "segment_names", "callouts", "roots")
+                 "segment_names", "callouts", "roots", "_dependencies", "_subset")
 
     def __init__(self, bits: Callable, names: tuple[str, ...], source: str, digest: str, checked: list):
         self.bits, self.names, self.source, self.digest = bits, names, source, digest
@@ -38,6 +41,23 @@ class SegmentEvaluator:
         self.segment_names = frozenset().union(*(c.segments for c in checked))
         self.callouts = frozenset().union(*(c.callouts for c in checked))
         self.roots = tuple(c.node for c in checked)
+        self._dependencies: Dependencies | None = None
+        self._subset: Callable | None = None
+
+    def incremental(self, values: Mapping[str, Any], ctx: EvalContext | None,
+                    memo: Memo | None) -> tuple[int, Memo]:
+        """(bits, memo for next time), equal to `bits(values, ctx)`, evaluating only the segments whose inputs
+        changed since `memo` (all of them without one) and the volatile ones."""
+        if self._dependencies is None:
+            self._dependencies = dependencies(self.roots)
+        return incremental.evaluate(self.bits, self.subset, self._dependencies, values, ctx, memo)
+
+    def subset(self, values: Mapping[str, Any], ctx: EvalContext | None, want: int) -> int:
+        """The bits of the segments in `want` only (a second generated function, compiled on first use)."""
+        if self._subset is None:
+            source = Generator(f"segflow segments subset: {self.digest}").segments(list(self.roots), gated=True)
+            self._subset = load(source, f"segments subset {self.digest}")[0]
+        return self._subset(values, ctx, want)
 
     def __call__(self, values: Mapping[str, Any], ctx: EvalContext | None = None) -> frozenset[str]:
         return self.names_of(self.bits(values, ctx))

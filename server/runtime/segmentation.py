@@ -1,14 +1,28 @@
-"""Resegmentation: run a session's flowcharts on its current data and note who entered and left what."""
+"""Resegmentation: run a session's flowcharts on its current data and note who entered and left what.
+
+Only the segments whose inputs changed since this process last segmented the session are evaluated again.
+"""
 
 from __future__ import annotations
 
+import threading
 from typing import Iterable
 
+import cachetools
 from segflow.v1 import action_pb2
 
 from segflow.rules.ruleset import CompiledRuleset
 from segflow.server.runtime.context import SessionContext
 from segflow.server.runtime.decision import EVALUATION_ERRORS, Decision, failure
+
+
+# Per process, the inputs and bits of the last evaluation of each (session, flowchart), so that a
+# resegmentation evaluates only the segments whose inputs changed (rules.incremental). A memo is valid for any
+# session state, so it needs no invalidation; a session without one (evicted, or last served by another
+# process) is evaluated in full.
+MEMO_SIZE = 20_000
+_memos: cachetools.LRUCache = cachetools.LRUCache(maxsize=MEMO_SIZE)
+_memos_lock = threading.Lock()
 
 
 def resegment(compiled: CompiledRuleset, ctx: SessionContext, decision: Decision,
@@ -29,9 +43,15 @@ def resegment(compiled: CompiledRuleset, ctx: SessionContext, decision: Decision
         _trace_other_levels(compiled, session.audience_level, flowcharts, tracer)
     for chart in charts:
         evaluator = chart.segments
+        key = (session.session_id, evaluator.digest)
         try:
             if tracer is None:
-                members |= evaluator.names_of(evaluator.bits(values, ctx))
+                with _memos_lock:
+                    memo = _memos.get(key)
+                bits, memo = evaluator.incremental(values, ctx, memo)
+                with _memos_lock:
+                    _memos[key] = memo
+                members |= evaluator.names_of(bits)
             else:
                 members |= tracer.segments(chart.name, evaluator, values, ctx, before)
         except EVALUATION_ERRORS as exc:
