@@ -145,12 +145,16 @@ class RulesetRegistry:
     def sync(self) -> bool:
         """Activate the version the history database says is active, unless it already is: at start (the
         version active when the server last ran), and periodically, so a deploy through any replica sharing
-        the database reaches them all. False when no version was ever deployed."""
-        record = self.versions.active()
-        if record is None:
-            return False
+        the database reaches them all. False when no version was ever deployed.
+
+        Versions only move forward (a rollback is a new version): the active version is read under the deploy
+        lock, and one older than the version this server runs is left alone, so a sync that overlaps a deploy
+        can never swap the version it replaces back in."""
         with self._deploying:
-            if self._active is None or self._active.version != record.version:
+            record = self.versions.active()
+            if record is None:
+                return False
+            if self._active is None or self._active.version < record.version:
                 ruleset, loaded = _load(_stored_source(record))
                 self._swap(_start(ruleset, _compile(ruleset, loaded), record.version))
         return True
