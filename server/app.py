@@ -1,8 +1,8 @@
 """Assembles a running segflow from a Config: stores, history, bus, engine, servicers, health and reflection.
 
 `create_service(config)` returns a started `Service` with its bound port (bind port 0 in tests); `stop()`
-stops accepting calls, lets in-flight ones finish within the grace period, summarises live sessions and flushes
-history, so nothing acknowledged is lost. With `metrics_port` set, Prometheus metrics are served on it.
+stops accepting calls, lets in-flight ones finish within the grace period, summarises live sessions and writes
+(or spills) history, so nothing acknowledged is lost. With `metrics_port` set, Prometheus metrics are served on it.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from segflow.v1 import decision_service_pb2, ruleset_service_pb2
 from segflow.server.config import Config
 from segflow.server.errors import as_service_error
 from segflow.server.history import HistoryError, HistoryWriter, RulesetVersions, open_sink
+from segflow.server.history.spill import Spill
 from segflow.server.profiles.store import ProfileStore
 from segflow.server.observability.access import AccessInterceptor
 from segflow.server.metrics import MetricsInterceptor, ServiceCollector, build_info, start_metrics_server
@@ -30,6 +31,7 @@ from segflow.server.rulesets import RulesetRegistry, Source
 from segflow.server.runtime.engine import Engine
 from segflow.server.security.listeners import auth_interceptors, bind, warn_if_exposed
 from segflow.server.servicers.decision import DecisionServicer
+from segflow.server.servicers.gate import Gate
 from segflow.server.servicers.parsing import add_servicer
 from segflow.server.servicers.rulesets import RulesetServicer
 from segflow.server.sessions import open_journeys, open_store
@@ -62,7 +64,9 @@ class Service:
         self.config = config
         self.clock = clock
         self.sink = open_sink(config.history)
-        self.history = HistoryWriter(self.sink)
+        self.spill = Spill(config.data_dir / "history-spill")
+        self.spill.replay(self.sink.write_batch)  # what the last run could not write
+        self.history = HistoryWriter(self.sink, spill=self.spill.write)
         self.versions = RulesetVersions(self.sink.database)
         self.registry = RulesetRegistry(self.versions)
         self.bus = ActionBus(retention=config.action_retention, queue_size=config.subscriber_queue)
@@ -82,13 +86,14 @@ class Service:
         interceptors = [AccessInterceptor(), *([MetricsInterceptor(self.metrics)] if config.metrics_port else []),
                         *auth_interceptors(config)]
         self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=config.workers), interceptors=interceptors)
+        self.gate = Gate()  # closed on stop: new calls answer UNAVAILABLE, running ones finish
         add_servicer(DecisionServicer(self.engine, self.bus), _service(decision_service_pb2, "DecisionService"),
-                     self.server)
+                     self.server, self.gate)
         # With --admin-address, RulesetService (deploys, rollbacks, erasure) has a listener of its own.
         self.admin_server = grpc.server(futures.ThreadPoolExecutor(max_workers=4), interceptors=interceptors) \
             if config.admin_address else self.server
         add_servicer(RulesetServicer(self.registry, clock, self.forget_customer),
-                     _service(ruleset_service_pb2, "RulesetService"), self.admin_server)
+                     _service(ruleset_service_pb2, "RulesetService"), self.admin_server, self.gate)
         for server in {self.server, self.admin_server}:
             add_servicer(self.health, _service(health_pb2, "Health"), server)
             if config.reflection:
@@ -129,27 +134,50 @@ class Service:
             self.registry.deploy(Source(yaml=EXAMPLE_RULESET), "segflow serve", "the shipped example ruleset")
         self._set_health(health_pb2.HealthCheckResponse.SERVING)
 
-    def stop(self, grace: float | None = None) -> None:
-        """Graceful stop: refuse new calls, finish in-flight ones, summarise sessions, flush history."""
+    def stop(self, grace: float | None = None) -> int:
+        """Graceful stop: refuse new calls (UNAVAILABLE), finish in-flight ones, end subscriptions (UNAVAILABLE),
+        summarise sessions and write the history queue, waiting up to `history_drain_seconds`; what is still
+        unwritten then is spilled under the data directory for the next start. Returns how many acknowledged
+        history records could be neither written nor spilled (0: nothing was lost)."""
         if self._stopping.is_set():
-            return
+            return 0
         self._stopping.set()
         if self._watcher is not None:
             self._watcher.stop()
         self.health.enter_graceful_shutdown()
+        self.bus.close()  # subscriptions end now, with UNAVAILABLE and where to resume, not cancelled at the grace
         grace = self.config.grace_seconds if grace is None else grace
-        stopped = [server.stop(grace) for server in {self.server, self.admin_server}]
+        started = time.monotonic()
+        self.gate.close(grace)
+        left = max(0.0, grace - (time.monotonic() - started))
+        stopped = [server.stop(left) for server in {self.server, self.admin_server}]
         for event in stopped:
             event.wait()
-        self.bus.close()
         self.store.close_all("shutdown")  # a no-op for a shared (Redis) store: other replicas serve its sessions
         self.store.close()
         self.profiles.close()
-        self.history.close()
+        lost = self._drain_history()
         self.registry.close()
         if self.metrics_server is not None:  # last, so scrapes see the shutdown through
             self.metrics_server.shutdown()
             self.metrics_server.server_close()
+        return lost
+
+    def _drain_history(self) -> int:
+        """Write the history queue within the drain timeout, spill the rest; returns the records lost."""
+        left = self.history.drain(self.config.history_drain_seconds)
+        lost = self.history.stats()["lost"]
+        if left:
+            try:
+                path = self.spill.write(left)
+                log.warning("history: %d records not written within %.1fs, spilled to %s (written at the next "
+                            "start)", len(left), self.config.history_drain_seconds, path)
+            except OSError:
+                log.exception("history: %d records could not be spilled", len(left))
+                lost += len(left)
+        if lost:
+            log.error("history: %d acknowledged records lost", lost)
+        return lost
 
     def _admit(self) -> None:
         """Refuse a decision (RESOURCE_EXHAUSTED) while the history or profile queue has no room for what it writes."""

@@ -45,7 +45,10 @@ def serve(args: argparse.Namespace) -> int:
     print(f"segflow serving on {config.address.rsplit(':', 1)[0]}:{service.port}", flush=True)
     stop.wait()
     logging.getLogger("segflow").info("shutting down: finishing in-flight calls, flushing history")
-    service.stop()
+    lost = service.stop()
+    if lost:
+        print(f"segflow: {lost} acknowledged history record(s) could be neither written nor spilled", file=sys.stderr)
+        return 1
     return 0
 
 

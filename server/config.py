@@ -37,6 +37,8 @@ class Config:
     subscriber_queue: int = 1_000
     # Seconds in-flight calls get to finish on shutdown.
     grace_seconds: float = 10.0
+    # Seconds a stop waits for queued history to be written before spilling the rest under data_dir.
+    history_drain_seconds: float = 30.0
     # Threads serving calls.
     workers: int = 32
     # Port of the Prometheus /metrics endpoint, on the host of `address`; 0 turns metrics off.
@@ -76,6 +78,7 @@ _HELP = {
     "action_retention": "action events kept for subscribers that resume",
     "subscriber_queue": "action events queued per subscriber before it is dropped",
     "grace_seconds": "seconds in-flight calls get on shutdown",
+    "history_drain_seconds": "seconds a stop waits for queued history to be written before spilling it to --data-dir",
     "workers": "threads serving calls",
     "metrics_port": "port of the Prometheus /metrics endpoint on the --address host, 0 for none (e.g. 9464)",
     "log_level": "DEBUG, INFO, WARNING or ERROR; per logger: segflow.access=warning,info",

@@ -10,6 +10,7 @@ import logging
 import threading
 import time
 from collections import deque
+from typing import Callable
 
 from segflow.server.history.records import Record
 from segflow.server.history.sinks import HistorySink
@@ -46,6 +47,7 @@ class HistoryWriter:
         flush_interval: float = 0.2,
         retries: int = 3,
         retry_backoff: float = 0.05,
+        spill: Callable[[list[Record]], object] | None = None,
     ) -> None:
         self._sink = sink
         self._max_queue = max_queue
@@ -53,13 +55,15 @@ class HistoryWriter:
         self._flush_interval = flush_interval
         self._retries = retries
         self._retry_backoff = retry_backoff
+        self._spill = spill  # where records the database keeps refusing go (a Spill's write), else they are lost
+        self._inflight: list[Record] = []  # the batch being written
         # Submitters append without a lock (deque appends are atomic); only the writer thread pops.
         self._pending: deque[Record] = deque()
         self._closed = False
         self._wake = threading.Event()
         # Guards the counters; notified whenever records are written or given up.
         self._progress = threading.Condition()
-        self._taken = self._written = self._failed = self._batches = self._rejected = self._quarantined = 0
+        self._taken = self._written = self._failed = self._batches = self._rejected = self._quarantined = self._lost = 0
         self._flush_target = 0
         self._close_lock = threading.Lock()
         self._finished = False  # The thread has stopped and the sink is closed.
@@ -123,9 +127,21 @@ class HistoryWriter:
             self._finished = True
             return self._failed == failed_before
 
+    def drain(self, timeout: float) -> list[Record]:
+        """Close, writing everything queued within `timeout` seconds; when time runs out, stop and return the
+        records not written yet (queued, and the batch being written, which may still be written too) so the
+        caller can keep them elsewhere. Returns [] once everything was written or given up."""
+        self.close(timeout)
+        if self._finished:
+            return []
+        with self._progress:
+            left = [*self._inflight, *self._pending]
+            self._pending.clear()
+        return left
+
     def stats(self) -> dict[str, int]:
-        """Counters: submitted, written, failed (given up), queued (not yet written), batches, rejected, and
-        quarantined (failed because they cannot be encoded)."""
+        """Counters: submitted, written, failed (given up), queued (not yet written), batches, rejected,
+        quarantined (failed because they cannot be encoded) and lost (failed and not spilled)."""
         with self._progress:
             submitted = self._taken + len(self._pending)
             return {
@@ -136,6 +152,7 @@ class HistoryWriter:
                 "batches": self._batches,
                 "rejected": self._rejected,
                 "quarantined": self._quarantined,
+                "lost": self._lost,
             }
 
     def _refuse(self) -> None:
@@ -159,11 +176,12 @@ class HistoryWriter:
 
     def _write_next_batch(self) -> None:
         with self._progress:
-            batch = [self._pending.popleft() for _ in range(min(self._batch_size, len(self._pending)))]
+            batch = self._inflight = [self._pending.popleft() for _ in range(min(self._batch_size, len(self._pending)))]
             self._taken += len(batch)
         if batch:
             written = self._write(batch)
             with self._progress:
+                self._inflight = []
                 self._written += written
                 self._failed += len(batch) - written
                 self._batches += 1
@@ -181,23 +199,32 @@ class HistoryWriter:
                 last_error = error
                 if attempt < self._retries:
                     time.sleep(self._retry_backoff * 2**attempt)
-        written = sum(self._write_alone(record) for record in batch) if len(batch) > 1 else 0
-        log.error(
-            "history: %d of %d records not written after %d attempts",
-            len(batch) - written,
-            len(batch),
-            self._retries + 1,
-            exc_info=last_error,
-        )
-        return written
+        refused = [record for record in batch if not self._write_alone(record)] if len(batch) > 1 else batch
+        log.error("history: %d of %d records not written after %d attempts%s", len(refused), len(batch),
+                  self._retries + 1, "; spilling them" if self._spill else "", exc_info=last_error)
+        self._give_up(refused)
+        return len(batch) - len(refused)
 
     def _write_alone(self, record: Record) -> bool:
+        """True when the record is written or quarantined: done with either way."""
         try:
             unencodable = self._sink.write_batch([record]) or ()
         except Exception:
             return False
         self._quarantine(unencodable)
-        return not unencodable
+        return True
+
+    def _give_up(self, records: list[Record]) -> None:
+        """Records the database refused: spilled for the next start when there is a spill, else lost."""
+        if self._spill is not None:
+            try:
+                self._spill(records)
+                return
+            except OSError:
+                log.exception("history: spilling %d records failed", len(records))
+        log.error("history: %d records lost", len(records))
+        with self._progress:
+            self._lost += len(records)
 
     def _quarantine(self, records) -> None:
         for record in records:

@@ -12,11 +12,13 @@ from google.protobuf import message_factory
 from google.protobuf.message import DecodeError
 
 from segflow.server import calls
-from segflow.server.errors import InvalidArgument, to_status
+from segflow.server.errors import InvalidArgument, Unavailable, to_status
+from segflow.server.servicers.gate import Gate
 
 
-def add_servicer(servicer, service, server: grpc.Server) -> None:
-    """Serve `servicer`'s methods for the service descriptor `service` (unary or server-streaming) on `server`."""
+def add_servicer(servicer, service, server: grpc.Server, gate: Gate | None = None) -> None:
+    """Serve `servicer`'s methods for the service descriptor `service` (unary or server-streaming) on `server`;
+    with a `gate`, unary calls are counted through it, and every call answers UNAVAILABLE once it is closed."""
     handlers = {}
     for method in service.methods:
         request_type = message_factory.GetMessageClass(method.input_type)
@@ -26,10 +28,10 @@ def add_servicer(servicer, service, server: grpc.Server) -> None:
             raise ValueError(f"{method.full_name}: client streaming is not supported")
         if method.server_streaming:
             handler = grpc.unary_stream_rpc_method_handler(
-                _parsing_stream(behaviour, request_type), response_serializer=response_type.SerializeToString)
+                _parsing_stream(behaviour, request_type, gate), response_serializer=response_type.SerializeToString)
         else:
             handler = grpc.unary_unary_rpc_method_handler(
-                _parsing(behaviour, request_type), response_serializer=response_type.SerializeToString)
+                _parsing(behaviour, request_type, gate), response_serializer=response_type.SerializeToString)
         handlers[method.name] = handler
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service.full_name, handlers),))
 
@@ -46,15 +48,30 @@ def _parse(request_type, body: bytes, context):
     return request
 
 
-def _parsing(behaviour, request_type):
+def _parsing(behaviour, request_type, gate: Gate | None):
+    if gate is None:
+        def handle(body: bytes, context):
+            return behaviour(_parse(request_type, body, context), context)
+
+        return handle
+
+    def handle_gated(body: bytes, context):
+        try:
+            gate.enter()
+        except Unavailable as exc:
+            context.abort_with_status(to_status(exc))
+        try:
+            return behaviour(_parse(request_type, body, context), context)
+        finally:
+            gate.leave()
+
+    return handle_gated
+
+
+def _parsing_stream(behaviour, request_type, gate: Gate | None):
     def handle(body: bytes, context):
-        return behaviour(_parse(request_type, body, context), context)
-
-    return handle
-
-
-def _parsing_stream(behaviour, request_type):
-    def handle(body: bytes, context):
+        if gate is not None and gate.closed:
+            context.abort_with_status(to_status(Unavailable("the server is shutting down", reason="SHUTTING_DOWN")))
         yield from behaviour(_parse(request_type, body, context), context)
 
     return handle

@@ -11,6 +11,7 @@ import uuid
 import pytest
 
 from segflow.server.history import HistoryClosed, HistoryFull, HistoryWriter, SQLiteSink, open_sink
+from segflow.server.history.spill import Spill
 from tests.history.conftest import POSTGRES_DSN, RecordingSink, contact, data_row
 
 
@@ -35,7 +36,7 @@ def test_many_submits_are_written_in_few_transactions(sqlite_target):
     assert 4 <= sink.transactions <= 8
     assert writer.stats() | {"batches": 0} == {
         "submitted": 2_000, "written": 2_000, "failed": 0, "queued": 0, "batches": 0, "rejected": 0,
-        "quarantined": 0
+        "quarantined": 0, "lost": 0
     }
     assert writer.stats()["batches"] == sink.transactions
     writer.close()
@@ -131,7 +132,7 @@ def test_a_lasting_failure_is_logged_and_counted(caplog):
     assert sink.calls == 5
     assert writer.stats() | {"batches": 0} == {
         "submitted": 2, "written": 0, "failed": 2, "queued": 0, "batches": 0, "rejected": 0,
-        "quarantined": 0
+        "quarantined": 0, "lost": 2
     }
     assert "2 of 2 records not written after 3 attempts" in caplog.text
     assert "database went away" in caplog.text
@@ -218,3 +219,29 @@ def test_nan_and_infinities_in_json_columns_are_stored_not_dropped(target):
     [(data,)] = target.read("SELECT data FROM data_rows")
     data = json.loads(data) if isinstance(data, str) else data
     assert data == {"nan": "NaN", "list": ["Infinity", "-Infinity", 1.5]}
+
+
+def test_records_the_database_keeps_refusing_are_spilled_and_written_at_the_next_start(tmp_path, sqlite_target):
+    spill = Spill(tmp_path / "spill")
+    writer = HistoryWriter(RecordingSink(failures=100), retries=1, retry_backoff=0.001, spill=spill.write)
+    writer.submit(contact(1))
+    writer.submit(contact(2))
+    assert writer.flush(timeout=5) is False
+    assert writer.stats()["failed"] == 2 and writer.stats()["lost"] == 0
+    writer.close()
+    sink = sqlite_target.open()
+    assert spill.replay(sink.write_batch) == 2
+    assert sqlite_target.read("SELECT COUNT(*) FROM contacts") == [(2,)]
+    assert list((tmp_path / "spill").iterdir()) == []
+    sink.close()
+
+
+def test_drain_returns_what_a_stuck_database_did_not_take():
+    sink = RecordingSink()
+    sink.gate.clear()  # the database hangs
+    writer = HistoryWriter(sink, batch_size=2, flush_interval=0.01)
+    for n in range(5):
+        writer.submit(contact(n))
+    left = writer.drain(timeout=0.3)
+    assert sorted(r.offer_code for r in left) == sorted(contact(n).offer_code for n in range(5))
+    sink.gate.set()
