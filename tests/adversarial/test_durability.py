@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import grpc
 import pytest
@@ -47,11 +48,13 @@ def database():
         admin.close()
 
 
-def serve(url: str, data_dir, port: int) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "segflow.server.cli", "serve", "--address", f"127.0.0.1:{port}", "--data-dir",
-         str(data_dir), "--history-url", url, "--history-drain-seconds", "0.5", "--grace-seconds", "3"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def serve(url: str, data_dir, port: int, log: Path) -> subprocess.Popen:
+    """`segflow serve` logging to `log` (a pipe nobody reads would fill up and stall it)."""
+    with open(log, "a") as stderr:
+        return subprocess.Popen(
+            [sys.executable, "-m", "segflow.server.cli", "serve", "--address", f"127.0.0.1:{port}", "--data-dir",
+             str(data_dir), "--history-url", url, "--history-drain-seconds", "0.5", "--grace-seconds", "3",
+             "--log-level", "WARNING"], stdout=subprocess.DEVNULL, stderr=stderr, text=True)
 
 
 class Load:
@@ -86,9 +89,9 @@ class Load:
             self.errors.append(error.code())
 
 
-def loaded_then_stopped(url: str, data_dir, run) -> tuple[Load, subprocess.Popen]:
+def loaded_then_stopped(url: str, data_dir, run, log: Path) -> tuple[Load, subprocess.Popen]:
     port = free_port()
-    process = serve(url, data_dir, port)
+    process = serve(url, data_dir, port, log)
     try:
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
             wait_until_serving(channel, process)
@@ -109,8 +112,9 @@ def written_ids(run) -> set[str]:
 
 def test_sigterm_with_a_slow_database_spills_what_it_cannot_write_and_the_next_start_writes_it(tmp_path, database):
     url, run = database
-    load, process = loaded_then_stopped(url, tmp_path, run)
-    stderr = process.stderr.read()
+    log = tmp_path / "serve.log"
+    load, process = loaded_then_stopped(url, tmp_path / "data", run, log)
+    stderr = log.read_text()
     assert process.returncode == 0, stderr
     assert set(load.errors) <= {grpc.StatusCode.UNAVAILABLE}, load.errors
     acknowledged = set(load.acknowledged)
@@ -118,25 +122,26 @@ def test_sigterm_with_a_slow_database_spills_what_it_cannot_write_and_the_next_s
     assert not acknowledged <= written_ids(run)  # the slow database really was behind
     run("DROP TRIGGER slow ON data_rows")
     port = free_port()
-    again = serve(url, tmp_path, port)  # the spill is written as it starts
+    again = serve(url, tmp_path / "data", port, log)  # the spill is written as it starts
     try:
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
             wait_until_serving(channel, again)
         again.send_signal(signal.SIGTERM)
-        assert again.wait(timeout=30) == 0, again.stderr.read()
+        assert again.wait(timeout=30) == 0, log.read_text()
     finally:
         if again.poll() is None:
             again.kill()
     assert acknowledged <= written_ids(run)
-    assert list((tmp_path / "history-spill").glob("*.pickle")) == []
+    assert list((tmp_path / "data" / "history-spill").glob("*.pickle")) == []
 
 
 def test_a_stop_that_can_neither_write_nor_spill_exits_1_with_the_count(tmp_path, database):
     url, run = database
     not_a_directory = tmp_path / "data-dir-is-a-file"
     not_a_directory.write_text("")
-    load, process = loaded_then_stopped(url, not_a_directory, run)
-    stderr = process.stderr.read()
+    log = tmp_path / "serve.log"
+    load, process = loaded_then_stopped(url, not_a_directory, run, log)
+    stderr = log.read_text()
     assert process.returncode == 1, stderr
     lost = int(stderr.rsplit("segflow: ", 1)[1].split()[0])  # of every kind of record, not only data rows
     assert "could be neither written nor spilled" in stderr
