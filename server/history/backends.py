@@ -28,13 +28,17 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot store {type(value).__name__} {value!r} in history JSON")
 
 
+# Built once: json.dumps with options builds an encoder per call.
+_JSON = json.JSONEncoder(default=_json_default, allow_nan=False, separators=(",", ":"))
+
+
 def _to_json(value: Any) -> str:
     """JSON text; NaN and infinities (which JSON has not) are written as protobuf's JSON writes them: "NaN",
     "Infinity", "-Infinity"."""
     try:
-        return json.dumps(value, default=_json_default, allow_nan=False, separators=(",", ":"))
+        return _JSON.encode(value)
     except ValueError:
-        return json.dumps(_finite(value), default=_json_default, allow_nan=False, separators=(",", ":"))
+        return _JSON.encode(_finite(value))
 
 
 def _finite(value: Any) -> Any:

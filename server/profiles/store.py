@@ -14,11 +14,11 @@ import json
 import logging
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Sequence
 
-from cachetools import TTLCache
 
 from segflow.server.history.backends import SQLiteBackend, _to_json
 from segflow.server.history.database import Database
@@ -55,7 +55,7 @@ class StoredProfile:
 def profile_record(level: str, customer_id: str, attributes: dict[str, Any], memory: dict[str, Any],
                    now: datetime) -> ProfileRecord:
     """Snapshot a profile for writing (the live dicts go on changing after this)."""
-    return ProfileRecord(level, customer_id, _to_json(attributes), json.dumps(memory, separators=(",", ":")), now)
+    return ProfileRecord(level, customer_id, _to_json(attributes), _to_json(memory), now)
 
 
 class _ProfileSink:
@@ -86,7 +86,10 @@ class ProfileStore:
         self._decode_json = self.database.backend.decoders[Kind.JSON]
         self._decode_time = self.database.backend.decoders[Kind.TIME]
         self._encode_time = self.database.backend.encoders[Kind.TIME]
-        self._cache: TTLCache = TTLCache(cache_size, cache_ttl, timer=time.monotonic)
+        # key -> (row, monotonic expiry), least recently used first: cheaper to update on every save than a
+        # TTLCache, and one TTL for all makes the oldest entry the first to expire.
+        self._cache: OrderedDict[tuple[str, str], tuple[tuple, float]] = OrderedDict()
+        self._cache_size, self._cache_ttl = cache_size, cache_ttl
         self._cache_lock = threading.Lock()
         self.writer = HistoryWriter(_ProfileSink(self.database))
 
@@ -107,24 +110,32 @@ class ProfileStore:
         """The stored profile of a customer, or None; each call returns fresh dicts the caller may change."""
         key = (level, customer_id)
         with self._cache_lock:
-            row = self._cache.get(key)
+            entry = self._cache.get(key)
+            row = None
+            if entry is not None and entry[1] > time.monotonic():
+                row = entry[0]
+                self._cache.move_to_end(key)
         if row is None:
             with self.database.transaction() as tx:
                 found = tx.execute(SELECT_PROFILE, key).fetchone()
             if found is None:  # not cached: a profile another replica writes soon is seen at once
                 return None
             row = (_text(found[0]), _text(found[1]), self._decode_time(found[2]))
-            with self._cache_lock:
-                self._cache[key] = row
+            self._remember(key, row)
         attributes, memory, updated_at = row
         return StoredProfile(json.loads(attributes), json.loads(memory), updated_at)
 
     def save(self, record: ProfileRecord) -> None:
         """Queue a profile for writing; later loads in this process see it at once."""
-        with self._cache_lock:
-            self._cache[(record.audience_level, record.customer_id)] = (
-                record.attributes, record.memory, record.updated_at)
+        self._remember((record.audience_level, record.customer_id), (record.attributes, record.memory, record.updated_at))
         self.writer.submit(record)
+
+    def _remember(self, key: tuple[str, str], row: tuple) -> None:
+        with self._cache_lock:
+            self._cache[key] = (row, time.monotonic() + self._cache_ttl)
+            self._cache.move_to_end(key)
+            if len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
 
     def forget(self, level: str, customer_id: str) -> tuple[int, int]:
         """Erase a customer's profile and history rows; returns (profiles deleted, history rows deleted).
