@@ -351,11 +351,16 @@ def _read_timestamp(reader: _Reader, target: Message, node: yaml.Node, path: str
     return None
 
 
+def duration_seconds(text: str) -> float | None:
+    """Seconds of a friendly duration (`250ms`, `1.5s`, `5m`, `2h`, `7d`, or a number of seconds); None if not one."""
+    match = _DURATION.match(text)
+    return float(match.group(1)) * _DURATION_UNITS[match.group(2)] if match else None
+
+
 def _read_duration(reader: _Reader, target: Message, node: yaml.Node, path: str) -> str | None:
-    match = _DURATION.match(node.value) if isinstance(node, yaml.ScalarNode) else None
-    if not match:
+    seconds = duration_seconds(node.value) if isinstance(node, yaml.ScalarNode) else None
+    if seconds is None:
         return "expected a duration such as 250ms, 1.5s, 5m, 7d or a number of seconds"
-    seconds = float(match.group(1)) * _DURATION_UNITS[match.group(2)]
     if seconds > MAX_DURATION_SECONDS:
         return f"a duration is at most {MAX_DURATION_SECONDS} seconds (10,000 years)"
     target.FromNanoseconds(round(seconds * 1e9))

@@ -62,8 +62,9 @@ def report(file: str, severity: str, problem) -> None:
         print(problem.caret, file=sys.stderr)
 
 
-def _check_file(file: str) -> int:
-    """Report every problem of a ruleset file; returns the number of errors."""
+def _check_file(file: str, summary=None) -> int:
+    """Report every problem of a ruleset file (problems on stderr, the summary line on `summary`, stdout by
+    default); returns the number of errors."""
     from segflow.server.rulesets import Source, check_source
 
     errors, warnings = check_source(Source(yaml=Path(file).read_text()))
@@ -71,7 +72,7 @@ def _check_file(file: str) -> int:
         report(file, "error", problem)
     for problem in sorted(warnings, key=_in_file_order):
         report(file, "warning", problem)
-    print(f"{file}: {len(errors)} error(s), {len(warnings)} warning(s)")
+    print(f"{file}: {len(errors)} error(s), {len(warnings)} warning(s)", file=summary or sys.stdout)
     return len(errors)
 
 
@@ -85,41 +86,32 @@ def validate(args: argparse.Namespace) -> int:
 
 def simulate(args: argparse.Namespace) -> int:
     """Run scenario files against a ruleset file, locally; 0 only when the ruleset is valid and every step passes."""
+    from segflow.server import simulate_report as report_as
     from segflow.server.rulesets import Source
-    from segflow.server.simulate import ScenarioError, load_scenario, simulate as run, simulation_version
+    from segflow.server.simulate import (ScenarioError, load_scenario, merge_coverage, simulate as run,
+                                         simulation_version)
 
-    if _check_file(args.ruleset):
+    if _check_file(args.ruleset, summary=sys.stdout if args.format == "text" else sys.stderr):
         return 1
-    failed = 0
+    runs = []
     with simulation_version(Source(yaml=Path(args.ruleset).read_text())) as (compiled, callouts):
         for file in args.scenarios:
             try:
                 scenario = load_scenario(Path(file).read_text())
             except ScenarioError as exc:
                 print(f"{file}: error: {exc}", file=sys.stderr)
-                failed += 1
+                runs.append(report_as.ScenarioRun(file, error=str(exc)))
                 continue
             result = run(compiled, scenario, clock=lambda: datetime.now(timezone.utc), callouts=callouts)
-            _print_simulation(file, scenario.name, result, args.explain)
-            failed += not result.passed
-    print(f"{len(args.scenarios) - failed} of {len(args.scenarios)} scenario(s) passed")
-    return 1 if failed else 0
-
-
-def _print_simulation(file: str, name: str, result: pb.SimulateRulesetResponse, explain: bool) -> None:
-    """Each step PASS or FAIL; a failing step (every step with --explain) is followed by its trace."""
-    from segflow.server.runtime.trace import trace_lines
-
-    print(f"{file}: {name or 'scenario'}")
-    for step in result.steps:
-        print(f"  {'FAIL' if step.failures else 'PASS'}  {step.name}")
-        for failure in step.failures:
-            print(f"        {failure}")
-        if step.failures or explain:
-            for line in trace_lines(step.trace):
-                print(f"          {line}")
-    passed = sum(not step.failures for step in result.steps)
-    print(f"{file}: {'PASS' if result.passed else 'FAIL'} ({passed} of {len(result.steps)} steps passed)")
+            runs.append(report_as.ScenarioRun(file, scenario.name, result))
+    coverage = merge_coverage(r.result.coverage for r in runs if r.result is not None)
+    if args.format == "json":
+        print(report_as.as_json(runs, coverage), end="")
+    elif args.format == "junit":
+        print(report_as.junit(runs, coverage), end="")
+    else:
+        print(report_as.text(runs, coverage if args.coverage else None, args.explain), end="")
+    return 0 if all(r.passed for r in runs) else 1
 
 
 def deploy(args: argparse.Namespace) -> int:
@@ -218,9 +210,14 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("file")
     check.set_defaults(handler=validate)
     trial = commands.add_parser("simulate", help="run scenario files against a ruleset file, with no side effects")
-    trial.add_argument("ruleset")
-    trial.add_argument("scenarios", nargs="+", metavar="scenario")
+    trial.add_argument("ruleset", help="the ruleset YAML file to test")
+    trial.add_argument("scenarios", nargs="+", metavar="scenario", help="scenario YAML files (server/simulate.py)")
     trial.add_argument("--explain", action="store_true", help="print every step's trace (failing steps always)")
+    trial.add_argument("--coverage", action="store_true",
+                       help="list the rules, segments and treatment rules no scenario exercised (json and junit "
+                            "always include it)")
+    trial.add_argument("--format", choices=("text", "json", "junit"), default="text",
+                       help="text for people (the default), json for programs, junit XML for CI servers")
     trial.set_defaults(handler=simulate)
     push = commands.add_parser("deploy", help="deploy a ruleset file to a running server")
     push.add_argument("file")

@@ -300,4 +300,4 @@ _DECIDING = frozenset({"start_session", "post_event", "get_offers", "set_audienc
 
 
 def _command_error(error: ServiceError) -> pb.CommandError:
-    return pb.CommandError(code=error.code.name, message=error.message)
+    return pb.CommandError(code=error.code.name, message=error.message, reason=error.reason)

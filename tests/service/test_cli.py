@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 
@@ -135,3 +137,29 @@ def test_simulate_against_a_broken_ruleset_runs_nothing(capsys, broken):
 def test_serve_refuses_watch_without_a_ruleset(capsys):
     assert main(["serve", "--watch"]) == 2
     assert "--watch needs --ruleset" in capsys.readouterr().err
+
+
+def test_simulate_coverage_and_the_json_and_junit_formats(capsys):
+    big_cart = str(SCENARIOS / "big_cart.scenario.yaml")
+    assert main(["simulate", str(EXAMPLE), big_cart, "--coverage"]) == 0
+    out = capsys.readouterr().out
+    assert "coverage (what no scenario exercised):\n" in out and "  segments never entered: " in out
+    assert out.endswith("1 of 1 scenario(s) passed\n")
+
+    assert main(["simulate", str(EXAMPLE), big_cart, str(SCENARIOS / "failing.scenario.yaml"), "--format",
+                 "json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["passed"] is False
+    assert [s["passed"] for s in report["scenarios"]] == [True, False]
+    failing = report["scenarios"][1]["steps"][0]
+    assert failing["passed"] is False and failing["failures"][0].startswith("post_event failed: NOT_FOUND")
+    assert "loyal" in report["coverage"]["segments_never_entered"]
+
+    assert main(["simulate", str(EXAMPLE), big_cart, str(SCENARIOS / "misspelt.scenario.yaml"), "--format",
+                 "junit"]) == 1
+    suites = ElementTree.fromstring(capsys.readouterr().out)
+    passing, unreadable = suites.findall("testsuite")
+    assert passing.get("failures") == "0" and passing.findall("testcase")
+    assert unreadable.get("errors") == "1" and "post_evnt" in unreadable.find("testcase/error").get("message")
+    names = {p.get("name") for p in suites.findall("properties/property")}
+    assert "coverage.rules_never_matched" in names

@@ -211,12 +211,14 @@ class BatchCommand(_message.Message):
     def __init__(self, start_session: _Optional[_Union[StartSessionRequest, _Mapping]] = ..., post_event: _Optional[_Union[PostEventRequest, _Mapping]] = ..., get_offers: _Optional[_Union[GetOffersRequest, _Mapping]] = ..., set_audience: _Optional[_Union[SetAudienceRequest, _Mapping]] = ..., get_session: _Optional[_Union[GetSessionRequest, _Mapping]] = ..., end_session: _Optional[_Union[EndSessionRequest, _Mapping]] = ...) -> None: ...
 
 class CommandError(_message.Message):
-    __slots__ = ("code", "message")
+    __slots__ = ("code", "message", "reason")
     CODE_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
     code: str
     message: str
-    def __init__(self, code: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+    reason: str
+    def __init__(self, code: _Optional[str] = ..., message: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class BatchResult(_message.Message):
     __slots__ = ("start_session", "post_event", "get_offers", "set_audience", "get_session", "end_session", "error")

@@ -22,65 +22,93 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
+from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from segflow.v1 import action_pb2 as segflow_dot_v1_dot_action__pb2
 from segflow.v1 import decision_service_pb2 as segflow_dot_v1_dot_decision__service__pb2
 from segflow.v1 import offer_pb2 as segflow_dot_v1_dot_offer__pb2
 from segflow.v1 import ruleset_pb2 as segflow_dot_v1_dot_ruleset__pb2
 from segflow.v1 import session_pb2 as segflow_dot_v1_dot_session__pb2
 from segflow.v1 import trace_pb2 as segflow_dot_v1_dot_trace__pb2
+from segflow.v1 import value_pb2 as segflow_dot_v1_dot_value__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n segflow/v1/ruleset_service.proto\x12\nsegflow.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!segflow/v1/decision_service.proto\x1a\x16segflow/v1/offer.proto\x1a\x18segflow/v1/ruleset.proto\x1a\x18segflow/v1/session.proto\x1a\x16segflow/v1/trace.proto\"Q\n\rRulesetSource\x12\x0e\n\x04yaml\x18\x01 \x01(\tH\x00\x12&\n\x07ruleset\x18\x02 \x01(\x0b\x32\x13.segflow.v1.RulesetH\x00\x42\x08\n\x06source\"\xd6\x01\n\nDiagnostic\x12&\n\x08severity\x18\x01 \x01(\x0e\x32\x14.segflow.v1.Severity\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x0c\n\x04path\x18\x04 \x01(\t\x12\x0c\n\x04line\x18\x05 \x01(\x05\x12\x0e\n\x06\x63olumn\x18\x06 \x01(\x05\x12\x17\n\x0f\x65xpression_line\x18\x07 \x01(\x05\x12\x19\n\x11\x65xpression_column\x18\x08 \x01(\x05\x12\r\n\x05\x63\x61ret\x18\t \x01(\t\x12\x12\n\nsuggestion\x18\n \x01(\t\"\xb2\x01\n\x0eRulesetVersion\x12\x0f\n\x07version\x18\x01 \x01(\x03\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x03 \x01(\t\x12\x0e\n\x06\x64igest\x18\x04 \x01(\t\x12\x0e\n\x06\x61uthor\x18\x05 \x01(\t\x12\x0f\n\x07\x63omment\x18\x06 \x01(\t\x12/\n\x0b\x64\x65ployed_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06\x61\x63tive\x18\x08 \x01(\x08\"C\n\x16ValidateRulesetRequest\x12)\n\x06source\x18\x01 \x01(\x0b\x32\x19.segflow.v1.RulesetSource\"z\n\x17ValidateRulesetResponse\x12\r\n\x05valid\x18\x01 \x01(\x08\x12&\n\x06\x65rrors\x18\x02 \x03(\x0b\x32\x16.segflow.v1.Diagnostic\x12(\n\x08warnings\x18\x03 \x03(\x0b\x32\x16.segflow.v1.Diagnostic\"b\n\x14\x44\x65ployRulesetRequest\x12)\n\x06source\x18\x01 \x01(\x0b\x32\x19.segflow.v1.RulesetSource\x12\x0e\n\x06\x61uthor\x18\x02 \x01(\t\x12\x0f\n\x07\x63omment\x18\x03 \x01(\t\"\x81\x01\n\x15\x44\x65ployRulesetResponse\x12+\n\x07version\x18\x01 \x01(\x0b\x32\x1a.segflow.v1.RulesetVersion\x12(\n\x08warnings\x18\x02 \x03(\x0b\x32\x16.segflow.v1.Diagnostic\x12\x11\n\tunchanged\x18\x03 \x01(\x08\"$\n\x11GetRulesetRequest\x12\x0f\n\x07version\x18\x01 \x01(\x03\"g\n\x12GetRulesetResponse\x12+\n\x07version\x18\x01 \x01(\x0b\x32\x1a.segflow.v1.RulesetVersion\x12$\n\x07ruleset\x18\x02 \x01(\x0b\x32\x13.segflow.v1.Ruleset\"<\n\x13ListRulesetsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"]\n\x14ListRulesetsResponse\x12,\n\x08versions\x18\x01 \x03(\x0b\x32\x1a.segflow.v1.RulesetVersion\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"9\n\x16RollbackRulesetRequest\x12\x0f\n\x07version\x18\x01 \x01(\x03\x12\x0e\n\x06\x61uthor\x18\x02 \x01(\t\"F\n\x17RollbackRulesetResponse\x12+\n\x07version\x18\x01 \x01(\x0b\x32\x1a.segflow.v1.RulesetVersion\"Z\n\x0b\x45xpectation\x12\x10\n\x08segments\x18\x01 \x03(\t\x12\x14\n\x0cnot_segments\x18\x02 \x03(\t\x12\x13\n\x0brules_fired\x18\x03 \x03(\t\x12\x0e\n\x06offers\x18\x04 \x03(\t\"p\n\x0cScenarioStep\x12\x0c\n\x04name\x18\x01 \x01(\t\x12)\n\x07\x63ommand\x18\x02 \x01(\x0b\x32\x18.segflow.v1.BatchCommand\x12\'\n\x06\x65xpect\x18\x03 \x01(\x0b\x32\x17.segflow.v1.Expectation\"A\n\x08Scenario\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\'\n\x05steps\x18\x02 \x03(\x0b\x32\x18.segflow.v1.ScenarioStep\"k\n\x16SimulateRulesetRequest\x12)\n\x06source\x18\x01 \x01(\x0b\x32\x19.segflow.v1.RulesetSource\x12&\n\x08scenario\x18\x02 \x01(\x0b\x32\x14.segflow.v1.Scenario\"\x9a\x01\n\nStepResult\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\'\n\x06result\x18\x02 \x01(\x0b\x32\x17.segflow.v1.BatchResult\x12\x10\n\x08\x66\x61ilures\x18\x03 \x03(\t\x12 \n\x05trace\x18\x04 \x01(\x0b\x32\x11.segflow.v1.Trace\x12!\n\x06offers\x18\x05 \x03(\x0b\x32\x11.segflow.v1.Offer\"P\n\x17SimulateRulesetResponse\x12\x0e\n\x06passed\x18\x01 \x01(\x08\x12%\n\x05steps\x18\x02 \x03(\x0b\x32\x16.segflow.v1.StepResult\"O\n\x15\x46orgetCustomerRequest\x12&\n\x08\x61udience\x18\x01 \x01(\x0b\x32\x14.segflow.v1.Audience\x12\x0e\n\x06reason\x18\x02 \x01(\t\"P\n\x16\x46orgetCustomerResponse\x12\x18\n\x10profiles_deleted\x18\x01 \x01(\x03\x12\x1c\n\x14history_rows_deleted\x18\x02 \x01(\x03*N\n\x08Severity\x12\x18\n\x14SEVERITY_UNSPECIFIED\x10\x00\x12\x12\n\x0eSEVERITY_ERROR\x10\x01\x12\x14\n\x10SEVERITY_WARNING\x10\x02\x32\xf3\x04\n\x0eRulesetService\x12Z\n\x0fValidateRuleset\x12\".segflow.v1.ValidateRulesetRequest\x1a#.segflow.v1.ValidateRulesetResponse\x12T\n\rDeployRuleset\x12 .segflow.v1.DeployRulesetRequest\x1a!.segflow.v1.DeployRulesetResponse\x12K\n\nGetRuleset\x12\x1d.segflow.v1.GetRulesetRequest\x1a\x1e.segflow.v1.GetRulesetResponse\x12Q\n\x0cListRulesets\x12\x1f.segflow.v1.ListRulesetsRequest\x1a .segflow.v1.ListRulesetsResponse\x12Z\n\x0fRollbackRuleset\x12\".segflow.v1.RollbackRulesetRequest\x1a#.segflow.v1.RollbackRulesetResponse\x12Z\n\x0fSimulateRuleset\x12\".segflow.v1.SimulateRulesetRequest\x1a#.segflow.v1.SimulateRulesetResponse\x12W\n\x0e\x46orgetCustomer\x12!.segflow.v1.ForgetCustomerRequest\x1a\".segflow.v1.ForgetCustomerResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n segflow/v1/ruleset_service.proto\x12\nsegflow.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17segflow/v1/action.proto\x1a!segflow/v1/decision_service.proto\x1a\x16segflow/v1/offer.proto\x1a\x18segflow/v1/ruleset.proto\x1a\x18segflow/v1/session.proto\x1a\x16segflow/v1/trace.proto\x1a\x16segflow/v1/value.proto\"Q\n\rRulesetSource\x12\x0e\n\x04yaml\x18\x01 \x01(\tH\x00\x12&\n\x07ruleset\x18\x02 \x01(\x0b\x32\x13.segflow.v1.RulesetH\x00\x42\x08\n\x06source\"\xd6\x01\n\nDiagnostic\x12&\n\x08severity\x18\x01 \x01(\x0e\x32\x14.segflow.v1.Severity\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x0c\n\x04path\x18\x04 \x01(\t\x12\x0c\n\x04line\x18\x05 \x01(\x05\x12\x0e\n\x06\x63olumn\x18\x06 \x01(\x05\x12\x17\n\x0f\x65xpression_line\x18\x07 \x01(\x05\x12\x19\n\x11\x65xpression_column\x18\x08 \x01(\x05\x12\r\n\x05\x63\x61ret\x18\t \x01(\t\x12\x12\n\nsuggestion\x18\n \x01(\t\"\xb2\x01\n\x0eRulesetVersion\x12\x0f\n\x07version\x18\x01 \x01(\x03\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x03 \x01(\t\x12\x0e\n\x06\x64igest\x18\x04 \x01(\t\x12\x0e\n\x06\x61uthor\x18\x05 \x01(\t\x12\x0f\n\x07\x63omment\x18\x06 \x01(\t\x12/\n\x0b\x64\x65ployed_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06\x61\x63tive\x18\x08 \x01(\x08\"C\n\x16ValidateRulesetRequest\x12)\n\x06source\x18\x01 \x01(\x0b\x32\x19.segflow.v1.RulesetSource\"z\n\x17ValidateRulesetResponse\x12\r\n\x05valid\x18\x01 \x01(\x08\x12&\n\x06\x65rrors\x18\x02 \x03(\x0b\x32\x16.segflow.v1.Diagnostic\x12(\n\x08warnings\x18\x03 \x03(\x0b\x32\x16.segflow.v1.Diagnostic\"b\n\x14\x44\x65ployRulesetRequest\x12)\n\x06source\x18\x01 \x01(\x0b\x32\x19.segflow.v1.RulesetSource\x12\x0e\n\x06\x61uthor\x18\x02 \x01(\t\x12\x0f\n\x07\x63omment\x18\x03 \x01(\t\"\x81\x01\n\x15\x44\x65ployRulesetResponse\x12+\n\x07version\x18\x01 \x01(\x0b\x32\x1a.segflow.v1.RulesetVersion\x12(\n\x08warnings\x18\x02 \x03(\x0b\x32\x16.segflow.v1.Diagnostic\x12\x11\n\tunchanged\x18\x03 \x01(\x08\"$\n\x11GetRulesetRequest\x12\x0f\n\x07version\x18\x01 \x01(\x03\"g\n\x12GetRulesetResponse\x12+\n\x07version\x18\x01 \x01(\x0b\x32\x1a.segflow.v1.RulesetVersion\x12$\n\x07ruleset\x18\x02 \x01(\x0b\x32\x13.segflow.v1.Ruleset\"<\n\x13ListRulesetsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"]\n\x14ListRulesetsResponse\x12,\n\x08versions\x18\x01 \x03(\x0b\x32\x1a.segflow.v1.RulesetVersion\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"9\n\x16RollbackRulesetRequest\x12\x0f\n\x07version\x18\x01 \x01(\x03\x12\x0e\n\x06\x61uthor\x18\x02 \x01(\t\"F\n\x17RollbackRulesetResponse\x12+\n\x07version\x18\x01 \x01(\x0b\x32\x1a.segflow.v1.RulesetVersion\"\x80\x03\n\x0b\x45xpectation\x12\x10\n\x08segments\x18\x01 \x03(\t\x12\x14\n\x0cnot_segments\x18\x02 \x03(\t\x12\x13\n\x0brules_fired\x18\x03 \x03(\t\x12\x0e\n\x06offers\x18\x04 \x03(\t\x12;\n\nattributes\x18\x05 \x03(\x0b\x32\'.segflow.v1.Expectation.AttributesEntry\x12.\n\x07\x61\x63tions\x18\x06 \x03(\x0b\x32\x1d.segflow.v1.ActionExpectation\x12\x12\n\nadvisories\x18\x07 \x03(\t\x12\x30\n\x08journeys\x18\x08 \x03(\x0b\x32\x1e.segflow.v1.JourneyExpectation\x12+\n\x05\x65rror\x18\t \x01(\x0b\x32\x1c.segflow.v1.ErrorExpectation\x1a\x44\n\x0f\x41ttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12 \n\x05value\x18\x02 \x01(\x0b\x32\x11.segflow.v1.Value:\x02\x38\x01\"\x9c\x01\n\x11\x41\x63tionExpectation\x12$\n\x04type\x18\x01 \x01(\x0e\x32\x16.segflow.v1.ActionType\x12&\n\x05state\x18\x02 \x01(\x0e\x32\x17.segflow.v1.ActionState\x12\x0f\n\x07rule_id\x18\x03 \x01(\t\x12(\n\x07\x64\x65tails\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\"^\n\x12JourneyExpectation\x12\x0f\n\x07journey\x18\x01 \x01(\t\x12)\n\x06status\x18\x02 \x01(\x0e\x32\x19.segflow.v1.JourneyStatus\x12\x0c\n\x04step\x18\x03 \x01(\x03\"0\n\x10\x45rrorExpectation\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"[\n\x0b\x43\x61lloutMock\x12 \n\x05value\x18\x01 \x01(\x0b\x32\x11.segflow.v1.Value\x12*\n\x05\x63\x61ses\x18\x02 \x03(\x0b\x32\x1b.segflow.v1.CalloutMockCase\"Y\n\x0f\x43\x61lloutMockCase\x12$\n\targuments\x18\x01 \x03(\x0b\x32\x11.segflow.v1.Value\x12 \n\x05value\x18\x02 \x01(\x0b\x32\x11.segflow.v1.Value\"\xbf\x02\n\x0cScenarioStep\x12\x0c\n\x04name\x18\x01 \x01(\t\x12)\n\x07\x63ommand\x18\x02 \x01(\x0b\x32\x18.segflow.v1.BatchCommand\x12\'\n\x06\x65xpect\x18\x03 \x01(\x0b\x32\x17.segflow.v1.Expectation\x12\x32\n\x05mocks\x18\x04 \x03(\x0b\x32#.segflow.v1.ScenarioStep.MocksEntry\x12&\n\x02\x61t\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12*\n\x07\x61\x64vance\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\x1a\x45\n\nMocksEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12&\n\x05value\x18\x02 \x01(\x0b\x32\x17.segflow.v1.CalloutMock:\x02\x38\x01\"\xb8\x01\n\x08Scenario\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\'\n\x05steps\x18\x02 \x03(\x0b\x32\x18.segflow.v1.ScenarioStep\x12.\n\x05mocks\x18\x03 \x03(\x0b\x32\x1f.segflow.v1.Scenario.MocksEntry\x1a\x45\n\nMocksEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12&\n\x05value\x18\x02 \x01(\x0b\x32\x17.segflow.v1.CalloutMock:\x02\x38\x01\"k\n\x16SimulateRulesetRequest\x12)\n\x06source\x18\x01 \x01(\x0b\x32\x19.segflow.v1.RulesetSource\x12&\n\x08scenario\x18\x02 \x01(\x0b\x32\x14.segflow.v1.Scenario\"\x9a\x01\n\nStepResult\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\'\n\x06result\x18\x02 \x01(\x0b\x32\x17.segflow.v1.BatchResult\x12\x10\n\x08\x66\x61ilures\x18\x03 \x03(\t\x12 \n\x05trace\x18\x04 \x01(\x0b\x32\x11.segflow.v1.Trace\x12!\n\x06offers\x18\x05 \x03(\x0b\x32\x11.segflow.v1.Offer\"x\n\x17SimulateRulesetResponse\x12\x0e\n\x06passed\x18\x01 \x01(\x08\x12%\n\x05steps\x18\x02 \x03(\x0b\x32\x16.segflow.v1.StepResult\x12&\n\x08\x63overage\x18\x03 \x01(\x0b\x32\x14.segflow.v1.Coverage\"g\n\x08\x43overage\x12\x19\n\x11rules_not_matched\x18\x01 \x03(\t\x12\x1e\n\x16segments_never_entered\x18\x02 \x03(\t\x12 \n\x18treatments_never_offered\x18\x03 \x03(\t\"O\n\x15\x46orgetCustomerRequest\x12&\n\x08\x61udience\x18\x01 \x01(\x0b\x32\x14.segflow.v1.Audience\x12\x0e\n\x06reason\x18\x02 \x01(\t\"P\n\x16\x46orgetCustomerResponse\x12\x18\n\x10profiles_deleted\x18\x01 \x01(\x03\x12\x1c\n\x14history_rows_deleted\x18\x02 \x01(\x03*N\n\x08Severity\x12\x18\n\x14SEVERITY_UNSPECIFIED\x10\x00\x12\x12\n\x0eSEVERITY_ERROR\x10\x01\x12\x14\n\x10SEVERITY_WARNING\x10\x02\x32\xf3\x04\n\x0eRulesetService\x12Z\n\x0fValidateRuleset\x12\".segflow.v1.ValidateRulesetRequest\x1a#.segflow.v1.ValidateRulesetResponse\x12T\n\rDeployRuleset\x12 .segflow.v1.DeployRulesetRequest\x1a!.segflow.v1.DeployRulesetResponse\x12K\n\nGetRuleset\x12\x1d.segflow.v1.GetRulesetRequest\x1a\x1e.segflow.v1.GetRulesetResponse\x12Q\n\x0cListRulesets\x12\x1f.segflow.v1.ListRulesetsRequest\x1a .segflow.v1.ListRulesetsResponse\x12Z\n\x0fRollbackRuleset\x12\".segflow.v1.RollbackRulesetRequest\x1a#.segflow.v1.RollbackRulesetResponse\x12Z\n\x0fSimulateRuleset\x12\".segflow.v1.SimulateRulesetRequest\x1a#.segflow.v1.SimulateRulesetResponse\x12W\n\x0e\x46orgetCustomer\x12!.segflow.v1.ForgetCustomerRequest\x1a\".segflow.v1.ForgetCustomerResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'segflow.v1.ruleset_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SEVERITY']._serialized_start=2337
-  _globals['_SEVERITY']._serialized_end=2415
-  _globals['_RULESETSOURCE']._serialized_start=216
-  _globals['_RULESETSOURCE']._serialized_end=297
-  _globals['_DIAGNOSTIC']._serialized_start=300
-  _globals['_DIAGNOSTIC']._serialized_end=514
-  _globals['_RULESETVERSION']._serialized_start=517
-  _globals['_RULESETVERSION']._serialized_end=695
-  _globals['_VALIDATERULESETREQUEST']._serialized_start=697
-  _globals['_VALIDATERULESETREQUEST']._serialized_end=764
-  _globals['_VALIDATERULESETRESPONSE']._serialized_start=766
-  _globals['_VALIDATERULESETRESPONSE']._serialized_end=888
-  _globals['_DEPLOYRULESETREQUEST']._serialized_start=890
-  _globals['_DEPLOYRULESETREQUEST']._serialized_end=988
-  _globals['_DEPLOYRULESETRESPONSE']._serialized_start=991
-  _globals['_DEPLOYRULESETRESPONSE']._serialized_end=1120
-  _globals['_GETRULESETREQUEST']._serialized_start=1122
-  _globals['_GETRULESETREQUEST']._serialized_end=1158
-  _globals['_GETRULESETRESPONSE']._serialized_start=1160
-  _globals['_GETRULESETRESPONSE']._serialized_end=1263
-  _globals['_LISTRULESETSREQUEST']._serialized_start=1265
-  _globals['_LISTRULESETSREQUEST']._serialized_end=1325
-  _globals['_LISTRULESETSRESPONSE']._serialized_start=1327
-  _globals['_LISTRULESETSRESPONSE']._serialized_end=1420
-  _globals['_ROLLBACKRULESETREQUEST']._serialized_start=1422
-  _globals['_ROLLBACKRULESETREQUEST']._serialized_end=1479
-  _globals['_ROLLBACKRULESETRESPONSE']._serialized_start=1481
-  _globals['_ROLLBACKRULESETRESPONSE']._serialized_end=1551
-  _globals['_EXPECTATION']._serialized_start=1553
-  _globals['_EXPECTATION']._serialized_end=1643
-  _globals['_SCENARIOSTEP']._serialized_start=1645
-  _globals['_SCENARIOSTEP']._serialized_end=1757
-  _globals['_SCENARIO']._serialized_start=1759
-  _globals['_SCENARIO']._serialized_end=1824
-  _globals['_SIMULATERULESETREQUEST']._serialized_start=1826
-  _globals['_SIMULATERULESETREQUEST']._serialized_end=1933
-  _globals['_STEPRESULT']._serialized_start=1936
-  _globals['_STEPRESULT']._serialized_end=2090
-  _globals['_SIMULATERULESETRESPONSE']._serialized_start=2092
-  _globals['_SIMULATERULESETRESPONSE']._serialized_end=2172
-  _globals['_FORGETCUSTOMERREQUEST']._serialized_start=2174
-  _globals['_FORGETCUSTOMERREQUEST']._serialized_end=2253
-  _globals['_FORGETCUSTOMERRESPONSE']._serialized_start=2255
-  _globals['_FORGETCUSTOMERRESPONSE']._serialized_end=2335
-  _globals['_RULESETSERVICE']._serialized_start=2418
-  _globals['_RULESETSERVICE']._serialized_end=3045
+  _globals['_EXPECTATION_ATTRIBUTESENTRY']._loaded_options = None
+  _globals['_EXPECTATION_ATTRIBUTESENTRY']._serialized_options = b'8\001'
+  _globals['_SCENARIOSTEP_MOCKSENTRY']._loaded_options = None
+  _globals['_SCENARIOSTEP_MOCKSENTRY']._serialized_options = b'8\001'
+  _globals['_SCENARIO_MOCKSENTRY']._loaded_options = None
+  _globals['_SCENARIO_MOCKSENTRY']._serialized_options = b'8\001'
+  _globals['_SEVERITY']._serialized_start=3705
+  _globals['_SEVERITY']._serialized_end=3783
+  _globals['_RULESETSOURCE']._serialized_start=327
+  _globals['_RULESETSOURCE']._serialized_end=408
+  _globals['_DIAGNOSTIC']._serialized_start=411
+  _globals['_DIAGNOSTIC']._serialized_end=625
+  _globals['_RULESETVERSION']._serialized_start=628
+  _globals['_RULESETVERSION']._serialized_end=806
+  _globals['_VALIDATERULESETREQUEST']._serialized_start=808
+  _globals['_VALIDATERULESETREQUEST']._serialized_end=875
+  _globals['_VALIDATERULESETRESPONSE']._serialized_start=877
+  _globals['_VALIDATERULESETRESPONSE']._serialized_end=999
+  _globals['_DEPLOYRULESETREQUEST']._serialized_start=1001
+  _globals['_DEPLOYRULESETREQUEST']._serialized_end=1099
+  _globals['_DEPLOYRULESETRESPONSE']._serialized_start=1102
+  _globals['_DEPLOYRULESETRESPONSE']._serialized_end=1231
+  _globals['_GETRULESETREQUEST']._serialized_start=1233
+  _globals['_GETRULESETREQUEST']._serialized_end=1269
+  _globals['_GETRULESETRESPONSE']._serialized_start=1271
+  _globals['_GETRULESETRESPONSE']._serialized_end=1374
+  _globals['_LISTRULESETSREQUEST']._serialized_start=1376
+  _globals['_LISTRULESETSREQUEST']._serialized_end=1436
+  _globals['_LISTRULESETSRESPONSE']._serialized_start=1438
+  _globals['_LISTRULESETSRESPONSE']._serialized_end=1531
+  _globals['_ROLLBACKRULESETREQUEST']._serialized_start=1533
+  _globals['_ROLLBACKRULESETREQUEST']._serialized_end=1590
+  _globals['_ROLLBACKRULESETRESPONSE']._serialized_start=1592
+  _globals['_ROLLBACKRULESETRESPONSE']._serialized_end=1662
+  _globals['_EXPECTATION']._serialized_start=1665
+  _globals['_EXPECTATION']._serialized_end=2049
+  _globals['_EXPECTATION_ATTRIBUTESENTRY']._serialized_start=1981
+  _globals['_EXPECTATION_ATTRIBUTESENTRY']._serialized_end=2049
+  _globals['_ACTIONEXPECTATION']._serialized_start=2052
+  _globals['_ACTIONEXPECTATION']._serialized_end=2208
+  _globals['_JOURNEYEXPECTATION']._serialized_start=2210
+  _globals['_JOURNEYEXPECTATION']._serialized_end=2304
+  _globals['_ERROREXPECTATION']._serialized_start=2306
+  _globals['_ERROREXPECTATION']._serialized_end=2354
+  _globals['_CALLOUTMOCK']._serialized_start=2356
+  _globals['_CALLOUTMOCK']._serialized_end=2447
+  _globals['_CALLOUTMOCKCASE']._serialized_start=2449
+  _globals['_CALLOUTMOCKCASE']._serialized_end=2538
+  _globals['_SCENARIOSTEP']._serialized_start=2541
+  _globals['_SCENARIOSTEP']._serialized_end=2860
+  _globals['_SCENARIOSTEP_MOCKSENTRY']._serialized_start=2791
+  _globals['_SCENARIOSTEP_MOCKSENTRY']._serialized_end=2860
+  _globals['_SCENARIO']._serialized_start=2863
+  _globals['_SCENARIO']._serialized_end=3047
+  _globals['_SCENARIO_MOCKSENTRY']._serialized_start=2791
+  _globals['_SCENARIO_MOCKSENTRY']._serialized_end=2860
+  _globals['_SIMULATERULESETREQUEST']._serialized_start=3049
+  _globals['_SIMULATERULESETREQUEST']._serialized_end=3156
+  _globals['_STEPRESULT']._serialized_start=3159
+  _globals['_STEPRESULT']._serialized_end=3313
+  _globals['_SIMULATERULESETRESPONSE']._serialized_start=3315
+  _globals['_SIMULATERULESETRESPONSE']._serialized_end=3435
+  _globals['_COVERAGE']._serialized_start=3437
+  _globals['_COVERAGE']._serialized_end=3540
+  _globals['_FORGETCUSTOMERREQUEST']._serialized_start=3542
+  _globals['_FORGETCUSTOMERREQUEST']._serialized_end=3621
+  _globals['_FORGETCUSTOMERRESPONSE']._serialized_start=3623
+  _globals['_FORGETCUSTOMERRESPONSE']._serialized_end=3703
+  _globals['_RULESETSERVICE']._serialized_start=3786
+  _globals['_RULESETSERVICE']._serialized_end=4413
 # @@protoc_insertion_point(module_scope)

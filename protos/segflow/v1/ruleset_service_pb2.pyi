@@ -1,11 +1,15 @@
 import datetime
 
+from google.protobuf import duration_pb2 as _duration_pb2
+from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from segflow.v1 import action_pb2 as _action_pb2
 from segflow.v1 import decision_service_pb2 as _decision_service_pb2
 from segflow.v1 import offer_pb2 as _offer_pb2
 from segflow.v1 import ruleset_pb2 as _ruleset_pb2
 from segflow.v1 import session_pb2 as _session_pb2
 from segflow.v1 import trace_pb2 as _trace_pb2
+from segflow.v1 import value_pb2 as _value_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -157,34 +161,119 @@ class RollbackRulesetResponse(_message.Message):
     def __init__(self, version: _Optional[_Union[RulesetVersion, _Mapping]] = ...) -> None: ...
 
 class Expectation(_message.Message):
-    __slots__ = ("segments", "not_segments", "rules_fired", "offers")
+    __slots__ = ("segments", "not_segments", "rules_fired", "offers", "attributes", "actions", "advisories", "journeys", "error")
+    class AttributesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: _value_pb2.Value
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[_value_pb2.Value, _Mapping]] = ...) -> None: ...
     SEGMENTS_FIELD_NUMBER: _ClassVar[int]
     NOT_SEGMENTS_FIELD_NUMBER: _ClassVar[int]
     RULES_FIRED_FIELD_NUMBER: _ClassVar[int]
     OFFERS_FIELD_NUMBER: _ClassVar[int]
+    ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
+    ACTIONS_FIELD_NUMBER: _ClassVar[int]
+    ADVISORIES_FIELD_NUMBER: _ClassVar[int]
+    JOURNEYS_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
     segments: _containers.RepeatedScalarFieldContainer[str]
     not_segments: _containers.RepeatedScalarFieldContainer[str]
     rules_fired: _containers.RepeatedScalarFieldContainer[str]
     offers: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, segments: _Optional[_Iterable[str]] = ..., not_segments: _Optional[_Iterable[str]] = ..., rules_fired: _Optional[_Iterable[str]] = ..., offers: _Optional[_Iterable[str]] = ...) -> None: ...
+    attributes: _containers.MessageMap[str, _value_pb2.Value]
+    actions: _containers.RepeatedCompositeFieldContainer[ActionExpectation]
+    advisories: _containers.RepeatedScalarFieldContainer[str]
+    journeys: _containers.RepeatedCompositeFieldContainer[JourneyExpectation]
+    error: ErrorExpectation
+    def __init__(self, segments: _Optional[_Iterable[str]] = ..., not_segments: _Optional[_Iterable[str]] = ..., rules_fired: _Optional[_Iterable[str]] = ..., offers: _Optional[_Iterable[str]] = ..., attributes: _Optional[_Mapping[str, _value_pb2.Value]] = ..., actions: _Optional[_Iterable[_Union[ActionExpectation, _Mapping]]] = ..., advisories: _Optional[_Iterable[str]] = ..., journeys: _Optional[_Iterable[_Union[JourneyExpectation, _Mapping]]] = ..., error: _Optional[_Union[ErrorExpectation, _Mapping]] = ...) -> None: ...
+
+class ActionExpectation(_message.Message):
+    __slots__ = ("type", "state", "rule_id", "details")
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    RULE_ID_FIELD_NUMBER: _ClassVar[int]
+    DETAILS_FIELD_NUMBER: _ClassVar[int]
+    type: _action_pb2.ActionType
+    state: _action_pb2.ActionState
+    rule_id: str
+    details: _struct_pb2.Struct
+    def __init__(self, type: _Optional[_Union[_action_pb2.ActionType, str]] = ..., state: _Optional[_Union[_action_pb2.ActionState, str]] = ..., rule_id: _Optional[str] = ..., details: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+
+class JourneyExpectation(_message.Message):
+    __slots__ = ("journey", "status", "step")
+    JOURNEY_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    STEP_FIELD_NUMBER: _ClassVar[int]
+    journey: str
+    status: _session_pb2.JourneyStatus
+    step: int
+    def __init__(self, journey: _Optional[str] = ..., status: _Optional[_Union[_session_pb2.JourneyStatus, str]] = ..., step: _Optional[int] = ...) -> None: ...
+
+class ErrorExpectation(_message.Message):
+    __slots__ = ("code", "reason")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    reason: str
+    def __init__(self, code: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class CalloutMock(_message.Message):
+    __slots__ = ("value", "cases")
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    CASES_FIELD_NUMBER: _ClassVar[int]
+    value: _value_pb2.Value
+    cases: _containers.RepeatedCompositeFieldContainer[CalloutMockCase]
+    def __init__(self, value: _Optional[_Union[_value_pb2.Value, _Mapping]] = ..., cases: _Optional[_Iterable[_Union[CalloutMockCase, _Mapping]]] = ...) -> None: ...
+
+class CalloutMockCase(_message.Message):
+    __slots__ = ("arguments", "value")
+    ARGUMENTS_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    arguments: _containers.RepeatedCompositeFieldContainer[_value_pb2.Value]
+    value: _value_pb2.Value
+    def __init__(self, arguments: _Optional[_Iterable[_Union[_value_pb2.Value, _Mapping]]] = ..., value: _Optional[_Union[_value_pb2.Value, _Mapping]] = ...) -> None: ...
 
 class ScenarioStep(_message.Message):
-    __slots__ = ("name", "command", "expect")
+    __slots__ = ("name", "command", "expect", "mocks", "at", "advance")
+    class MocksEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: CalloutMock
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[CalloutMock, _Mapping]] = ...) -> None: ...
     NAME_FIELD_NUMBER: _ClassVar[int]
     COMMAND_FIELD_NUMBER: _ClassVar[int]
     EXPECT_FIELD_NUMBER: _ClassVar[int]
+    MOCKS_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    ADVANCE_FIELD_NUMBER: _ClassVar[int]
     name: str
     command: _decision_service_pb2.BatchCommand
     expect: Expectation
-    def __init__(self, name: _Optional[str] = ..., command: _Optional[_Union[_decision_service_pb2.BatchCommand, _Mapping]] = ..., expect: _Optional[_Union[Expectation, _Mapping]] = ...) -> None: ...
+    mocks: _containers.MessageMap[str, CalloutMock]
+    at: _timestamp_pb2.Timestamp
+    advance: _duration_pb2.Duration
+    def __init__(self, name: _Optional[str] = ..., command: _Optional[_Union[_decision_service_pb2.BatchCommand, _Mapping]] = ..., expect: _Optional[_Union[Expectation, _Mapping]] = ..., mocks: _Optional[_Mapping[str, CalloutMock]] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., advance: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class Scenario(_message.Message):
-    __slots__ = ("name", "steps")
+    __slots__ = ("name", "steps", "mocks")
+    class MocksEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: CalloutMock
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[CalloutMock, _Mapping]] = ...) -> None: ...
     NAME_FIELD_NUMBER: _ClassVar[int]
     STEPS_FIELD_NUMBER: _ClassVar[int]
+    MOCKS_FIELD_NUMBER: _ClassVar[int]
     name: str
     steps: _containers.RepeatedCompositeFieldContainer[ScenarioStep]
-    def __init__(self, name: _Optional[str] = ..., steps: _Optional[_Iterable[_Union[ScenarioStep, _Mapping]]] = ...) -> None: ...
+    mocks: _containers.MessageMap[str, CalloutMock]
+    def __init__(self, name: _Optional[str] = ..., steps: _Optional[_Iterable[_Union[ScenarioStep, _Mapping]]] = ..., mocks: _Optional[_Mapping[str, CalloutMock]] = ...) -> None: ...
 
 class SimulateRulesetRequest(_message.Message):
     __slots__ = ("source", "scenario")
@@ -209,12 +298,24 @@ class StepResult(_message.Message):
     def __init__(self, name: _Optional[str] = ..., result: _Optional[_Union[_decision_service_pb2.BatchResult, _Mapping]] = ..., failures: _Optional[_Iterable[str]] = ..., trace: _Optional[_Union[_trace_pb2.Trace, _Mapping]] = ..., offers: _Optional[_Iterable[_Union[_offer_pb2.Offer, _Mapping]]] = ...) -> None: ...
 
 class SimulateRulesetResponse(_message.Message):
-    __slots__ = ("passed", "steps")
+    __slots__ = ("passed", "steps", "coverage")
     PASSED_FIELD_NUMBER: _ClassVar[int]
     STEPS_FIELD_NUMBER: _ClassVar[int]
+    COVERAGE_FIELD_NUMBER: _ClassVar[int]
     passed: bool
     steps: _containers.RepeatedCompositeFieldContainer[StepResult]
-    def __init__(self, passed: _Optional[bool] = ..., steps: _Optional[_Iterable[_Union[StepResult, _Mapping]]] = ...) -> None: ...
+    coverage: Coverage
+    def __init__(self, passed: _Optional[bool] = ..., steps: _Optional[_Iterable[_Union[StepResult, _Mapping]]] = ..., coverage: _Optional[_Union[Coverage, _Mapping]] = ...) -> None: ...
+
+class Coverage(_message.Message):
+    __slots__ = ("rules_not_matched", "segments_never_entered", "treatments_never_offered")
+    RULES_NOT_MATCHED_FIELD_NUMBER: _ClassVar[int]
+    SEGMENTS_NEVER_ENTERED_FIELD_NUMBER: _ClassVar[int]
+    TREATMENTS_NEVER_OFFERED_FIELD_NUMBER: _ClassVar[int]
+    rules_not_matched: _containers.RepeatedScalarFieldContainer[str]
+    segments_never_entered: _containers.RepeatedScalarFieldContainer[str]
+    treatments_never_offered: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, rules_not_matched: _Optional[_Iterable[str]] = ..., segments_never_entered: _Optional[_Iterable[str]] = ..., treatments_never_offered: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ForgetCustomerRequest(_message.Message):
     __slots__ = ("audience", "reason")
