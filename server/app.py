@@ -131,6 +131,10 @@ class Service:
             self.registry.deploy(Source(yaml=self.config.ruleset.read_text()), "segflow serve",
                                  f"loaded from {self.config.ruleset}")
         elif not self.registry.sync():
+            # The example only seeds an empty database, never one that other replicas share.
+            if self.versions.latest() is not None:
+                raise ValueError("the history database has ruleset versions but none is active: "
+                                 "pass --ruleset FILE to serve one")
             self.registry.deploy(Source(yaml=EXAMPLE_RULESET), "segflow serve", "the shipped example ruleset")
         self._set_health(health_pb2.HealthCheckResponse.SERVING)
 
@@ -223,5 +227,11 @@ class Service:
 
 
 def create_service(config: Config, clock: Callable[[], datetime] = utc_now) -> Service:
-    """Build and start a service; its bound port is `service.port`."""
-    return Service(config, clock).start()
+    """Build and start a service; its bound port is `service.port`. A service that cannot start is stopped
+    (its history flushed, its threads ended) before the error propagates."""
+    service = Service(config, clock)
+    try:
+        return service.start()
+    except BaseException:
+        service.stop(grace=0)
+        raise

@@ -41,7 +41,11 @@ def serve(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    service = create_service(config)
+    try:
+        service = create_service(config)
+    except ValueError as exc:  # a setting the service could not use (e.g. an auth file that does not parse)
+        print(f"segflow: {exc}", file=sys.stderr)
+        return 2
     print(f"segflow serving on {config.address.rsplit(':', 1)[0]}:{service.port}", flush=True)
     stop.wait()
     logging.getLogger("segflow").info("shutting down: finishing in-flight calls, flushing history")

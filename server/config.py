@@ -1,4 +1,5 @@
-"""Service settings: embedded defaults, overridden by `SEGFLOW_*` environment variables, then by flags."""
+"""Service settings: embedded defaults, overridden by a `--config` YAML file, then by `SEGFLOW_*` environment
+variables, then by flags."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import argparse
 import os
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
+
+import yaml
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,8 @@ _HELP = {
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """One flag per setting, e.g. --idle-timeout-seconds; each defaults to its SEGFLOW_* variable."""
+    parser.add_argument("--config", default=None, metavar="FILE",
+                        help="YAML file of settings, keyed like the flags (idle-timeout-seconds: 600) ($SEGFLOW_CONFIG)")
     for f in fields(Config):
         flag = "--" + f.name.replace("_", "-")
         env = "SEGFLOW_" + f.name.upper()
@@ -105,14 +110,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def load(args: argparse.Namespace | None = None, environ: dict[str, str] | None = None) -> Config:
-    """Defaults, then SEGFLOW_* variables, then flags; raises ValueError naming a bad value."""
+    """Defaults, then the --config file, then SEGFLOW_* variables, then flags; raises ValueError naming a bad
+    value (or a key of the file that is no setting)."""
     environ = os.environ if environ is None else environ
     config = Config()
+    path = getattr(args, "config", None) or environ.get("SEGFLOW_CONFIG")
+    in_file = read_file(Path(path)) if path else {}
     changes = {}
     for f in fields(Config):
         raw = getattr(args, f.name, None) if args is not None else None
         if raw is None:
             raw = environ.get("SEGFLOW_" + f.name.upper())
+        if raw is None:
+            raw = in_file.get(f.name)
         if raw is not None:
             changes[f.name] = _parse(f.name, f.default, raw)
     config = replace(config, **changes)
@@ -123,6 +133,28 @@ def load(args: argparse.Namespace | None = None, environ: dict[str, str] | None 
     if config.tls_client_ca and not config.tls_cert:
         raise ValueError("--tls-client-ca needs --tls-cert and --tls-key: mutual TLS is TLS first")
     return config
+
+
+def read_file(path: Path) -> dict[str, str | bool]:
+    """The settings of a YAML config file by field name; keys are spelt like the flags (with - or _)."""
+    try:
+        document = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{path}: not YAML: {exc}") from None
+    except OSError as exc:
+        raise ValueError(f"{path}: {exc.strerror}") from None
+    if not isinstance(document, dict):
+        raise ValueError(f"{path}: expected a mapping of settings")
+    names = {f.name for f in fields(Config)}
+    settings = {}
+    for key, value in document.items():
+        name = str(key).lstrip("-").replace("-", "_")
+        if name not in names:
+            raise ValueError(f"{path}: {key}: no such setting (segflow serve --help lists them)")
+        if isinstance(value, (dict, list)) or value is None:
+            raise ValueError(f"{path}: {key}: expected a single value")
+        settings[name] = value if isinstance(value, bool) else str(value)
+    return settings
 
 
 def _parse(name: str, default, raw):
