@@ -82,6 +82,7 @@ _COMMANDS = tuple(f.name for f in decisions.BatchCommand.DESCRIPTOR.oneofs_by_na
 # The server's default idle timeout: a step that advances the clock past it finds the session expired.
 _IDLE_TIMEOUT = timedelta(minutes=30)
 _MAX_SESSIONS = 1000
+MAX_STEPS = 1000  # steps SimulateRuleset runs for one request
 
 
 class ScenarioError(ValueError):

@@ -222,6 +222,10 @@ class Engine:
 
     def execute_batch(self, request: pb.ExecuteBatchRequest, deadline: float | None = None) -> pb.ExecuteBatchResponse:
         """Run each command in order; each gets its own result or error, as if it had been called alone."""
+        if len(request.commands) > MAX_BATCH_COMMANDS:
+            raise InvalidArgument(f"commands: at most {MAX_BATCH_COMMANDS} commands in one batch, got "
+                                  f"{len(request.commands)}", reason="BATCH_TOO_LARGE",
+                                  fields=[("commands", f"at most {MAX_BATCH_COMMANDS}")])
         results = []
         for i, command in enumerate(request.commands):
             kind = command.WhichOneof("command")
@@ -294,6 +298,8 @@ class Engine:
         for action in decision.actions:
             self.publish(action)
 
+
+MAX_BATCH_COMMANDS = 100
 
 # The commands that evaluate expressions, and so may call callouts bounded by the caller's deadline.
 _DECIDING = frozenset({"start_session", "post_event", "get_offers", "set_audience"})

@@ -5,7 +5,9 @@ conditions see the event itself; journey triggers run next; then each rule liste
 priority then file order, runs `then` when its condition is TRUE and `else` otherwise (NULL included).
 Actions run in order and see the effects of the actions before them. A `trigger_events` action processes the
 chained events at once, depth first; past the ruleset's depth limit a chain is cut and reported as an
-advisory, so a cycle never hangs.
+advisory, so a cycle never hangs. The work of one call is bounded too, whatever the ruleset's shape (a cycle
+that branches grows exponentially with depth): past MAX_EVENTS_PER_CALL events a chain is cut the same way,
+and past MAX_ACTIONS_PER_CALL actions the remaining actions are skipped with an advisory.
 """
 
 from __future__ import annotations
@@ -28,6 +30,10 @@ from segflow.rules.values import to_value
 
 JourneysOf = Callable[[Any], dict[str, JourneyStep]]
 
+# Bounds on one call: events processed (the posted one and those it chains) and actions fired.
+MAX_EVENTS_PER_CALL = 256
+MAX_ACTIONS_PER_CALL = 2_000
+
 
 class EventProcessor:
     """Processes one posted event (and the events it chains) against one ruleset for one session."""
@@ -38,6 +44,8 @@ class EventProcessor:
         self.ctx = ctx
         self.decision = decision
         self.journeys_of = journeys_of
+        self.events = 1  # admitted in this call: the posted one and the chained ones, processed or to be
+        self.over_budget = False  # the action limit was reached (and advised)
 
     def process(self, name: str, params: Mapping[str, Any], when: datetime, depth: int = 0,
                 fire: bool = True) -> None:
@@ -115,6 +123,12 @@ class EventProcessor:
 
     def run(self, action: CompiledAction, depth: int) -> None:
         """Run one action; one whose expression fails is recorded as errored and the rule goes on."""
+        if len(self.decision.actions) >= MAX_ACTIONS_PER_CALL:
+            if not self.over_budget:
+                self.over_budget = True
+                self.decision.advise("action_limit", f"more than {MAX_ACTIONS_PER_CALL} actions in one call: "
+                                                     f"the rest were not run")
+            return
         try:
             _HANDLERS[action.kind](self, action, depth)
         except EVALUATION_ERRORS as exc:
@@ -156,18 +170,26 @@ class EventProcessor:
         events = list(action.definition.events)
         limit = self.compiled.max_trigger_depth
         if depth + 1 > limit:
-            self.decision.advise("trigger_depth", f"chain cut at depth {limit}: {', '.join(events)} not triggered "
-                                                  f"(a cycle of trigger_events?)")
-            self.decision.action(action_pb2.ACTION_TYPE_TRIGGER_EVENTS, error=(
-                "trigger_depth", f"trigger depth limit {limit} reached"),
-                trigger_events={"events": events, "depth": depth + 1})
+            self._cut(events, depth, "trigger_depth", f"chain cut at depth {limit}", f"trigger depth limit {limit} "
+                                                                                   f"reached")
             return
+        if self.events + len(events) > MAX_EVENTS_PER_CALL:
+            self._cut(events, depth, "trigger_limit", f"chain cut at {self.events} events in one call",
+                      f"limit of {MAX_EVENTS_PER_CALL} events per call reached")
+            return
+        self.events += len(events)
         self.decision.action(action_pb2.ACTION_TYPE_TRIGGER_EVENTS,
                              trigger_events={"events": events, "depth": depth + 1})
         rule_id = self.decision.rule_id
         for event in events:
             self.process(event, {}, self.decision.now, depth + 1)
         self.decision.rule_id = rule_id
+
+    def _cut(self, events: list[str], depth: int, code: str, what: str, error: str) -> None:
+        """A trigger_events action that is not run: an advisory and the action, errored."""
+        self.decision.advise(code, f"{what}: {', '.join(events)} not triggered (a cycle of trigger_events?)")
+        self.decision.action(action_pb2.ACTION_TYPE_TRIGGER_EVENTS, error=(code, error),
+                             trigger_events={"events": events, "depth": depth + 1})
 
     def log_data(self, action: CompiledAction, depth: int) -> None:
         session = self.ctx.session

@@ -13,7 +13,7 @@ from segflow.server import calls
 from segflow.server.errors import FailedPrecondition, InvalidArgument, NotFound, grpc_errors
 from segflow.server.logs import fields
 from segflow.server.rulesets import RulesetRegistry, Source, check_source
-from segflow.server.simulate import simulate, simulation_version
+from segflow.server.simulate import MAX_STEPS, simulate, simulation_version
 
 _MAX_PAGE = 100
 audit = logging.getLogger("segflow.audit")
@@ -123,6 +123,10 @@ class RulesetServicer(ruleset_service_pb2_grpc.RulesetServiceServicer):
         if not request.scenario.steps:
             raise InvalidArgument("scenario.steps: give at least one step", reason="MISSING_FIELD",
                                   fields=[("scenario.steps", "is required")])
+        if len(request.scenario.steps) > MAX_STEPS:
+            raise InvalidArgument(f"scenario.steps: at most {MAX_STEPS} steps in one simulation, got "
+                                  f"{len(request.scenario.steps)}", reason="SCENARIO_TOO_LONG",
+                                  fields=[("scenario.steps", f"at most {MAX_STEPS}")])
         if request.HasField("source"):
             with simulation_version(source_of(request.source)) as (compiled, callouts):
                 return simulate(compiled, request.scenario, clock=self.clock, callouts=callouts)
