@@ -120,7 +120,8 @@ def _source(
     channels: Channels,
 ) -> Source:
     if definition.WhichOneof("source") == "target":
-        return RemoteSource(definition.name, channels.stub(definition.target), definition.parameters)
+        return RemoteSource(definition.name, channels.stub(definition.target, settings.breaker_reset),
+                            definition.parameters)
     plugin = plugins[definition.plugin]()
     plugin.initialize(definition.parameters)
     return PluginSource(definition.name, plugin, definition.parameters, settings.max_concurrency)

@@ -17,11 +17,20 @@ class Channels:
     def __init__(self) -> None:
         self._channels: dict[str, grpc.Channel] = {}
 
-    def stub(self, target: str) -> callout_service_pb2_grpc.CalloutServiceStub:
-        """Return a CalloutService stub on the target's channel, opening the channel on first use."""
+    def stub(self, target: str, reconnect_within: float) -> callout_service_pb2_grpc.CalloutServiceStub:
+        """Return a CalloutService stub on the target's channel, opening the channel on first use.
+
+        A channel that lost its server tries to reconnect at least every `reconnect_within` seconds (the
+        callout's breaker_reset; the first callout of a target sets it): gRPC's default backoff grows to two
+        minutes, so a half-open breaker's probe would find the channel still waiting long after the server
+        came back."""
         channel = self._channels.get(target)
         if channel is None:
-            channel = self._channels[target] = grpc.insecure_channel(target)
+            backoff_ms = max(100, int(reconnect_within * 1000))
+            channel = self._channels[target] = grpc.insecure_channel(target, options=[
+                ("grpc.initial_reconnect_backoff_ms", min(1000, backoff_ms)),
+                ("grpc.min_reconnect_backoff_ms", min(1000, backoff_ms)),
+                ("grpc.max_reconnect_backoff_ms", backoff_ms)])
         return callout_service_pb2_grpc.CalloutServiceStub(channel)
 
     def close(self) -> None:
