@@ -1,23 +1,26 @@
-"""Engine benchmark: compiled segment conditions against hand-written Python on the same seeded workload.
+"""Engine benchmark: compiled segment conditions against hand-written Python on a varied, seeded workload.
 
     python -m benchmarks.bench_engine [--quick] [--out benchmarks/results/engine.json]
 
-Measures, in one run: ns per rule evaluation for compile_segments (one generated function for all rules)
-and for a hand-written lambda per rule (the baseline, checked to give identical results on every session),
-compile time cold and cached, tracemalloc peak of one evaluation as the segment count grows, the cost of
-one event as rules listening to other events grow, and opt-in tracing: "explain off" is the normal evaluation
-(compare it with a results file from before explain existed: `python -m benchmarks.compare OLD NEW`), "explain
-on" the cost of rules.explain per evaluation, as a ratio. Writes JSON and a PNG of the scaling curves next to it.
-
-The baseline lambdas are what a careful person writes for SQL conditions in Python: read each attribute
-with `row.get`, test for None where SQL's NULL would make the comparison unknown, and accept only TRUE.
+Measures, in one run, on benchmarks/engine_workload.py (200 random AND/OR/NOT rules of ~5 leaf tests over 32
+attributes: comparisons, =, IN, BETWEEN, LIKE prefixes, arithmetic, division, NULL tests, COALESCE, lists):
+- evaluation: ns per rule for compile_segments (one generated function) against two hand-written baselines,
+  one function per rule and one function for all rules reading every attribute once, all three checked to
+  give identical bits on every session;
+- compile: 200 rules cold (caches cleared) against pure-Python sqlglot merely parsing the same 200 texts in
+  this process, the same text again (cached), respelt (code cache), and 10,000 rules (50 flowcharts of 200);
+- incremental resegmentation: cost against the fraction of the 32 attributes changed since the last one;
+- tracemalloc peak of one evaluation as segments grow, one event's cost as rules on other events grow, and
+  opt-in tracing (explain off/on). Writes JSON and a PNG of the curves next to it.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import importlib.machinery
 import json
+import os
 import platform
 import random
 import sys
@@ -26,145 +29,11 @@ import tracemalloc
 from pathlib import Path
 from typing import Callable
 
-from segflow.rules import (Attribute, RuleIndex, Schema, clear_cache, compile_expression, compile_segments, explain,
-                   explain_segments)
+from benchmarks.engine_workload import SCHEMA, Rule, make_rules, make_sessions, one_function, per_rule_functions
+from segflow.rules import (RuleIndex, clear_cache, compile_expression, compile_segments, explain,
+                           explain_segments)
 
 SEED = 20240501
-INTS = [f"i{n}" for n in range(10)]
-DOUBLES = [f"d{n}" for n in range(6)]
-STRINGS = [f"s{n}" for n in range(8)]
-BOOLS = [f"b{n}" for n in range(3)]
-LISTS = [f"l{n}" for n in range(3)]
-SCHEMA = Schema(attributes={**{n: Attribute("int") for n in INTS}, **{n: Attribute("double") for n in DOUBLES},
-                            **{n: Attribute("string") for n in STRINGS}, **{n: Attribute("bool") for n in BOOLS},
-                            **{n: Attribute("list") for n in LISTS}})
-WORDS = ["web_home", "web_cart", "app_home", "app_search", "store", "call_centre"]
-TAGS = [f"t{n}" for n in range(10)]
-THRESHOLDS = [10, 25, 50, 75]
-NULL_RATE = 0.15
-
-Rule = tuple[str, Callable[[dict], bool]]  # SQL condition, hand-written equivalent (True only when TRUE)
-
-
-# -- workload ---------------------------------------------------------------------------------------------
-def make_sessions(rng: random.Random, count: int) -> list[dict]:
-    """Sessions of 30 attributes; each is NULL with NULL_RATE (half absent, half present as None)."""
-    makers = {**{n: lambda: rng.randint(0, 100) for n in INTS},
-              **{n: lambda: round(rng.uniform(0, 1000), 2) for n in DOUBLES},
-              **{n: lambda: rng.choice(WORDS) for n in STRINGS},
-              **{n: lambda: rng.random() < 0.5 for n in BOOLS},
-              **{n: lambda: rng.sample(TAGS, rng.randint(0, 4)) for n in LISTS}}
-    sessions = []
-    for _ in range(count):
-        session = {}
-        for name, make in makers.items():
-            if rng.random() >= NULL_RATE:
-                session[name] = make()
-            elif rng.random() < 0.5:
-                session[name] = None
-        sessions.append(session)
-    return sessions
-
-
-def _words(rng: random.Random, k: int) -> tuple[list[str], str]:
-    chosen = rng.sample(WORDS, k)
-    return chosen, ", ".join(f"'{w}'" for w in chosen)
-
-
-# Each template draws its parameters and returns (SQL, hand-written lambda). Small parameter pools make
-# rules share subconditions, as real segment definitions do (country = 'FR' appears in many of them).
-def _compare(rng):
-    a, c, op = rng.choice(INTS), rng.choice(THRESHOLDS), rng.choice([">", ">=", "<"])
-    if op == ">":
-        return f"{a} > {c}", lambda r: (v := r.get(a)) is not None and v > c
-    if op == ">=":
-        return f"{a} >= {c}", lambda r: (v := r.get(a)) is not None and v >= c
-    return f"{a} < {c}", lambda r: (v := r.get(a)) is not None and v < c
-
-
-def _and(rng):
-    a, c, s, w = rng.choice(INTS), rng.choice(THRESHOLDS), rng.choice(STRINGS), rng.choice(WORDS)
-    return f"{a} >= {c} AND {s} = '{w}'", lambda r: (v := r.get(a)) is not None and v >= c and r.get(s) == w
-
-
-def _in(rng):
-    s, (chosen, sql) = rng.choice(STRINGS), _words(rng, 3)
-    members = frozenset(chosen)
-    return f"{s} IN ({sql})", lambda r: r.get(s) in members
-
-
-def _not_in(rng):
-    s, (chosen, sql) = rng.choice(STRINGS), _words(rng, 2)
-    members = frozenset(chosen)
-    return f"{s} NOT IN ({sql})", lambda r: (v := r.get(s)) is not None and v not in members
-
-
-def _between(rng):
-    d, low = rng.choice(DOUBLES), rng.choice([100, 250, 500])
-    high = low + 300
-    return f"{d} BETWEEN {low} AND {high}", lambda r: (v := r.get(d)) is not None and low <= v <= high
-
-
-def _like(rng):
-    s, prefix = rng.choice(STRINGS), rng.choice(["web", "app", "call"])
-    return f"{s} LIKE '{prefix}%'", lambda r: (v := r.get(s)) is not None and v.startswith(prefix)
-
-
-def _null_check(rng):
-    a = rng.choice(INTS + STRINGS)
-    if rng.random() < 0.5:
-        return f"{a} IS NULL", lambda r: r.get(a) is None
-    return f"{a} IS NOT NULL", lambda r: r.get(a) is not None
-
-
-def _arithmetic(rng):
-    d, a, c = rng.choice(DOUBLES), rng.choice(INTS), rng.choice([300, 600, 900])
-    return (f"{d} * 1.2 + {a} > {c}",
-            lambda r: (x := r.get(d)) is not None and (y := r.get(a)) is not None and x * 1.2 + y > c)
-
-
-def _list_member(rng):
-    lst, tag = rng.choice(LISTS), rng.choice(TAGS)
-    return f"ARRAY_CONTAINS({lst}, '{tag}')", lambda r: (v := r.get(lst)) is not None and tag in v
-
-
-def _not_or(rng):
-    a, c, s, w = rng.choice(INTS), rng.choice(THRESHOLDS), rng.choice(STRINGS), rng.choice(WORDS)
-    # NOT (p OR q) is TRUE only when both p and q are FALSE (neither may be NULL).
-    return (f"NOT ({a} > {c} OR {s} = '{w}')",
-            lambda r: (x := r.get(a)) is not None and x <= c and (y := r.get(s)) is not None and y != w)
-
-
-def _nested(rng):
-    a, c, b = rng.choice(INTS), rng.choice(THRESHOLDS), rng.choice(BOOLS)
-    d, c2, s, (chosen, sql) = rng.choice(DOUBLES), rng.choice([200, 400]), rng.choice(STRINGS), _words(rng, 2)
-    members = frozenset(chosen)
-    return (f"({a} > {c} AND {b}) OR ({d} < {c2} AND {s} IN ({sql}))",
-            lambda r: ((x := r.get(a)) is not None and x > c and r.get(b) is True)
-            or ((y := r.get(d)) is not None and y < c2 and r.get(s) in members))
-
-
-def _booleans(rng):
-    b1, b2 = rng.sample(BOOLS, 2)
-    return f"{b1} AND NOT {b2}", lambda r: r.get(b1) is True and r.get(b2) is False
-
-
-def _coalesce(rng):
-    a, c = rng.choice(INTS), rng.choice(THRESHOLDS)
-    return f"COALESCE({a}, 0) >= {c}", lambda r: (v if (v := r.get(a)) is not None else 0) >= c
-
-
-def _size(rng):
-    lst, n = rng.choice(LISTS), rng.randint(1, 3)
-    return f"SIZE({lst}) >= {n}", lambda r: (v := r.get(lst)) is not None and len(v) >= n
-
-
-TEMPLATES = [_compare, _and, _in, _not_in, _between, _like, _null_check, _arithmetic, _list_member, _not_or,
-             _nested, _booleans, _coalesce, _size]
-
-
-def make_rules(rng: random.Random, count: int) -> list[Rule]:
-    return [TEMPLATES[i % len(TEMPLATES)](rng) for i in range(count)]
 
 
 # -- measurements ---------------------------------------------------------------------------------------
@@ -183,69 +52,132 @@ def best_ns(run: Callable[[], None], repeats: int) -> int:
         gc.enable()
 
 
-def baseline_bits(lambdas: list[tuple[int, Callable]], session: dict) -> int:
-    bits = 0
-    for bit, condition in lambdas:
-        if condition(session):
-            bits |= bit
-    return bits
-
-
 def measure_evaluation(rules: list[Rule], sessions: list[dict], repeats: int) -> dict:
-    conditions = {f"seg{i}": sql for i, (sql, _) in enumerate(rules)}
-    segments = compile_segments(conditions, SCHEMA)
-    lambdas = [(1 << i, fn) for i, (_, fn) in enumerate(rules)]
-    per_rule = [(1 << i, compile_expression(sql, SCHEMA).test) for i, (sql, _) in enumerate(rules)]
+    segments = compile_segments(conditions_of(rules), SCHEMA)
+    per_rule = list(enumerate(per_rule_functions(rules)))
+    all_rules = one_function(rules)
     bits = segments.bits
-    expected = [baseline_bits(lambdas, s) for s in sessions]
-    assert [bits(s) for s in sessions] == expected, "segflow and the hand-written lambdas disagree"
-    assert [_per_rule_bits(per_rule, s) for s in sessions] == expected
 
+    def per_rule_bits(session: dict) -> int:
+        result = 0
+        for i, rule in per_rule:
+            if rule(session):
+                result |= 1 << i
+        return result
+
+    expected = [all_rules(s) for s in sessions]
+    assert [per_rule_bits(s) for s in sessions] == expected, "the two hand-written baselines disagree"
+    assert [bits(s) for s in sessions] == expected, "segflow and the hand-written baselines disagree"
     evaluations = len(rules) * len(sessions)
     segflow_ns = best_ns(lambda: [bits(s) for s in sessions], repeats) / evaluations
-    baseline_ns = best_ns(lambda: [baseline_bits(lambdas, s) for s in sessions], repeats) / evaluations
-    single_ns = best_ns(lambda: [_per_rule_bits(per_rule, s) for s in sessions], repeats) / evaluations
+    one_ns = best_ns(lambda: [all_rules(s) for s in sessions], repeats) / evaluations
+    per_rule_ns = best_ns(lambda: [per_rule_bits(s) for s in sessions], repeats) / evaluations
     matched = sum(bin(b).count("1") for b in expected) / evaluations
     return {"segments": len(rules), "sessions": len(sessions), "match_rate": round(matched, 4),
-            "segflow_ns_per_rule": round(segflow_ns, 2), "baseline_ns_per_rule": round(baseline_ns, 2),
-            "segflow_per_rule_evaluators_ns_per_rule": round(single_ns, 2),
-            "ratio_segflow_to_baseline": round(segflow_ns / baseline_ns, 3)}
+            "leaf_tests": sum(r.sql.count(" AND ") + r.sql.count(" OR ") + 1 - r.sql.count(" BETWEEN ")
+                              for r in rules),
+            "segflow_ns_per_rule": round(segflow_ns, 2), "one_function_ns_per_rule": round(one_ns, 2),
+            "function_per_rule_ns_per_rule": round(per_rule_ns, 2),
+            "ratio_to_one_function": round(segflow_ns / one_ns, 3),
+            "ratio_to_function_per_rule": round(segflow_ns / per_rule_ns, 3)}
 
 
-def _per_rule_bits(tests: list[tuple[int, Callable]], session: dict) -> int:
-    bits = 0
-    for bit, test in tests:
-        if test(session, None):
-            bits |= bit
-    return bits
+def conditions_of(rules: list[Rule], offset: int = 0) -> dict[str, str]:
+    return {f"seg{offset + i}": rule.sql for i, rule in enumerate(rules)}
 
 
-def measure_compile(rules: list[Rule]) -> dict:
-    """Cold; the same text again (a redeploy: the finished evaluator is reused); the same rules spelt
-    differently (parsed and checked again, but the generated code is found in the code cache)."""
-    conditions = {f"seg{i}": sql for i, (sql, _) in enumerate(rules)}
-    respelt = {name: f"  {sql}  " for name, sql in conditions.items()}
-    clear_cache()
-    timings = []
-    for variant in (conditions, conditions, respelt):
-        start = time.perf_counter()
-        compile_segments(variant, SCHEMA)
-        timings.append(time.perf_counter() - start)
-    cold, cached, code_cached = timings
-    clear_cache()
+def pure_sqlglot_parse_ms(texts: list[str], repeats: int) -> float:
+    """Best ms to parse `texts` with pure-Python sqlglot, in this process, even where sqlglotc is installed:
+    sqlglot is imported a second time from its .py files only, then the compiled one is put back."""
+    compiled = {name: module for name, module in sys.modules.items() if name.split(".")[0] == "sqlglot"}
+    package = os.path.dirname(compiled["sqlglot"].__file__)
+    site = os.path.dirname(package)
+    source_only = importlib.machinery.FileFinder.path_hook(
+        (importlib.machinery.SourceFileLoader, importlib.machinery.SOURCE_SUFFIXES))
+
+    def hook(path: str):
+        if path != site and not path.startswith(package):
+            raise ImportError(path)
+        return source_only(path)
+
+    def forget_finders():
+        for path in [p for p in sys.path_importer_cache if p == site or p.startswith(package)]:
+            del sys.path_importer_cache[path]
+    for name in compiled:
+        del sys.modules[name]
+    sys.path_hooks.insert(0, hook)
+    forget_finders()
+    try:
+        import sqlglot
+        assert sqlglot.parser.__file__.endswith(".py"), "could not import pure-Python sqlglot"
+        return min(_timed(lambda: [sqlglot.parse_one(t) for t in texts]) for _ in range(repeats)) * 1e3
+    finally:
+        sys.path_hooks.remove(hook)
+        forget_finders()
+        for name in [n for n in sys.modules if n.split(".")[0] == "sqlglot"]:
+            del sys.modules[name]
+        sys.modules.update(compiled)
+
+
+def _timed(run: Callable[[], object]) -> float:
     start = time.perf_counter()
-    for sql, _ in rules:
-        compile_expression(sql, SCHEMA)
-    single = (time.perf_counter() - start) / len(rules)
-    return {"segments": len(rules), "cold_ms": round(cold * 1e3, 2), "cached_ms": round(cached * 1e3, 4),
-            "code_cached_ms": round(code_cached * 1e3, 2), "single_expression_cold_ms": round(single * 1e3, 3)}
+    run()
+    return time.perf_counter() - start
+
+
+def measure_compile(rules: list[Rule], big: list[Rule], repeats: int) -> dict:
+    """Cold (caches cleared, best of `repeats`) against pure sqlglot parsing the same texts; the same text
+    again (a redeploy: the finished evaluator is reused); the same rules spelt differently (parsed and checked
+    again, the generated code found in the code cache); 10,000 rules as 50 flowcharts of 200, cold."""
+    conditions = conditions_of(rules)
+    respelt = {name: f"  {sql}  " for name, sql in conditions.items()}
+    parse_ms = pure_sqlglot_parse_ms(list(conditions.values()), repeats)
+    cold = []
+    for _ in range(repeats):
+        clear_cache()
+        cold.append(_timed(lambda: compile_segments(conditions, SCHEMA)))
+    cached = _timed(lambda: compile_segments(conditions, SCHEMA))
+    code_cached = _timed(lambda: compile_segments(respelt, SCHEMA))
+    clear_cache()
+    charts = [conditions_of(big[i:i + 200], i) for i in range(0, len(big), 200)]
+    big_s = _timed(lambda: [compile_segments(chart, SCHEMA) for chart in charts])
+    clear_cache()
+    single = _timed(lambda: [compile_expression(r.sql, SCHEMA) for r in rules]) / len(rules)
+    cold_ms = min(cold) * 1e3
+    return {"segments": len(rules), "cold_ms": round(cold_ms, 2), "pure_sqlglot_parse_ms": round(parse_ms, 2),
+            "ratio_cold_to_parse": round(cold_ms / parse_ms, 3), "cached_ms": round(cached * 1e3, 4),
+            "code_cached_ms": round(code_cached * 1e3, 2), "big_rules": len(big),
+            "big_cold_ms": round(big_s * 1e3, 1), "big_to_cold_ratio": round(big_s * 1e3 / cold_ms, 1),
+            "single_expression_cold_ms": round(single * 1e3, 3)}
+
+
+def measure_incremental(rules: list[Rule], sessions: list[dict], fractions: list[float], repeats: int) -> list[dict]:
+    """Resegmentation after a fraction of the attributes changed: incremental against full evaluation."""
+    segments = compile_segments(conditions_of(rules), SCHEMA)
+    names = sorted(SCHEMA.attributes)
+    replacement = make_sessions(random.Random(SEED + 2), len(sessions))
+    results = []
+    full_ns = best_ns(lambda: [segments.bits(s) for s in sessions], repeats) / len(sessions)
+    for fraction in fractions:
+        changed = names[:round(fraction * len(names))]
+        pairs = []
+        for session, other in zip(sessions, replacement):
+            _, memo = segments.incremental(session, None, None)
+            after = {**session, **{n: other.get(n) for n in changed}}
+            assert segments.incremental(after, None, memo)[0] == segments.bits(after)
+            pairs.append((after, memo))
+        ns = best_ns(lambda: [segments.incremental(after, None, memo) for after, memo in pairs],
+                     repeats) / len(pairs)
+        results.append({"fraction_changed": fraction, "attributes_changed": len(changed),
+                        "ns_per_resegment": round(ns), "full_ns": round(full_ns),
+                        "ratio_to_full": round(ns / full_ns, 3)})
+    return results
 
 
 def measure_memory(rng_seed: int, counts: list[int], session: dict) -> list[dict]:
     results = []
     for count in counts:
-        segments = compile_segments({f"seg{i}": sql for i, (sql, _) in
-                                     enumerate(make_rules(random.Random(rng_seed), count))}, SCHEMA)
+        segments = compile_segments(conditions_of(make_rules(random.Random(rng_seed), count)), SCHEMA)
         segments.bits(session)  # warm: first-call allocations are not per-evaluation costs
         tracemalloc.start()
         before = tracemalloc.get_traced_memory()[0]
@@ -260,8 +192,8 @@ def measure_memory(rng_seed: int, counts: list[int], session: dict) -> list[dict
 
 def measure_event_index(rules: list[Rule], sessions: list[dict], others: list[int], repeats: int) -> list[dict]:
     """Per-event cost (look up the event's rules, evaluate each) as rules on other events grow."""
-    listening = [(f"r{i}", compile_expression(sql, SCHEMA).evaluate) for i, (sql, _) in enumerate(rules[:20])]
-    unrelated = compile_expression(rules[0][0], SCHEMA).evaluate
+    listening = [(f"r{i}", compile_expression(r.sql, SCHEMA).evaluate) for i, r in enumerate(rules[:20])]
+    unrelated = compile_expression(rules[0].sql, SCHEMA).evaluate
     results = []
     for count in others:
         index = RuleIndex([(rid, ["add_to_cart"], ev) for rid, ev in listening]
@@ -280,8 +212,8 @@ def measure_event_index(rules: list[Rule], sessions: list[dict], others: list[in
 def measure_explain(rules: list[Rule], sessions: list[dict], repeats: int) -> dict:
     """ns per evaluation with tracing off (the normal call, untouched by explain) and on, per rule and for one
     flowchart; the explained values are checked against the evaluators first."""
-    evaluators = [compile_expression(sql, SCHEMA) for sql, _ in rules]
-    segments = compile_segments({f"seg{i}": sql for i, (sql, _) in enumerate(rules)}, SCHEMA)
+    evaluators = [compile_expression(r.sql, SCHEMA) for r in rules]
+    segments = compile_segments(conditions_of(rules), SCHEMA)
     assert all(explain(ev, s).value is ev(s) for s in sessions for ev in evaluators)
     assert all({n for n, e in explain_segments(segments, s).items() if e.value is True} == segments(s)
                for s in sessions)
@@ -306,7 +238,14 @@ def plot(results: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (memory, events) = plt.subplots(1, 2, figsize=(11, 4))
+    fig, (incremental, memory, events) = plt.subplots(1, 3, figsize=(15, 4))
+    rows = results["incremental"]
+    incremental.plot([100 * r["fraction_changed"] for r in rows], [r["ns_per_resegment"] / 1000 for r in rows],
+                     marker="o", label="incremental")
+    incremental.axhline(rows[0]["full_ns"] / 1000, linestyle="--", label="full evaluation")
+    incremental.set(title="Resegmentation, 200 segments", xlabel="% of the 32 attributes changed",
+                    ylabel="µs per resegmentation", ylim=(0, None))
+    incremental.legend()
     rows = results["memory"]
     counts = [r["segments"] for r in rows]
     memory.plot(counts, [r["peak_bytes"] for r in rows], marker="o", label="tracemalloc peak")
@@ -331,14 +270,17 @@ def main(argv: list[str] | None = None) -> dict:
     session_count, repeats = (2_000, 3) if args.quick else (10_000, 5)
     memory_counts = [50, 200, 1_000] if args.quick else [50, 100, 200, 500, 1_000]
     other_counts = [0, 100, 1_000, 10_000]
+    fractions = [0.0, 0.03, 0.1, 0.25, 0.5, 1.0]
 
     rng = random.Random(SEED)
     sessions = make_sessions(rng, session_count)
     rules = make_rules(rng, 200)
+    big = make_rules(random.Random(SEED + 1), 2_000 if args.quick else 10_000)
     results = {
         "benchmark": "engine", "seed": SEED, "quick": args.quick, "python": platform.python_version(),
         "evaluation": measure_evaluation(rules, sessions, repeats),
-        "compile": measure_compile(rules),
+        "compile": measure_compile(rules, big, repeats),
+        "incremental": measure_incremental(rules, sessions[:1_000], fractions, repeats),
         "memory": measure_memory(SEED, memory_counts, sessions[0]),
         "event_index": measure_event_index(rules, sessions[:2_000], other_counts, repeats),
         "explain": measure_explain(rules, sessions[:100 if args.quick else 200], repeats),
@@ -353,17 +295,22 @@ def main(argv: list[str] | None = None) -> dict:
 
 def report(results: dict) -> None:
     e, c = results["evaluation"], results["compile"]
-    print(f"engine benchmark: {e['segments']} segment conditions x {e['sessions']} sessions, seed {results['seed']}"
-          f" (TRUE for {e['match_rate']:.1%} of evaluations)\n")
-    print(f"{'evaluation':<46}{'ns per rule':>12}")
-    print(f"{'  segflow compile_segments (one function)':<46}{e['segflow_ns_per_rule']:>12.1f}")
-    print(f"{'  hand-written lambda per rule (baseline)':<46}{e['baseline_ns_per_rule']:>12.1f}")
-    print(f"{'  segflow compile_expression per rule (ev.test)':<46}"
-          f"{e['segflow_per_rule_evaluators_ns_per_rule']:>12.1f}")
-    print(f"{'  ratio segflow / baseline':<46}{e['ratio_segflow_to_baseline']:>12.3f}")
-    print(f"\ncompile {c['segments']} segments: cold {c['cold_ms']} ms, cached (same text) {c['cached_ms']} ms, "
-          f"respelt (code cache hit) {c['code_cached_ms']} ms; one expression cold "
-          f"{c['single_expression_cold_ms']} ms")
+    print(f"engine benchmark: {e['segments']} varied segment conditions ({e['leaf_tests']} leaf tests) x "
+          f"{e['sessions']} sessions, seed {results['seed']} (TRUE for {e['match_rate']:.1%} of evaluations)\n")
+    print(f"{'evaluation (identical bits, all three)':<50}{'ns per rule':>12}")
+    print(f"{'  segflow compile_segments (one function)':<50}{e['segflow_ns_per_rule']:>12.1f}")
+    print(f"{'  hand-written: one function for all rules':<50}{e['one_function_ns_per_rule']:>12.1f}")
+    print(f"{'  hand-written: one function per rule':<50}{e['function_per_rule_ns_per_rule']:>12.1f}")
+    print(f"{'  ratio segflow / one function for all rules':<50}{e['ratio_to_one_function']:>12.3f}")
+    print(f"{'  ratio segflow / one function per rule':<50}{e['ratio_to_function_per_rule']:>12.3f}")
+    print(f"\ncompile {c['segments']} segments cold {c['cold_ms']} ms = {c['ratio_cold_to_parse']}x pure-Python "
+          f"sqlglot parsing them ({c['pure_sqlglot_parse_ms']} ms); cached (same text) {c['cached_ms']} ms; "
+          f"respelt (code cache hit) {c['code_cached_ms']} ms; {c['big_rules']} rules cold {c['big_cold_ms']} ms "
+          f"= {c['big_to_cold_ratio']}x the 200; one expression cold {c['single_expression_cold_ms']} ms")
+    print("\nincremental resegmentation, µs (full evaluation " +
+          f"{results['incremental'][0]['full_ns'] / 1000:.1f}): " +
+          ", ".join(f"{r['fraction_changed']:.0%} changed {r['ns_per_resegment'] / 1000:.1f} ({r['ratio_to_full']}x)"
+                    for r in results["incremental"]))
     print("\npeak tracemalloc bytes of one evaluation (result int size): " +
           ", ".join(f"{r['segments']} segs {r['peak_bytes']} B ({r['bitset_bytes']} B)" for r in results["memory"]))
     print("ns per event (20 rules on it) as rules on other events grow: " +

@@ -40,12 +40,12 @@ _OPCODES = frozenset(dis.opmap[name] for name in (
     "RETURN_VALUE", "RETURN_CONST", "LOAD_NAME", "STORE_NAME", "MAKE_FUNCTION", "LOAD_FAST", "LOAD_FAST_CHECK",
     "STORE_FAST", "LOAD_FAST_LOAD_FAST", "STORE_FAST_LOAD_FAST", "STORE_FAST_STORE_FAST", "LOAD_GLOBAL",
     "LOAD_ATTR", "LOAD_METHOD", "PRECALL", "CALL", "BINARY_OP", "UNARY_NOT", "UNARY_NEGATIVE", "TO_BOOL",
-    "COMPARE_OP", "IS_OP", "CONTAINS_OP", "BUILD_TUPLE", "BUILD_SET", "SET_UPDATE", "JUMP_FORWARD",
+    "COMPARE_OP", "IS_OP", "CONTAINS_OP", "UNPACK_SEQUENCE", "BUILD_TUPLE", "BUILD_SET", "SET_UPDATE", "JUMP_FORWARD",
     "JUMP_IF_FALSE_OR_POP", "JUMP_IF_TRUE_OR_POP", "POP_JUMP_FORWARD_IF_FALSE", "POP_JUMP_FORWARD_IF_TRUE",
     "POP_JUMP_FORWARD_IF_NONE", "POP_JUMP_FORWARD_IF_NOT_NONE", "POP_JUMP_IF_FALSE", "POP_JUMP_IF_TRUE",
     "POP_JUMP_IF_NONE", "POP_JUMP_IF_NOT_NONE", "NOT_TAKEN", "LOAD_SMALL_INT",
 ) if name in dis.opmap)
-_GENERATED_NAME = re.compile(r"(row|ctx|want|attr|param|b|_U|[amp]\d+|_t\d+|_K\d+)\Z")
+_GENERATED_NAME = re.compile(r"(row|ctx|want|attr|param|b|_U|[ampw]\d+|_t\d+|_K\d+)\Z")
 _ATTRIBUTES = frozenset({"get", "startswith", "endswith", "event_params"} | CONTEXT_MEMBERS)
 _NAMES = frozenset(HELPERS) | _ATTRIBUTES | {FUNCTION}
 _CONSTANTS = (str, int, float, bool, type(None))

@@ -72,10 +72,11 @@ class Generator:
         return self._module([(root, TRUE)], lambda i, code: f"return {code}", "")
 
     def segments(self, roots: list[Node], gated: bool = False) -> str:
-        """`gated`: the function takes `want`, an int, and evaluates only the roots whose bit is set in it."""
+        """`gated`: the function takes `want`, bytes of one 0 or 1 per root, and evaluates only the roots
+        with a 1 (unpacked into locals, so skipping a root costs one local test)."""
         def statement(i: int, code: str) -> str:
             bit = 1 << i if i < 64 else f"(1 << {i})"  # 1 << 9999 written out is 3,010 digits
-            return f"if {f'want & {bit} and ' if gated else ''}{code}:\n        b |= {bit}"
+            return f"if {f'w{i} and ' if gated else ''}{code}:\n        b |= {bit}"
         return self._module([(root, TRUE) for root in roots], statement, "return b", gated)
 
     def _module(self, roots: list[tuple[Node, str]], statement: Callable[[int, str], str], tail: str,
@@ -88,7 +89,7 @@ class Generator:
             self.pending, self.unconditional = [], not gated  # gated: every root may be skipped
             code = self.emit(node, mode)
             body += self.pending + [statement(i, code)]
-        prologue = []
+        prologue = [f"{''.join(f'w{i}, ' for i in range(len(roots)))}= want"] if gated else []
         if self.uses_context or any(kind == "param" for kind, _ in self.leaves):
             prologue.append("if ctx is None:\n        ctx = _CTX")
         # Binding the bound method once pays off from the third read; below that a method call is cheaper.
@@ -108,7 +109,7 @@ class Generator:
         lines = "\n    ".join(prologue + body)
         if len(lines) > MAX_SOURCE_CHARS:
             raise TooComplex(f"generated function of {len(lines)} characters")
-        signature = f"def {FUNCTION}(row, ctx=None{', want=-1' if gated else ''}):"
+        signature = f"def {FUNCTION}(row, ctx{', want' if gated else '=None'}):"
         return "\n".join([f"# {self.header}", *definitions, signature, f"    {lines}", ""])
 
     # -- the shared-subexpression machinery ------------------------------------------------------------

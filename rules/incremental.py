@@ -11,6 +11,8 @@ membership always equals a full evaluation, whatever happened to the session in 
 
 from __future__ import annotations
 
+from itertools import compress, count
+from operator import is_not
 from typing import Any, Callable, Mapping, NamedTuple
 
 from segflow.rules.context import DEFAULT_CONTEXT, EvalContext
@@ -29,6 +31,7 @@ class Dependencies(NamedTuple):
     reads: tuple[tuple[str, tuple, bool], ...]  # (context member, literal arguments, called)
     read_masks: tuple[int, ...]
     volatile: int  # segments evaluated every time
+    segments: int
 
 
 class Memo(NamedTuple):
@@ -62,7 +65,7 @@ def dependencies(roots: tuple[Node, ...]) -> Dependencies:
                 volatile |= bit
             stack.extend(node.args)
     return Dependencies(tuple(attributes), tuple(attributes.values()), tuple(reads), tuple(reads.values()),
-                        volatile)
+                        volatile, len(roots))
 
 
 def snapshot(deps: Dependencies, values: Mapping[str, Any], ctx: EvalContext) -> tuple:
@@ -77,20 +80,33 @@ def changed(deps: Dependencies, old: tuple, new: tuple) -> int:
     """The mask of segments reading an input that differs between two snapshots."""
     want = 0
     for masks, values, types in ((deps.attribute_masks, 0, 1), (deps.read_masks, 2, 3)):
-        for mask, a, b, type_a, type_b in zip(masks, old[values], new[values], old[types], new[types]):
-            if a is not b and (type_a is not type_b or a != b):
-                want |= mask
+        before, after = old[values], new[values]
+        # Values are never changed in place, so an input still holding the same object is unchanged.
+        for i in compress(count(), map(is_not, before, after)):
+            if old[types][i] is not new[types][i] or before[i] != after[i]:
+                want |= masks[i]
     return want
 
 
-def evaluate(bits: Callable, subset: Callable[[Mapping, EvalContext | None, int], int], deps: Dependencies,
+_FLAGS = bytes.maketrans(b"01", b"\x00\x01")
+
+
+def flags(want: int, count: int) -> bytes:
+    """`want` as one byte per segment, 1 where its bit is set (what the gated function unpacks)."""
+    return f"{want:0{count}b}"[::-1].encode().translate(_FLAGS)
+
+
+def evaluate(bits: Callable, subset: Callable[[Mapping, EvalContext | None, bytes], int], deps: Dependencies,
              values: Mapping[str, Any], ctx: EvalContext | None, memo: Memo | None) -> tuple[int, Memo]:
     """(membership bits, the memo for next time): `bits(values, ctx)` in full without a memo, else
     `subset(values, ctx, want)` for the segments whose inputs changed, merged into the remembered bits."""
     now = snapshot(deps, values, ctx if ctx is not None else DEFAULT_CONTEXT)
-    if memo is None:
-        result = bits(values, ctx)
+    want = -1 if memo is None else deps.volatile if now == memo.snapshot else \
+        deps.volatile | changed(deps, memo.snapshot, now)
+    if not want:
+        result = memo.bits
+    elif want < 0 or want.bit_count() > deps.segments // 2:
+        result = bits(values, ctx)  # the full function shares more work than the gated one
     else:
-        want = deps.volatile if now == memo.snapshot else deps.volatile | changed(deps, memo.snapshot, now)
-        result = memo.bits if not want else (memo.bits & ~want) | subset(values, ctx, want)
+        result = (memo.bits & ~want) | subset(values, ctx, flags(want, deps.segments))
     return result, Memo(now, result)

@@ -52,8 +52,9 @@ class SegmentEvaluator:
             self._dependencies = dependencies(self.roots)
         return incremental.evaluate(self.bits, self.subset, self._dependencies, values, ctx, memo)
 
-    def subset(self, values: Mapping[str, Any], ctx: EvalContext | None, want: int) -> int:
-        """The bits of the segments in `want` only (a second generated function, compiled on first use)."""
+    def subset(self, values: Mapping[str, Any], ctx: EvalContext | None, want: bytes) -> int:
+        """The bits of the segments whose byte in `want` is 1 (rules.incremental.flags) only: a second
+        generated function, compiled on first use."""
         if self._subset is None:
             source = Generator(f"segflow segments subset: {self.digest}").segments(list(self.roots), gated=True)
             self._subset = load(source, f"segments subset {self.digest}")[0]
