@@ -41,16 +41,17 @@ class Recall:
         self.store = store
 
     def identify(self, compiled: CompiledRuleset, sources: ProfileSources | None, session: SessionState,
-                 deadline: float | None, advise: Callable[[str, str], None]) -> None:
-        """Recall the customer the session now belongs to (a no-op while anonymous or already recalled)."""
+                 deadline: float | None, advise: Callable[[str, str], None]) -> bool:
+        """Recall the customer the session now belongs to; False (nothing done) while anonymous or when the
+        customer's memory is already the session's."""
         memory = memory_of(compiled, session)
         if memory is None:
-            return
+            return False
         names = compiled.profile_attributes
         memory.sync(session.attributes, names)
         level, customer = session.audience_level, session.customer_id
         if not customer or (memory.audience_level, memory.customer_id) == (level, customer):
-            return
+            return False
         stored = self.store.load(level, customer) if self.store is not None else None
         profile = recalled(compiled, level, customer, stored)
         sourced = sources.load(session, deadline, advise) if sources is not None else {}
@@ -67,6 +68,7 @@ class Recall:
             session.attributes[name] = profile.attributes.get(name, compiled.defaults.get(name))
             profile.attributes[name] = session.attributes[name]
         session.memory = profile
+        return True
 
     def commit(self, compiled: CompiledRuleset, session: SessionState, now: datetime) -> ProfileRecord | None:
         """Take the call's changes into the memory; the record to write when an identified customer's changed.

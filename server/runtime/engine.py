@@ -82,7 +82,7 @@ class Engine:
             decision = Decision(session, version, now, explain=request.explain, notes=notes)
             session.ruleset_version = version
             ctx = self._context(active, session, now, deadline, decision)
-            self.recall.identify(compiled, active.profiles, session, deadline, decision.advise)
+            self._recall(active, ctx, decision)
             resegment(compiled, ctx, decision)
             decision.profile = self.recall.commit(compiled, session, now)
             response = pb.StartSessionResponse(
@@ -288,8 +288,14 @@ class Engine:
         session.audience_ids = ids
         decision.identify()
         self.journeys.journeys_of(session)  # an identified visitor's anonymous journeys become the customer's
-        self.recall.identify(active.compiled, active.profiles, session, ctx.deadline, decision.advise)
+        self._recall(active, ctx, decision)
         resegment(active.compiled, ctx, decision)
+
+    def _recall(self, active: ActiveVersion, ctx: SessionContext, decision: Decision) -> None:
+        """Recall the identified customer's memory; patterns it makes met (with an anonymous visit's counts)
+        fire their rules."""
+        if self.recall.identify(active.compiled, active.profiles, ctx.session, ctx.deadline, decision.advise):
+            EventProcessor(active.compiled, ctx, decision, self.journeys.journeys_of).identified()
 
     def _emit(self, decision: Decision) -> None:
         self.recall.save(decision.profile)

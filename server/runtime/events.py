@@ -65,7 +65,7 @@ class EventProcessor:
             return
         self.rules(name, params, depth)
         if remembered and name in self.compiled.patterns_by_event:
-            self.patterns(name, params, depth)
+            self.patterns(self.compiled.patterns_by_event[name], depth, (name, params))
 
     def rules(self, name: str, params: Mapping[str, Any], depth: int) -> None:
         """Run the journey triggers and rules listening to `name` (an event, or `pattern:<name>`)."""
@@ -98,11 +98,18 @@ class EventProcessor:
             decision.event_name = name
         decision.rule_id = ""
 
-    def patterns(self, name: str, params: Mapping[str, Any], depth: int) -> None:
-        """Re-evaluate the patterns counting `name`; those that became met fire rules `on: pattern:<name>`,
-        those no longer met (their window moved on) may become met, and fire, again later."""
+    def identified(self) -> None:
+        """Re-evaluate every pattern once the customer's memory was recalled (an anonymous visit's counts may
+        have just made one met): those met now fire their rules."""
+        if self.compiled.patterns and self.ctx.session.memory is not None:
+            self.patterns(self.compiled.patterns.values(), 0)
+
+    def patterns(self, patterns, depth: int, event: tuple[str, Mapping[str, Any]] | None = None) -> None:
+        """Re-evaluate `patterns` (those counting the event being processed, `event`); those that became met fire
+        rules `on: pattern:<name>`, those no longer met (their window moved on) may become met, and fire, again
+        later."""
         memory = self.ctx.session.memory
-        for pattern in self.compiled.patterns_by_event[name]:
+        for pattern in patterns:
             met = pattern_met(pattern, memory, self.ctx.today)
             if met == (pattern.name in memory.patterns):
                 continue
@@ -118,8 +125,9 @@ class EventProcessor:
             rule_id = self.decision.rule_id
             self.rules(f"pattern:{pattern.name}", {}, depth + 1)
             self.decision.rule_id = rule_id
-            self.ctx.on_event(name, params, self.ctx.session.event_sequence)
-            self.decision.event_name = name
+            if event is not None:
+                self.ctx.on_event(event[0], event[1], self.ctx.session.event_sequence)
+                self.decision.event_name = event[0]
 
     def run(self, action: CompiledAction, depth: int) -> None:
         """Run one action; one whose expression fails is recorded as errored and the rule goes on."""

@@ -108,6 +108,8 @@ def test_anonymous_visit_counts_and_profile_merge_into_the_customers_at_login(me
     assert merged["spent"] == 50.0         # the visit changed it (0 + 20 + 30)
     assert merged["who"] == "c-2@Customer"  # audience.customer_id is the id field itself
     assert {"buyers", "regulars"} <= set(login.segments_entered)  # 1 stored + 2 anonymous purchases
+    fired = [a.rule_id for a in login.actions if a.type == action_pb2.ACTION_TYPE_NOTIFY]
+    assert fired == ["regular-customer"]  # the merge made the pattern met: its rule fires at login
     profile = memory.profile("c-2").profile
     assert {e.event_name: e.count for e in profile.events} == {"purchase": 3, "view": 2}
     # the merge is written: a later visit on another device sees it
