@@ -39,6 +39,14 @@ class RuleError:
     caret: str = ""
     suggestion: str | None = None
 
+    def located(self, file: str, severity: str = "error") -> str:
+        """`FILE:LINE:COLUMN: SEVERITY: PATH: CODE: MESSAGE`, the form editors and CI logs link to, then the
+        expression with a caret under the column (the one diagnostics format of validate, deploy and watch)."""
+        where = f"{file}:{self.line}:{self.column}" if self.line is not None else file
+        hint = f"; did you mean {self.suggestion!r}?" if self.suggestion else ""
+        text = f"{where}: {severity}: {self.path or '<ruleset>'}: {self.code}: {self.message}{hint}"
+        return f"{text}\n{self.caret}" if self.caret else text
+
     def __str__(self) -> str:
         where = self.path or "<expression>"
         if self.line is not None:

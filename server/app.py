@@ -128,8 +128,9 @@ class Service:
     def load_ruleset(self) -> None:
         """Serve the configured file, else the version active when the server last ran, else the example."""
         if self.config.ruleset is not None:
-            self.registry.deploy(Source(yaml=self.config.ruleset.read_text()), "segflow serve",
-                                 f"loaded from {self.config.ruleset}")
+            done = self.registry.load_file(Source(yaml=self.config.ruleset.read_text()), "segflow serve",
+                                           f"loaded from {self.config.ruleset}")
+            log.info("%s: %s", self.config.ruleset, done)
         elif not self.registry.sync():
             # The example only seeds an empty database, never one that other replicas share.
             if self.versions.latest() is not None:

@@ -58,12 +58,7 @@ def serve(args: argparse.Namespace) -> int:
 
 def report(file: str, severity: str, problem) -> None:
     """Print one RuleError to stderr as FILE:LINE:COLUMN, then its expression and caret."""
-    where = f"{file}:{problem.line}:{problem.column}" if problem.line is not None else file
-    hint = f"; did you mean {problem.suggestion!r}?" if problem.suggestion else ""
-    print(f"{where}: {severity}: {problem.path or '<ruleset>'}: {problem.code}: {problem.message}{hint}",
-          file=sys.stderr)
-    if problem.caret:
-        print(problem.caret, file=sys.stderr)
+    print(problem.located(file, severity), file=sys.stderr)
 
 
 def _check_file(file: str, summary=None) -> int:

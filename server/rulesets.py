@@ -134,6 +134,26 @@ class RulesetRegistry:
             self._swap(ActiveVersion(compiled, record.version, started.callouts, started.profiles))
             return Deployment(record, compiled, unchanged=False)
 
+    def load_file(self, source: Source, author: str, comment: str) -> str:
+        """Serve a ruleset file at start, unless that would undo a rollback; returns what was done, for the log.
+
+        The version active when the server last ran is activated first. The file is deployed only when its
+        ruleset was never deployed: one equal to the active version changes nothing, and one equal to an older
+        version (the active one is then a rollback, or a later deploy) is not redeployed by a restart.
+        """
+        self.sync()
+        ruleset, _ = _load(source)
+        digest = ruleset_digest(ruleset)
+        active, known = self.versions.active(), self.versions.with_digest(digest)
+        if active is not None and active.digest == digest:
+            return f"the file is the active version {active.version}: nothing deployed"
+        if active is not None and known is not None:
+            return (f"the file is version {known.version}, but version {active.version} is active (deployed or "
+                    f"rolled back to since): still serving version {active.version}; `segflow deploy` the file "
+                    f"to serve it again")
+        deployment = self.deploy(source, author, comment)
+        return f"deployed the file as version {deployment.version.version}"
+
     def rollback(self, version: int, author: str = "") -> Deployment:
         """Make an earlier version active again (as a new version, so the history stays a straight line)."""
         record = self.versions.get(version)

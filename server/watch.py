@@ -73,7 +73,7 @@ class RulesetWatcher:
             deployment = self.registry.deploy(Source(yaml=text), AUTHOR, f"reloaded from {self.path}")
         except CompileError as exc:
             log.error("%s changed but does not compile; still serving the previous version:\n%s", self.path,
-                      "\n".join(str(error) for error in exc.errors))
+                      "\n".join(error.located(str(self.path)) for error in exc.errors))
             return False
         except ServiceError as exc:
             log.error("%s changed but was not deployed; still serving the previous version: %s", self.path, exc)

@@ -77,6 +77,10 @@ class RulesetVersions:
             return self._all(f"{_SELECT} ORDER BY version DESC LIMIT ?", (limit,))
         return self._all(f"{_SELECT} WHERE version < ? ORDER BY version DESC LIMIT ?", (before_version, limit))
 
+    def with_digest(self, digest: str) -> VersionRecord | None:
+        """The newest version whose ruleset has this digest, or None."""
+        return self._one(f"{_SELECT} WHERE digest = ? ORDER BY version DESC LIMIT 1", (digest,))
+
     def latest(self) -> VersionRecord | None:
         """The newest version, or None when nothing was ever deployed."""
         return self._one(f"{_SELECT} ORDER BY version DESC LIMIT 1", ())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from pathlib import Path
@@ -297,8 +298,38 @@ def test_watch_reloads_a_changed_file_and_ignores_a_broken_one(service, decision
     assert wait_for(lambda: "does not compile" in caplog.text)
     assert all(path in caplog.text for path in ("rules[2].if", "flowcharts[0].segments[0].when",
                                                 "flowcharts[1].segments[0].when"))
+    assert re.search(rf"{re.escape(str(watched))}:\d+:\d+: error: rules\[2\]\.if: unknown_name", caplog.text)
     assert versions() == [2, 1] and big_cart_rules(decisions, "still-2")[0] == 2
 
     watched.write_text(EXAMPLE_RULESET)  # fixed: back to the first content, as a new version
     assert wait_for(lambda: versions() == [3, 2, 1])
     assert big_cart_rules(decisions, "fixed")[0] == 3
+
+
+def test_regression_a_restart_with_the_ruleset_file_does_not_undo_a_rollback(tmp_path, clock, caplog):
+    from segflow.server.app import create_service
+    from segflow.server.config import Config
+
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(EXAMPLE_RULESET)
+    config = Config(address="127.0.0.1:0", data_dir=tmp_path / "data", ruleset=rules, grace_seconds=1)
+
+    def versions_after_start() -> tuple[int, list[int]]:
+        service = create_service(config, clock)
+        try:
+            return service.registry.current().version, [v.version for v in service.versions.list(10)]
+        finally:
+            service.stop(grace=1)
+
+    assert versions_after_start() == (1, [1])
+    assert versions_after_start() == (1, [1])  # the same file again: nothing deployed
+    rules.write_text(RENAMED)
+    assert versions_after_start() == (2, [2, 1])  # a changed file is deployed
+    service = create_service(config, clock)
+    try:
+        service.registry.rollback(1, "ops")  # version 3, the ruleset of version 1
+    finally:
+        service.stop(grace=1)
+    with caplog.at_level("INFO", logger="segflow.server.app"):
+        assert versions_after_start() == (3, [3, 2, 1])  # the file (version 2) does not undo the rollback
+    assert "the file is version 2, but version 3 is active" in caplog.text
