@@ -95,7 +95,8 @@ class BoundedCallout:
         self._slots = threading.BoundedSemaphore(settings.max_concurrency)
         # Guards the cache, the in-flight table and the counters; never held while waiting.
         self._lock = threading.Lock()
-        self._in_flight: dict[tuple, Future] = {}
+        # Calls in flight by key: None until a second identical call comes to wait for the first.
+        self._in_flight: dict[tuple, Future | None] = {}
         self._counts = dict.fromkeys(Outcome, 0)
 
     @property
@@ -111,10 +112,13 @@ class BoundedCallout:
             if value is not _NOT_CACHED:
                 self._counts[Outcome.HIT] += 1
                 return value, Outcome.HIT
-            flight = self._in_flight.get(key)
-            leader = flight is None
+            leader = key not in self._in_flight
             if leader:
-                flight = self._in_flight[key] = Future()
+                self._in_flight[key] = None
+            else:  # follow the call in flight: its future is made by the first follower
+                flight = self._in_flight[key]
+                if flight is None:
+                    flight = self._in_flight[key] = Future()
         if not leader:
             return self._follow(flight, deadline)
         value, outcome = self._default, Outcome.ERROR
@@ -124,9 +128,10 @@ class BoundedCallout:
             with self._lock:
                 if outcome is Outcome.MISS and self._cache is not None:
                     self._cache.put(key, value)
-                del self._in_flight[key]
+                flight = self._in_flight.pop(key)
                 self._counts[outcome] += 1
-            flight.set_result((value, outcome))
+            if flight is not None:
+                flight.set_result((value, outcome))
         return value, outcome
 
     def stats(self) -> dict[str, int]:
@@ -209,7 +214,7 @@ class BoundedCallout:
 
 def _cache_key(args: tuple) -> tuple:
     # Tagging each value with its type keeps 1, 1.0 and True apart; lists become hashable tuples.
-    return tuple(_freeze(arg) for arg in args)
+    return tuple([_freeze(arg) for arg in args])
 
 
 def _freeze(value: Any) -> Any:
