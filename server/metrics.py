@@ -209,6 +209,13 @@ class ServiceCollector(Collector):
         yield CounterMetricFamily("segflow_history_rejected", "Decisions refused because the history queue was full",
                                   value=history["rejected"])
 
+        profiles = service.profiles.writer.stats()
+        yield GaugeMetricFamily("segflow_profiles_queued", "Customer profiles queued, not yet written",
+                                value=profiles["queued"])
+        yield CounterMetricFamily("segflow_profiles_written", "Customer profile writes done", value=profiles["written"])
+        yield CounterMetricFamily("segflow_profiles_failed", "Customer profile writes given up after failures",
+                                  value=profiles["failed"])
+
         bus = service.bus.stats()
         yield CounterMetricFamily("segflow_actions_published", "Action events published to subscribers",
                                   value=bus["published"])
