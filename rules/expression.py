@@ -19,7 +19,7 @@ class Evaluator:
     `values` maps attribute names to values (a missing name is NULL); `ctx` answers event functions, NOW()
     and callouts (a shared default EvalContext when None). For hot loops `ev.evaluate` is the bare generated
     function with the same signature, and `ev.test(values, ctx=None)` is a separately generated function
-    returning True exactly when the value is TRUE: use it for conditions, it skips telling FALSE from NULL
+    (compiled on its first call) returning True exactly when the value is TRUE: use it for conditions, it skips telling FALSE from NULL
     and is about twice as fast on conditions that may be NULL. Introspection: `sql` (normalized text), `source` (the generated
     Python), `digest` (sha256 of that source), and the names the expression depends on: `names` (attributes),
     `event_params`, `event_names` (from EVENT_COUNT/EVENT_*_TIME/EVENT_LAST_DATA), `segment_names`
@@ -29,12 +29,19 @@ class Evaluator:
     __slots__ = ("evaluate", "test", "sql", "source", "digest", "type", "names", "event_params", "event_names",
                  "segment_names", "callouts", "root")
 
-    def __init__(self, evaluate: Callable, test: Callable, checked: Checked, source: str, digest: str):
-        self.evaluate, self.test = evaluate, test
+    def __init__(self, evaluate: Callable, checked: Checked, source: str, digest: str, header: str):
+        self.evaluate = evaluate
+        self.test = lambda values, ctx=None: self._compile_test(header)(values, ctx)
         self.sql, self.source, self.digest, self.type = checked.normalized, source, digest, checked.node.type
         self.names, self.event_params = checked.names, checked.event_params
         self.event_names, self.segment_names, self.callouts = checked.events, checked.segments, checked.callouts
         self.root = checked.node
+
+    def _compile_test(self, header: str) -> Callable:
+        """Generate and compile `test` on its first call (a rule's condition needs only `test`, an action's
+        expression only `evaluate`), then replace this stub with it."""
+        self.test = load(Generator(header).condition(self.root), self.sql)[0]
+        return self.test
 
     def __call__(self, values: Mapping[str, Any], ctx: EvalContext | None = None) -> Any:
         return self.evaluate(values, ctx)
@@ -61,12 +68,11 @@ def _compile(sql: str, schema: Schema, path: str, origin: tuple[int, int] | None
     checked = check(sql, schema, Builder(), sink, boolean=condition)
     if checked is None:
         raise CompileError(sink.errors)
-    generator = Generator(f"segflow expression: {checked.normalized!r}")
+    header = f"segflow expression: {checked.normalized!r}"
     try:
-        source = generator.value(checked.node)
+        source = Generator(header).value(checked.node)
         evaluate, digest = load(source, checked.normalized)
-        test, _ = load(generator.fresh().condition(checked.node), checked.normalized)
     except TooComplex:
         sink.add(TOO_DEEP, "expression is too deeply nested or repetitive to compile", 0)
         raise CompileError(sink.errors) from None
-    return Evaluator(evaluate, test, checked, source, digest)
+    return Evaluator(evaluate, checked, source, digest, header)

@@ -61,10 +61,6 @@ class Generator:
         self.safety: dict[int, bool] = {}
 
     # -- entry points ----------------------------------------------------------------------------------
-    def fresh(self) -> Generator:
-        """A new generator with the same header, for another function of the same expression."""
-        return Generator(self.header)
-
     def value(self, root: Node) -> str:
         return self._module([(root, VALUE)], lambda i, code: f"return {code}", "")
 
