@@ -13,6 +13,7 @@ from segflow.server.callouts.plugin import CalloutPlugin, InstalledPlugins
 from segflow.server.callouts.remote import Channels, RemoteSource
 from segflow.server.callouts.settings import CalloutSettings
 from segflow.server.callouts.validation import Problem, validate_definitions
+from segflow.server.security.tls import ClientTLS
 
 logger = logging.getLogger(__name__)
 
@@ -120,7 +121,8 @@ def _source(
     channels: Channels,
 ) -> Source:
     if definition.WhichOneof("source") == "target":
-        return RemoteSource(definition.name, channels.stub(definition.target, settings.breaker_reset),
+        return RemoteSource(definition.name, channels.stub(definition.target, settings.breaker_reset,
+                                                           ClientTLS.of(definition)),
                             definition.parameters)
     plugin = plugins[definition.plugin]()
     plugin.initialize(definition.parameters)

@@ -1,4 +1,4 @@
-"""Calls callouts served by a remote CalloutService over gRPC, one shared channel per target."""
+"""Calls callouts served by a remote CalloutService over gRPC, one shared channel per target (and TLS)."""
 
 from collections.abc import Mapping
 from concurrent.futures import Future
@@ -9,25 +9,28 @@ import grpc
 from segflow.v1 import callout_service_pb2, callout_service_pb2_grpc, session_pb2, value_pb2
 
 from segflow.rules.values import from_value, to_value
+from segflow.server.security.tls import ClientTLS, open_channel
 
 
 class Channels:
     """The gRPC channels of one registry, one per target; filled while the registry is built, then read-only."""
 
     def __init__(self) -> None:
-        self._channels: dict[str, grpc.Channel] = {}
+        self._channels: dict[tuple[str, ClientTLS | None], grpc.Channel] = {}
 
-    def stub(self, target: str, reconnect_within: float) -> callout_service_pb2_grpc.CalloutServiceStub:
-        """Return a CalloutService stub on the target's channel, opening the channel on first use.
+    def stub(self, target: str, reconnect_within: float, tls: ClientTLS | None = None,
+             ) -> callout_service_pb2_grpc.CalloutServiceStub:
+        """Return a CalloutService stub on the target's channel (TLS when `tls` is given), opening the channel
+        on first use.
 
         A channel that lost its server tries to reconnect at least every `reconnect_within` seconds (the
         callout's breaker_reset; the first callout of a target sets it): gRPC's default backoff grows to two
         minutes, so a half-open breaker's probe would find the channel still waiting long after the server
         came back."""
-        channel = self._channels.get(target)
+        channel = self._channels.get((target, tls))
         if channel is None:
             backoff_ms = max(100, int(reconnect_within * 1000))
-            channel = self._channels[target] = grpc.insecure_channel(target, options=[
+            channel = self._channels[target, tls] = open_channel(target, tls, options=[
                 ("grpc.initial_reconnect_backoff_ms", min(1000, backoff_ms)),
                 ("grpc.min_reconnect_backoff_ms", min(1000, backoff_ms)),
                 ("grpc.max_reconnect_backoff_ms", backoff_ms)])

@@ -6,6 +6,8 @@ from typing import NamedTuple
 
 from segflow.v1 import ruleset_pb2
 
+from segflow.server.security.tls import ClientTLS
+
 from segflow.server.callouts.plugin import CalloutPlugin, InstalledPlugins, PluginError, check_plugin_class
 
 # A callout holds up the evaluation that needs it; longer than this is a mistake, not a setting.
@@ -55,7 +57,7 @@ def _source_problems(
     if source == "target":
         if not is_target(definition.target):
             return [Problem(f"{path}.target", f"target {definition.target!r} is not host:port")]
-        return []
+        return tls_problems(path, definition)
     name = definition.plugin
     if name not in plugins:
         close = difflib.get_close_matches(name, list(plugins), n=1)
@@ -74,6 +76,12 @@ def _source_problems(
             )
         ]
     return []
+
+
+def tls_problems(path: str, definition) -> list[Problem]:
+    """A remote target's TLS files that cannot be read, or a certificate without its key."""
+    tls = ClientTLS.of(definition)
+    return [] if tls is None else [Problem(f"{path}.tls.{field}", problem) for field, problem in tls.problems()]
 
 
 def is_target(target: str) -> bool:

@@ -28,7 +28,8 @@ from segflow.rules.values import from_value
 from segflow.server.callouts.bounded import BoundedCallout, Outcome
 from segflow.server.callouts.remote import audience_proto
 from segflow.server.callouts.settings import CalloutSettings
-from segflow.server.callouts.validation import Problem, bound_problems, is_target
+from segflow.server.callouts.validation import Problem, bound_problems, is_target, tls_problems
+from segflow.server.security.tls import ClientTLS, open_channel
 
 log = logging.getLogger(__name__)
 
@@ -95,8 +96,9 @@ class _RemoteSource:
 
     inline = False
 
-    def __init__(self, target: str, attributes: tuple[str, ...], parameters: Mapping[str, str]) -> None:
-        self._channel = grpc.insecure_channel(target)
+    def __init__(self, target: str, attributes: tuple[str, ...], parameters: Mapping[str, str],
+                 tls: ClientTLS | None = None) -> None:
+        self._channel = open_channel(target, tls)
         self._stub = profile_service_pb2_grpc.ProfileServiceStub(self._channel)
         self._attributes = attributes
         self._parameters = dict(parameters)
@@ -145,7 +147,8 @@ class ProfileSources:
             for definition in ruleset.profile_sources:
                 settings = CalloutSettings.from_definition(definition, default=_NOTHING)
                 if definition.WhichOneof("source") == "target":
-                    source = _RemoteSource(definition.target, profile_attributes, definition.parameters)
+                    source = _RemoteSource(definition.target, profile_attributes, definition.parameters,
+                                           ClientTLS.of(definition))
                 else:
                     plugin = plugins[definition.plugin]()
                     plugin.initialize(definition.parameters)
@@ -203,6 +206,8 @@ def validate_sources(definitions: Iterable[ruleset_pb2.ProfileSourceDefinition],
             problems.append(Problem(path, "a profile source needs either a plugin or a target"))
         elif source == "target" and not is_target(definition.target):
             problems.append(Problem(f"{path}.target", f"target {definition.target!r} is not host:port"))
+        elif source == "target":
+            problems.extend(tls_problems(path, definition))
         elif source == "plugin" and definition.plugin not in plugins:
             installed = ", ".join(sorted(plugins)) or "none"
             problems.append(Problem(f"{path}.plugin", f"unknown profile plugin {definition.plugin!r}; "

@@ -3,6 +3,7 @@ for every channel segflow dials (the CLI, remote callouts, profile sources)."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,15 +35,37 @@ class ClientTLS:
     def enabled(self) -> bool:
         return bool(self.ca or self.cert or self.key)
 
+    @classmethod
+    def of(cls, definition) -> "ClientTLS | None":
+        """The TLS of a callout or profile source definition (its `tls` field); None for plaintext."""
+        if not definition.HasField("tls"):
+            return None
+        return cls(definition.tls.ca_file, definition.tls.cert_file, definition.tls.key_file)
+
+    def problems(self) -> list[tuple[str, str]]:
+        """(field, problem) for files that are missing or a certificate without its key."""
+        found = [(f"{name}_file", f"cannot read {path!r}") for name, path in
+                 (("ca", self.ca), ("cert", self.cert), ("key", self.key)) if path and not os.access(path, os.R_OK)]
+        if bool(self.cert) != bool(self.key):
+            found.append(("cert_file", "cert_file and key_file go together"))
+        return found
+
     def check(self) -> None:
         """Raise ValueError unless cert and key come together."""
         if bool(self.cert) != bool(self.key):
             raise ValueError("a client certificate needs its key (and a key its certificate)")
 
-    def channel(self, target: str, options: tuple = ()) -> grpc.Channel:
-        """A channel to `target`: TLS when anything is set, plaintext otherwise."""
-        if not self.enabled:
-            return grpc.insecure_channel(target, options=options)
+    def channel(self, target: str) -> grpc.Channel:
+        """A channel to `target`: TLS when anything is set, plaintext otherwise (the CLI's choice)."""
+        return self.secure_channel(target) if self.enabled else grpc.insecure_channel(target)
+
+    def secure_channel(self, target: str, options=None) -> grpc.Channel:
+        """A TLS channel to `target` (the system roots when no CA is set)."""
         self.check()
         credentials = grpc.ssl_channel_credentials(_read(self.ca), _read(self.key), _read(self.cert))
         return grpc.secure_channel(target, credentials, options=options)
+
+
+def open_channel(target: str, tls: ClientTLS | None, options=None) -> grpc.Channel:
+    """A channel segflow dials to a callout or profile source: TLS as its definition says, else plaintext."""
+    return grpc.insecure_channel(target, options=options) if tls is None else tls.secure_channel(target, options)

@@ -317,7 +317,7 @@ class Journey(_message.Message):
     def __init__(self, name: _Optional[str] = ..., start_on: _Optional[_Iterable[str]] = ..., continue_on: _Optional[_Iterable[str]] = ..., stop_on: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class CalloutDefinition(_message.Message):
-    __slots__ = ("name", "arity", "plugin", "target", "parameters", "timeout", "default_value", "cache_ttl", "max_concurrency", "breaker_failures", "breaker_reset")
+    __slots__ = ("name", "arity", "plugin", "target", "parameters", "timeout", "default_value", "cache_ttl", "max_concurrency", "breaker_failures", "breaker_reset", "tls")
     class ParametersEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -336,6 +336,7 @@ class CalloutDefinition(_message.Message):
     MAX_CONCURRENCY_FIELD_NUMBER: _ClassVar[int]
     BREAKER_FAILURES_FIELD_NUMBER: _ClassVar[int]
     BREAKER_RESET_FIELD_NUMBER: _ClassVar[int]
+    TLS_FIELD_NUMBER: _ClassVar[int]
     name: str
     arity: int
     plugin: str
@@ -347,7 +348,18 @@ class CalloutDefinition(_message.Message):
     max_concurrency: int
     breaker_failures: int
     breaker_reset: _duration_pb2.Duration
-    def __init__(self, name: _Optional[str] = ..., arity: _Optional[int] = ..., plugin: _Optional[str] = ..., target: _Optional[str] = ..., parameters: _Optional[_Mapping[str, str]] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., default_value: _Optional[_Union[_value_pb2.Value, _Mapping]] = ..., cache_ttl: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., max_concurrency: _Optional[int] = ..., breaker_failures: _Optional[int] = ..., breaker_reset: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+    tls: ClientTls
+    def __init__(self, name: _Optional[str] = ..., arity: _Optional[int] = ..., plugin: _Optional[str] = ..., target: _Optional[str] = ..., parameters: _Optional[_Mapping[str, str]] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., default_value: _Optional[_Union[_value_pb2.Value, _Mapping]] = ..., cache_ttl: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., max_concurrency: _Optional[int] = ..., breaker_failures: _Optional[int] = ..., breaker_reset: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., tls: _Optional[_Union[ClientTls, _Mapping]] = ...) -> None: ...
+
+class ClientTls(_message.Message):
+    __slots__ = ("ca_file", "cert_file", "key_file")
+    CA_FILE_FIELD_NUMBER: _ClassVar[int]
+    CERT_FILE_FIELD_NUMBER: _ClassVar[int]
+    KEY_FILE_FIELD_NUMBER: _ClassVar[int]
+    ca_file: str
+    cert_file: str
+    key_file: str
+    def __init__(self, ca_file: _Optional[str] = ..., cert_file: _Optional[str] = ..., key_file: _Optional[str] = ...) -> None: ...
 
 class RulesetSettings(_message.Message):
     __slots__ = ("strict_events", "max_trigger_depth", "default_max_presentations", "default_audience_level")
@@ -390,7 +402,7 @@ class EventPattern(_message.Message):
     def __init__(self, name: _Optional[str] = ..., kind: _Optional[_Union[PatternKind, str]] = ..., events: _Optional[_Iterable[_Union[PatternEvent, _Mapping]]] = ..., count: _Optional[int] = ..., threshold: _Optional[float] = ..., window: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., starts_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ends_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ProfileSourceDefinition(_message.Message):
-    __slots__ = ("audience_level", "plugin", "target", "parameters", "timeout", "cache_ttl", "max_concurrency", "breaker_failures", "breaker_reset")
+    __slots__ = ("audience_level", "plugin", "target", "parameters", "timeout", "cache_ttl", "max_concurrency", "breaker_failures", "breaker_reset", "tls")
     class ParametersEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -407,6 +419,7 @@ class ProfileSourceDefinition(_message.Message):
     MAX_CONCURRENCY_FIELD_NUMBER: _ClassVar[int]
     BREAKER_FAILURES_FIELD_NUMBER: _ClassVar[int]
     BREAKER_RESET_FIELD_NUMBER: _ClassVar[int]
+    TLS_FIELD_NUMBER: _ClassVar[int]
     audience_level: str
     plugin: str
     target: str
@@ -416,4 +429,5 @@ class ProfileSourceDefinition(_message.Message):
     max_concurrency: int
     breaker_failures: int
     breaker_reset: _duration_pb2.Duration
-    def __init__(self, audience_level: _Optional[str] = ..., plugin: _Optional[str] = ..., target: _Optional[str] = ..., parameters: _Optional[_Mapping[str, str]] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., cache_ttl: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., max_concurrency: _Optional[int] = ..., breaker_failures: _Optional[int] = ..., breaker_reset: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+    tls: ClientTls
+    def __init__(self, audience_level: _Optional[str] = ..., plugin: _Optional[str] = ..., target: _Optional[str] = ..., parameters: _Optional[_Mapping[str, str]] = ..., timeout: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., cache_ttl: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., max_concurrency: _Optional[int] = ..., breaker_failures: _Optional[int] = ..., breaker_reset: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., tls: _Optional[_Union[ClientTls, _Mapping]] = ...) -> None: ...
