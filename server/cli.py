@@ -1,4 +1,6 @@
-"""The `segflow` command: serve the rules engine, validate, simulate or deploy rulesets, forget a customer.
+"""The `segflow` command: serve the rules engine, validate and simulate rulesets, forget a customer; the
+commands of a ruleset's lifecycle on a running server (deploy, versions, show, rollback, diff) are in
+lifecycle.py.
 
 Problems in a ruleset print as `FILE:LINE:COLUMN: error: PATH: CODE: MESSAGE`, the form editors and CI logs
 link to, followed by the suggestion and the expression with a caret under the column.
@@ -7,8 +9,8 @@ link to, followed by the suggestion and the expression with a caret under the co
 from __future__ import annotations
 
 import argparse
+import json
 import logging
-import os
 import signal
 import sys
 import threading
@@ -16,13 +18,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import grpc
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 from segflow.v1 import ruleset_service_pb2 as pb, ruleset_service_pb2_grpc
 
-from segflow.server import config as settings, logs
+from segflow.server import config as settings, lifecycle, logs
 from segflow.server.security.identities import hash_token, new_token
-from segflow.server.security.tls import ClientTLS
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -80,7 +79,25 @@ def _in_file_order(problem) -> tuple[int, int]:
 
 
 def validate(args: argparse.Namespace) -> int:
-    return 1 if _check_file(args.file) else 0
+    """Check each file; 1 when any has errors. With --json, one document: [{file, valid, errors, warnings}]."""
+    if not args.json:
+        return 1 if sum(_check_file(file) for file in args.files) else 0
+    from segflow.server.rulesets import Source, check_source
+
+    reports = []
+    for file in args.files:
+        errors, warnings = check_source(Source(yaml=Path(file).read_text()))
+        reports.append({"file": file, "valid": not errors,
+                        "errors": [_problem(file, e, "error") for e in sorted(errors, key=_in_file_order)],
+                        "warnings": [_problem(file, w, "warning") for w in sorted(warnings, key=_in_file_order)]})
+    print(json.dumps(reports, indent=2))
+    return 0 if all(r["valid"] for r in reports) else 1
+
+
+def _problem(file: str, problem, severity: str) -> dict:
+    return {"file": file, "line": problem.line or 0, "column": problem.column or 0, "severity": severity,
+            "path": problem.path, "code": problem.code, "message": problem.message,
+            "suggestion": problem.suggestion or "", "text": problem.located(file, severity)}
 
 
 def simulate(args: argparse.Namespace) -> int:
@@ -113,25 +130,6 @@ def simulate(args: argparse.Namespace) -> int:
     return 0 if all(r.passed for r in runs) else 1
 
 
-def deploy(args: argparse.Namespace) -> int:
-    request = pb.DeployRulesetRequest(source=pb.RulesetSource(yaml=Path(args.file).read_text()),
-                                      author=args.author, comment=args.comment)
-    with _connect(args) as channel:
-        try:
-            response = ruleset_service_pb2_grpc.RulesetServiceStub(channel).DeployRuleset(
-                request, timeout=30, metadata=_credentials(args))
-        except grpc.RpcError as exc:
-            print(f"segflow deploy: {exc.code().name}: {exc.details()}", file=sys.stderr)
-            for violation in _violations(exc):
-                print(f"{args.file}: error: {violation}", file=sys.stderr)
-            return 1
-    state = "unchanged, still" if response.unchanged else "deployed as"
-    print(f"{args.file}: {state} version {response.version.version} (digest {response.version.digest[:12]})")
-    for warning in response.warnings:
-        print(f"{args.file}: warning: {warning.path}: {warning.message}", file=sys.stderr)
-    return 0
-
-
 def forget(args: argparse.Namespace) -> int:
     """Erase what a running server remembers of one customer (ForgetCustomer)."""
     from segflow.v1 import session_pb2
@@ -146,10 +144,10 @@ def forget(args: argparse.Namespace) -> int:
         ids[name] = to_value(value)
     request = pb.ForgetCustomerRequest(audience=session_pb2.Audience(level=args.level, id_fields=ids),
                                        reason=args.reason)
-    with _connect(args) as channel:
+    with lifecycle.connect(args) as channel:
         try:
             response = ruleset_service_pb2_grpc.RulesetServiceStub(channel).ForgetCustomer(
-                request, timeout=30, metadata=_credentials(args))
+                request, timeout=30, metadata=lifecycle.credentials(args))
         except grpc.RpcError as exc:
             print(f"segflow forget: {exc.code().name}: {exc.details()}", file=sys.stderr)
             return 1
@@ -168,36 +166,6 @@ def token(args: argparse.Namespace) -> int:
     return 0
 
 
-def client_arguments(command: argparse.ArgumentParser) -> None:
-    """The flags of a command that calls a running server: where, over what TLS, with which token."""
-    command.add_argument("--target", default="127.0.0.1:50051", help="host:port of the server")
-    command.add_argument("--ca", default="", help="PEM CA bundle that signed the server's certificate: use TLS")
-    command.add_argument("--cert", default="", help="PEM client certificate (mutual TLS; with --key)")
-    command.add_argument("--key", default="", help="PEM private key of --cert")
-    command.add_argument("--token", default=None,
-                         help="bearer token (default $SEGFLOW_TOKEN; prefer the variable: flags show in ps)")
-
-
-def _connect(args: argparse.Namespace) -> grpc.Channel:
-    return ClientTLS(args.ca, args.cert, args.key).channel(args.target)
-
-
-def _credentials(args: argparse.Namespace) -> tuple[tuple[str, str], ...]:
-    secret = args.token if args.token is not None else os.environ.get("SEGFLOW_TOKEN", "")
-    return (("authorization", f"Bearer {secret}"),) if secret else ()
-
-
-def _violations(error: grpc.RpcError) -> list[str]:
-    """The per-field descriptions of a refused call (each error of a ruleset that does not compile)."""
-    status = rpc_status.from_call(error)
-    descriptions = []
-    for detail in status.details if status else ():
-        bad = error_details_pb2.BadRequest()
-        if detail.Unpack(bad):
-            descriptions += [v.description for v in bad.field_violations]
-    return descriptions
-
-
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="segflow", description=__doc__)
     root.add_argument("--version", action="version", version=f"segflow {_version()}")
@@ -205,8 +173,9 @@ def parser() -> argparse.ArgumentParser:
     run = commands.add_parser("serve", help="run the gRPC service")
     settings.add_arguments(run)
     run.set_defaults(handler=serve)
-    check = commands.add_parser("validate", help="check a ruleset file and print every problem")
-    check.add_argument("file")
+    check = commands.add_parser("validate", help="check ruleset files and print every problem (exit 1 on errors)")
+    check.add_argument("files", nargs="+", metavar="file", help="ruleset YAML files")
+    lifecycle.json_argument(check)
     check.set_defaults(handler=validate)
     trial = commands.add_parser("simulate", help="run scenario files against a ruleset file, with no side effects")
     trial.add_argument("ruleset", help="the ruleset YAML file to test")
@@ -218,14 +187,9 @@ def parser() -> argparse.ArgumentParser:
     trial.add_argument("--format", choices=("text", "json", "junit"), default="text",
                        help="text for people (the default), json for programs, junit XML for CI servers")
     trial.set_defaults(handler=simulate)
-    push = commands.add_parser("deploy", help="deploy a ruleset file to a running server")
-    push.add_argument("file")
-    client_arguments(push)
-    push.add_argument("--author", default="", help="who deploys (kept with the version)")
-    push.add_argument("--comment", default="", help="why (kept with the version)")
-    push.set_defaults(handler=deploy)
+    lifecycle.add_commands(commands)
     erase = commands.add_parser("forget", help="erase a customer's profile, counters, patterns and history rows")
-    client_arguments(erase)
+    lifecycle.client_arguments(erase)
     erase.add_argument("--level", default="Customer", help="the customer's audience level")
     erase.add_argument("--id", action="append", required=True, metavar="FIELD=VALUE",
                        help="an audience id field of the customer (repeat for several)")

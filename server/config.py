@@ -102,11 +102,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for f in fields(Config):
         flag = "--" + f.name.replace("_", "-")
         env = "SEGFLOW_" + f.name.upper()
+        default = "" if f.default in (None, "") else f", default {f.default}"  # no "(default None)"
         if f.type in ("bool", bool):
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None,
-                                help=f"{_HELP[f.name]} (${env}, default {f.default})")
+                                help=f"{_HELP[f.name]} (${env}{default})")
         else:
-            parser.add_argument(flag, default=None, help=f"{_HELP[f.name]} (${env}, default {f.default})")
+            parser.add_argument(flag, default=None, help=f"{_HELP[f.name]} (${env}{default})")
 
 
 def load(args: argparse.Namespace | None = None, environ: dict[str, str] | None = None) -> Config:

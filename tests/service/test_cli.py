@@ -69,8 +69,8 @@ def test_deploy_to_a_running_server(capsys, service, broken, tmp_path):  # noqa:
     assert main(["deploy", str(broken), *target]) == 1
     err = capsys.readouterr().err
     line, column = typo_position()
-    assert err.startswith("segflow deploy: INVALID_ARGUMENT: rules[2].if")
-    assert f"{broken}: error: rules[2].if (line {line}, column {column}): unknown_name" in err
+    assert err.startswith("segflow deploy: refused, nothing changed: rules[2].if")
+    assert f"{broken}:{line}:{column}: error: rules[2].if: unknown_name" in err  # as validate prints it
     assert service.registry.current().version == 2
     assert service.versions.get(2).author == "ci"
 
