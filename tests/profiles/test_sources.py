@@ -64,3 +64,22 @@ def test_definitions_are_checked_at_their_path():
     assert "unknown profile plugin 'nope'" in problems["profile_sources[1].plugin"]
     assert "either a plugin or a target" in problems["profile_sources[2]"]
     assert "timeout must be" in problems["profile_sources[2].timeout"]
+
+
+def test_the_shipped_plugin_is_declared_in_its_entry_point_group_and_answers():
+    import importlib
+    import tomllib
+    from pathlib import Path
+
+    from segflow.server.profiles.example_server import profile_of
+
+    project = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
+    module, _, name = project["project"]["entry-points"]["segflow.profiles"]["tiers"].partition(":")
+    plugin = getattr(importlib.import_module(module), name)
+    ruleset = ruleset_pb2.Ruleset(profile_sources=[ruleset_pb2.ProfileSourceDefinition(
+        audience_level="Customer", plugin="tiers")])
+    sources = ProfileSources.from_ruleset(ruleset, ("tier", "favourite"), plugins={"tiers": plugin})
+    try:
+        assert sources.load(_session("c-1"), None, print) == {"tier": profile_of("customer_id=c-1")["tier"]}
+    finally:
+        sources.close()
