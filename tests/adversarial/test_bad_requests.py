@@ -91,6 +91,18 @@ CASES = [
     ("DecisionService", "SubscribeActions", pb.SubscribeActionsRequest(
         filter=pb.ActionFilter(types=[999])), Code.INVALID_ARGUMENT),
     ("DecisionService", "SubscribeActions", pb.SubscribeActionsRequest(resume_after=2**63), Code.INVALID_ARGUMENT),
+    ("DecisionService", "ExecuteBatch", pb.ExecuteBatchRequest(session_id=LIVE, commands=[
+        pb.BatchCommand(get_session=pb.GetSessionRequest())] * 101), Code.INVALID_ARGUMENT),
+    ("DecisionService", "GetProfile", pb.GetProfileRequest(), Code.INVALID_ARGUMENT),
+    ("DecisionService", "GetProfile", pb.GetProfileRequest(audience=session_pb2.Audience(
+        level="Customer", id_fields={"customer_id": double(math.nan)})), Code.INVALID_ARGUMENT),
+    ("DecisionService", "GetProfile", pb.GetProfileRequest(audience=session_pb2.Audience(
+        level="Customer", id_fields={"customer_id": far_time()})), Code.INVALID_ARGUMENT),
+    ("RulesetService", "ForgetCustomer", admin_pb.ForgetCustomerRequest(), Code.INVALID_ARGUMENT),
+    ("RulesetService", "ForgetCustomer", admin_pb.ForgetCustomerRequest(audience=session_pb2.Audience(
+        level="Nobody", id_fields={"customer_id": value_pb2.Value(string_value="c")})), Code.INVALID_ARGUMENT),
+    ("RulesetService", "SimulateRuleset", admin_pb.SimulateRulesetRequest(scenario=admin_pb.Scenario(steps=[
+        admin_pb.ScenarioStep()] * 1001)), Code.INVALID_ARGUMENT),
     ("RulesetService", "ValidateRuleset", admin_pb.ValidateRulesetRequest(), Code.INVALID_ARGUMENT),
     ("RulesetService", "DeployRuleset", admin_pb.DeployRulesetRequest(), Code.INVALID_ARGUMENT),
     ("RulesetService", "DeployRuleset", admin_pb.DeployRulesetRequest(
