@@ -23,6 +23,7 @@ from segflow.v1 import decision_service_pb2, ruleset_service_pb2
 from segflow.server.config import Config
 from segflow.server.errors import as_service_error
 from segflow.server.history import HistoryError, HistoryWriter, RulesetVersions, open_sink
+from segflow.server.history.journal import Journal
 from segflow.server.history.spill import Spill
 from segflow.server.profiles.store import ProfileStore
 from segflow.server.observability.access import AccessInterceptor
@@ -66,14 +67,20 @@ class Service:
         self.sink = open_sink(config.history)
         self.spill = Spill(config.data_dir / "history-spill")
         self.spill.replay(self.sink.write_batch)  # what the last run could not write
-        self.history = HistoryWriter(self.sink, spill=self.spill.write)
+        self.journal = None  # with --history-durability sync, where records are kept before a call answers
+        if config.history_durability == "sync":
+            self.journal = Journal(config.data_dir, submit=lambda record: self.history.submit(record))
+            self.journal.replay(self.sink.write_batch)  # what the last run had journaled but not written
+        self.history = HistoryWriter(self.sink, spill=self.spill.write,
+                                     progress=self.journal.written if self.journal else None)
+        submit = self.journal.submit if self.journal else self.history.submit
         self.versions = RulesetVersions(self.sink.database)
         self.registry = RulesetRegistry(self.versions)
         self.bus = ActionBus(retention=config.action_retention, queue_size=config.subscriber_queue)
         self.store = open_store(config.sessions_url, idle_timeout=timedelta(seconds=config.idle_timeout_seconds),
                                 max_sessions=config.max_sessions, clock=clock)
         self.profiles = ProfileStore.beside(config.history, self.sink.database)
-        self.engine = Engine(self.registry, self.store, clock=clock, submit=self.history.submit,
+        self.engine = Engine(self.registry, self.store, clock=clock, submit=submit,
                              publish=self.bus.publish, admit=self._admit, journeys=open_journeys(self.store),
                              profiles=self.profiles)
         self.store.on_close = self.engine.summarise
@@ -172,7 +179,12 @@ class Service:
         """Write the history queue within the drain timeout, spill the rest; returns the records lost."""
         left = self.history.drain(self.config.history_drain_seconds)
         lost = self.history.stats()["lost"]
-        if left:
+        if self.journal is not None:
+            self.journal.close()
+            if left:
+                log.warning("history: %d records not written within %.1fs are in the journal (written at the "
+                            "next start)", len(left), self.config.history_drain_seconds)
+        elif left:
             try:
                 path = self.spill.write(left)
                 log.warning("history: %d records not written within %.1fs, spilled to %s (written at the next "

@@ -42,6 +42,9 @@ class Config:
     grace_seconds: float = 10.0
     # Seconds a stop waits for queued history to be written before spilling the rest under data_dir.
     history_drain_seconds: float = 30.0
+    # "batched": history is written within 0.2 s of a call; "sync": a call answers once its records are in a
+    # journal under data_dir, so a kill loses none of them.
+    history_durability: str = "batched"
     # Threads serving calls.
     workers: int = 32
     # Port of the Prometheus /metrics endpoint, on the host of `address`; 0 turns metrics off.
@@ -81,6 +84,7 @@ _HELP = {
     "action_retention": "action events kept for subscribers that resume",
     "subscriber_queue": "action events queued per subscriber before it is dropped",
     "grace_seconds": "seconds in-flight calls get on shutdown",
+    "history_durability": "batched, or sync: a call answers once its history is journaled under --data-dir",
     "history_drain_seconds": "seconds a stop waits for queued history to be written before spilling it to --data-dir",
     "workers": "threads serving calls",
     "metrics_port": "port of the Prometheus /metrics endpoint on the --address host, 0 for none (e.g. 9464)",
@@ -127,6 +131,8 @@ def load(args: argparse.Namespace | None = None, environ: dict[str, str] | None 
         if raw is not None:
             changes[f.name] = _parse(f.name, f.default, raw)
     config = replace(config, **changes)
+    if config.history_durability not in ("batched", "sync"):
+        raise ValueError(f"bad value for history_durability: {config.history_durability!r} (batched or sync)")
     if config.watch and config.ruleset is None:
         raise ValueError("--watch needs --ruleset: there is no file to watch")
     if bool(config.tls_cert) != bool(config.tls_key):

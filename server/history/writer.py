@@ -48,6 +48,7 @@ class HistoryWriter:
         retries: int = 3,
         retry_backoff: float = 0.05,
         spill: Callable[[list[Record]], object] | None = None,
+        progress: Callable[[int], None] | None = None,
     ) -> None:
         self._sink = sink
         self._max_queue = max_queue
@@ -57,6 +58,7 @@ class HistoryWriter:
         self._retry_backoff = retry_backoff
         self._spill = spill  # where records the database keeps refusing go (a Spill's write), else they are lost
         self._inflight: list[Record] = []  # the batch being written
+        self._progress_hook = progress  # told, after each batch, how many records (in order) are done
         # Submitters append without a lock (deque appends are atomic); only the writer thread pops.
         self._pending: deque[Record] = deque()
         self._closed = False
@@ -185,7 +187,10 @@ class HistoryWriter:
                 self._written += written
                 self._failed += len(batch) - written
                 self._batches += 1
+                done = self._written + self._failed
                 self._progress.notify_all()
+            if self._progress_hook is not None:
+                self._progress_hook(done)
 
     def _write(self, batch: list[Record]) -> int:
         """Write `batch`, retrying; returns how many of its records were written. A record the sink cannot

@@ -1,7 +1,8 @@
 """SIGTERM of `segflow serve` under load while the history database is slow (every PostgreSQL insert waits in
 a trigger): no acknowledged row is lost. What the drain timeout leaves unwritten is spilled under --data-dir
 and written at the next start; a stop that can do neither exits 1 with the count (#11.3). In-flight and
-late calls end OK or UNAVAILABLE, never CANCELLED (#11.10)."""
+late calls end OK or UNAVAILABLE, never CANCELLED. With --history-durability sync, not even SIGKILL loses an
+acknowledged row (#11.10)."""
 
 from __future__ import annotations
 
@@ -48,13 +49,13 @@ def database():
         admin.close()
 
 
-def serve(url: str, data_dir, port: int, log: Path) -> subprocess.Popen:
+def serve(url: str, data_dir, port: int, log: Path, *flags: str) -> subprocess.Popen:
     """`segflow serve` logging to `log` (a pipe nobody reads would fill up and stall it)."""
     with open(log, "a") as stderr:
         return subprocess.Popen(
             [sys.executable, "-m", "segflow.server.cli", "serve", "--address", f"127.0.0.1:{port}", "--data-dir",
              str(data_dir), "--history-url", url, "--history-drain-seconds", "0.5", "--grace-seconds", "3",
-             "--log-level", "WARNING"], stdout=subprocess.DEVNULL, stderr=stderr, text=True)
+             "--log-level", "WARNING", *flags], stdout=subprocess.DEVNULL, stderr=stderr, text=True)
 
 
 class Load:
@@ -146,3 +147,34 @@ def test_a_stop_that_can_neither_write_nor_spill_exits_1_with_the_count(tmp_path
     lost = int(stderr.rsplit("segflow: ", 1)[1].split()[0])  # of every kind of record, not only data rows
     assert "could be neither written nor spilled" in stderr
     assert 0 < len(set(load.acknowledged) - written_ids(run)) <= lost
+
+
+def test_sigkill_with_sync_durability_loses_no_acknowledged_row(tmp_path, database):
+    url, run = database
+    log, port = tmp_path / "serve.log", free_port()
+    process = serve(url, tmp_path / "data", port, log, "--history-durability", "sync")
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            wait_until_serving(channel, process)
+        run(SLOW_INSERTS)
+        with Load(port) as load:
+            time.sleep(1.0)
+            process.kill()
+            process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    acknowledged = set(load.acknowledged)
+    assert len(acknowledged) > 100 and not acknowledged <= written_ids(run)  # the kill did cut the writer short
+    run("DROP TRIGGER slow ON data_rows")
+    port = free_port()
+    again = serve(url, tmp_path / "data", port, log, "--history-durability", "sync")  # writes the journal
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            wait_until_serving(channel, again)
+        again.send_signal(signal.SIGTERM)
+        assert again.wait(timeout=30) == 0, log.read_text()
+    finally:
+        if again.poll() is None:
+            again.kill()
+    assert acknowledged <= written_ids(run)
