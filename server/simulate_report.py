@@ -65,7 +65,7 @@ def as_json(runs: list[ScenarioRun], coverage: pb.Coverage) -> str:
 
 
 def junit(runs: list[ScenarioRun], coverage: pb.Coverage) -> str:
-    """One <testsuite> per scenario file, one <testcase> per step; the coverage in the suites' properties."""
+    """One <testsuite> per scenario file, one <testcase> per step; the coverage in each suite's properties."""
     suites = ElementTree.Element("testsuites", name="segflow simulate")
     for run in runs:
         steps = run.result.steps if run.result else []
@@ -73,6 +73,10 @@ def junit(runs: list[ScenarioRun], coverage: pb.Coverage) -> str:
         suite = ElementTree.SubElement(suites, "testsuite", name=run.name or run.file, file=run.file,
                                        tests=str(len(steps) or 1), failures=str(failed),
                                        errors="1" if run.error else "0")
+        properties = ElementTree.SubElement(suite, "properties")
+        for label, names in _coverage_items(coverage):
+            ElementTree.SubElement(properties, "property", name=f"coverage.{label.replace(' ', '_')}",
+                                   value=", ".join(names))
         if run.error:
             case = ElementTree.SubElement(suite, "testcase", name="load scenario", classname=run.file)
             ElementTree.SubElement(case, "error", message=run.error).text = run.error
@@ -81,10 +85,6 @@ def junit(runs: list[ScenarioRun], coverage: pb.Coverage) -> str:
             if step.failures:
                 failure = ElementTree.SubElement(case, "failure", message=step.failures[0])
                 failure.text = "\n".join([*step.failures, *trace_lines(step.trace)])
-    properties = ElementTree.SubElement(suites, "properties")
-    for label, names in _coverage_items(coverage):
-        ElementTree.SubElement(properties, "property", name=f"coverage.{label.replace(' ', '_')}",
-                               value=", ".join(names))
     ElementTree.indent(suites)
     return ElementTree.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
 

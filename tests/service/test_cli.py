@@ -161,5 +161,5 @@ def test_simulate_coverage_and_the_json_and_junit_formats(capsys):
     passing, unreadable = suites.findall("testsuite")
     assert passing.get("failures") == "0" and passing.findall("testcase")
     assert unreadable.get("errors") == "1" and "post_evnt" in unreadable.find("testcase/error").get("message")
-    names = {p.get("name") for p in suites.findall("properties/property")}
+    names = {p.get("name") for p in suites.findall("testsuite/properties/property")}
     assert "coverage.rules_never_matched" in names
