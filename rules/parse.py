@@ -69,6 +69,10 @@ def parse(text: str, sink: ErrorSink) -> exp.Expression | None:
     except RecursionError:
         sink.add(TOO_DEEP, "expression is nested too deeply", 0)
         return None
+    except (AttributeError, TypeError, ValueError, IndexError, KeyError):
+        # sqlglot's parser trips over some malformed text ('-5[0].[0].') instead of reporting it.
+        sink.add(SYNTAX, "invalid syntax", 0)
+        return None
     if len(trees) != 1 or trees[0] is None:
         sink.add(SYNTAX, "expected exactly one expression", tokens[-1].start if len(trees) > 1 else 0)
         return None
@@ -108,7 +112,7 @@ def _shape_ok(tree: exp.Expression, sink: ErrorSink) -> bool:
     while stack:
         node, depth = stack.pop()
         count += 1
-        if type(node) is exp.Anonymous and node.this.startswith(_MARK):
+        if type(node) is exp.Anonymous and isinstance(node.this, str) and node.this.startswith(_MARK):
             node.set("this", node.this[len(_MARK):])
         if count > MAX_NODES:
             sink.add(TOO_LARGE, f"expression has more than {MAX_NODES} parts", start(node))

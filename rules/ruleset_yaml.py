@@ -95,12 +95,17 @@ def load_ruleset_yaml(text: str) -> LoadedRuleset:
         loaded.errors.append(_error("too_large", f"the ruleset is {len(text)} characters long; the limit is "
                                                  f"{MAX_SOURCE_CHARS}", "", (1, 1)))
         return loaded
-    loader = _BoundedLoader(text)
     try:
-        root = loader.get_single_node()
+        root = _compose(text)
     except _Refused as refused:
         code, message, mark = refused.args
         loaded.errors.append(_error(code, message, "", (mark.line + 1, mark.column + 1)))
+        return loaded
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow, such as NUL
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        loaded.errors.append(_error("syntax", f"invalid YAML: character {exc.character!r} is not allowed", "",
+                                    (line, column)))
         return loaded
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -108,13 +113,19 @@ def load_ruleset_yaml(text: str) -> LoadedRuleset:
         problem = getattr(exc, "problem", None) or str(exc)
         loaded.errors.append(_error("syntax", f"invalid YAML: {problem}", "", (line, column)))
         return loaded
-    finally:
-        loader.dispose()
     if root is None:
         loaded.errors.append(_error("empty", "the ruleset is empty", "", (1, 1)))
         return loaded
     _Reader(loaded, text.splitlines()).message(loaded.ruleset, root, "")
     return loaded
+
+
+def _compose(text: str) -> yaml.Node | None:
+    loader = _BoundedLoader(text)
+    try:
+        return loader.get_single_node()
+    finally:
+        loader.dispose()
 
 
 def _error(code, message, path, position, suggestion=None) -> RuleError:

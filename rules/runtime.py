@@ -92,11 +92,11 @@ def _greatest(*values):
 
 
 def _upper(s):
-    return None if s is None else s.upper()
+    return None if s is None else str.upper(s)  # str.upper(5) is a TypeError, not an AttributeError
 
 
 def _lower(s):
-    return None if s is None else s.lower()
+    return None if s is None else str.lower(s)
 
 
 def _length(s):
@@ -104,15 +104,15 @@ def _length(s):
 
 
 def _trim(s):
-    return None if s is None else s.strip(" ")
+    return None if s is None else str.strip(s, " ")
 
 
 def _ltrim(s):
-    return None if s is None else s.lstrip(" ")
+    return None if s is None else str.lstrip(s, " ")
 
 
 def _rtrim(s):
-    return None if s is None else s.rstrip(" ")
+    return None if s is None else str.rstrip(s, " ")
 
 
 def _replace(s, old, new):
@@ -121,8 +121,8 @@ def _replace(s, old, new):
     if not old:
         return s
     if len(new) > len(old):  # nested REPLACEs multiply the length: check it before building the text
-        _bounded(len(s) + s.count(old) * (len(new) - len(old)), "REPLACE")
-    return s.replace(old, new)
+        _bounded(len(s) + str.count(s, old) * (len(new) - len(old)), "REPLACE")
+    return str.replace(s, old, new)
 
 
 def _bounded(size: int, what: str) -> None:
@@ -207,6 +207,8 @@ def _cast(kind, value):
 
 
 def _utc(ts: datetime) -> datetime:
+    if not isinstance(ts, datetime):
+        raise EvaluationError(f"a date function takes a timestamp, not a {type(ts).__name__}")
     return ts.replace(tzinfo=_UTC) if ts.tzinfo is None else ts.astimezone(_UTC)
 
 

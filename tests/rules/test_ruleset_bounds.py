@@ -64,6 +64,7 @@ HOSTILE = [
     ("yaml_alias", ruleset() + "description: &d text\nname: *d\n", ("alias", 15, 14)),
     ("yaml_alias_bomb", "a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
                         "c: [*b, *b, *b, *b, *b, *b, *b, *b, *b]\n", ("alias", 1, 4)),
+    ("nul_in_yaml", ruleset() + "description: a\x00b\n", ("syntax", 15, 15)),
     ("yaml_nesting", "name: " + "[" * 200 + "]" * 200 + "\n", ("too_deep", 1, 70)),
 ]
 
