@@ -49,7 +49,7 @@ def test_upper_on_a_callouts_number_fails_one_action_and_a_retry_counts_once(dec
     decisions.StartSession(start("v"))
     first = decisions.PostEvent(event("v", "shout", event_id="e-1"))
     failed, assigned = [a for a in first.actions if a.type == action_pb2.ACTION_TYPE_USER_EXPRESSION]
-    assert failed.state == action_pb2.ACTION_STATE_ERRORED and "AttributeError" in failed.error_message
+    assert failed.state == action_pb2.ACTION_STATE_ERRORED and "upper" in failed.error_message and "float" in failed.error_message
     assert assigned.state == action_pb2.ACTION_STATE_FIRED  # the rule went on
     again = decisions.PostEvent(event("v", "shout", event_id="e-1"))
     assert again.duplicate and again.event_sequence == first.event_sequence == 1
