@@ -85,7 +85,7 @@ def test_simulate_passing_scenarios(capsys):
     out = capsys.readouterr().out
     assert "FAIL" not in out
     assert "  PASS  the warranty is the checkout upsell\n" in out
-    assert f"{EXAMPLE_SCENARIO}: PASS (16 of 16 steps passed)\n" in out
+    assert f"{EXAMPLE_SCENARIO}: PASS (27 of 27 steps passed)\n" in out
     assert out.endswith("2 of 2 scenario(s) passed\n")
 
 
