@@ -96,13 +96,21 @@ def flags(want: int, count: int) -> bytes:
     return f"{want:0{count}b}"[::-1].encode().translate(_FLAGS)
 
 
+def _mostly_new(old: tuple, new: tuple) -> bool:
+    """Whether over a quarter of the attributes are other objects: then most segments need evaluating anyway,
+    and the full function, which shares more work, is cheaper than finding out which."""
+    return sum(map(is_not, old[0], new[0])) * 4 > len(new[0])
+
+
 def evaluate(bits: Callable, subset: Callable[[Mapping, EvalContext | None, bytes], int], deps: Dependencies,
              values: Mapping[str, Any], ctx: EvalContext | None, memo: Memo | None) -> tuple[int, Memo]:
     """(membership bits, the memo for next time): `bits(values, ctx)` in full without a memo, else
     `subset(values, ctx, want)` for the segments whose inputs changed, merged into the remembered bits."""
     now = snapshot(deps, values, ctx if ctx is not None else DEFAULT_CONTEXT)
-    want = -1 if memo is None else deps.volatile if now == memo.snapshot else \
-        deps.volatile | changed(deps, memo.snapshot, now)
+    if memo is None or _mostly_new(memo.snapshot, now):
+        want = -1
+    else:
+        want = deps.volatile if now == memo.snapshot else deps.volatile | changed(deps, memo.snapshot, now)
     if not want:
         result = memo.bits
     elif want < 0 or want.bit_count() > deps.segments // 2:

@@ -104,8 +104,10 @@ def test_only_segments_reading_a_changed_input_are_evaluated_again():
     visit.counts["buy"] = 1
     bits, memo = segments.incremental({"age": 30}, visit, memo)
     assert bits == 0b111 and evaluated[-1] == {"recent", "buyer"}
-    bits, memo = segments.incremental({"age": 17, "z3": 2}, visit, memo)
-    assert bits == 0b100_0110 and evaluated[-1] == {"recent", "adult", "other3"}
+    bits, memo = segments.incremental({"age": 17}, visit, memo)
+    assert bits == 0b110 and evaluated[-1] == {"recent", "adult"}
+    bits, memo = segments.incremental({"age": 17, "z0": 2, "z3": 2}, visit, memo)  # 2 of 6 attributes: all
+    assert bits == 0b100_1110 and len(evaluated) == 3  # the full function ran
 
 
 def test_a_value_of_another_type_is_a_change():
