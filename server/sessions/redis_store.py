@@ -124,7 +124,7 @@ class RedisSessionStore:
                 if slot.state is not None:
                     slot.state.last_activity_at = self.clock()
             finally:
-                # Kept even when the call failed half-way, as the memory store keeps what it changed.
+                # Also when the call failed: the engine has then put the state back as it was loaded.
                 if loaded or slot.state is not None:
                     live = self._write(session_id, slot)
         finally:

@@ -8,6 +8,7 @@ not decode. Every RPC also gets an undecodable body, whatever its table says.
 from __future__ import annotations
 
 import math
+import random
 
 import grpc
 import pytest
@@ -193,3 +194,49 @@ def test_one_bad_command_fails_alone_in_a_batch(servers):
     response = call(servers["DecisionService"], "DecisionService", "ExecuteBatch", batch)
     assert response.results[0].error.code == "INVALID_ARGUMENT"
     assert response.results[1].get_session.session.session_id == LIVE
+
+
+VALID = [
+    ("DecisionService", "StartSession", pb.StartSessionRequest(session_id="fuzz", audience=session_pb2.Audience(
+        level="Customer", id_fields={"customer_id": value_pb2.Value(string_value="c-1")}),
+        parameters={"cart_total": double(10.0)})),
+    ("DecisionService", "PostEvent", event(parameters={"sku": value_pb2.Value(string_value="TV"), "price": double(9.5)},
+                                           occurred_at=timestamp_pb2.Timestamp(seconds=1_700_000_000))),
+    ("DecisionService", "GetOffers", pb.GetOffersRequest(session_id=LIVE, slots=[
+        pb.OfferSlot(interaction_point="cart_sidebar", count=2)])),
+    ("DecisionService", "SetAudience", pb.SetAudienceRequest(session_id=LIVE, audience=session_pb2.Audience(
+        level="Customer", id_fields={"customer_id": value_pb2.Value(string_value="c-2")}))),
+    ("DecisionService", "ExecuteBatch", pb.ExecuteBatchRequest(session_id=LIVE, commands=[
+        pb.BatchCommand(get_session=pb.GetSessionRequest()), pb.BatchCommand(post_event=event(session_id=""))])),
+    ("DecisionService", "GetProfile", pb.GetProfileRequest(audience=session_pb2.Audience(
+        level="Customer", id_fields={"customer_id": value_pb2.Value(string_value="c-1")}))),
+    ("RulesetService", "ListRulesets", admin_pb.ListRulesetsRequest(page_size=5, page_token="7")),
+    ("RulesetService", "GetRuleset", admin_pb.GetRulesetRequest(version=1)),
+    ("RulesetService", "SimulateRuleset", admin_pb.SimulateRulesetRequest(scenario=admin_pb.Scenario(steps=[
+        admin_pb.ScenarioStep(command=pb.BatchCommand(start_session=pb.StartSessionRequest())),
+        admin_pb.ScenarioStep(command=pb.BatchCommand(post_event=event(session_id="")))]))),
+]
+
+
+@pytest.mark.parametrize("service, method, request_", VALID, ids=[c[1] for c in VALID])
+def test_no_mutation_of_a_valid_request_reaches_internal(servers, service, method, request_):
+    """Each valid request with bytes flipped, dropped or cut (seeded): every answer is OK or a named status."""
+    generator = random.Random(f"{service}.{method}")
+    body = request_.SerializeToString()
+    for _ in range(40):
+        mutated = bytearray(body)
+        for _ in range(generator.randint(1, 4)):
+            at = generator.randrange(len(mutated))
+            choice = generator.random()
+            if choice < 0.6:
+                mutated[at] = generator.randrange(256)
+            elif choice < 0.8:
+                del mutated[at]
+            else:
+                mutated = mutated[:at]
+            if not mutated:
+                break
+        try:
+            call(servers[service], service, method, bytes(mutated))
+        except grpc.RpcError as error:
+            assert error.code() not in (Code.INTERNAL, Code.UNKNOWN), (bytes(mutated), error.details())
