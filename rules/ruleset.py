@@ -573,8 +573,9 @@ class _Compiler:
         return {event: tuple(items) for event, items in triggers.items()}
 
     def patterns(self) -> list[CompiledPattern]:
+        """The event patterns, each checked: a kind, known events, a target above 0, a window or fixed dates."""
         compiled = []
-        kinds = ruleset_pb2
+        kinds = ruleset_pb2  # the PATTERN_KIND_* values
         for i, pattern in enumerate(self.ruleset.patterns):
             path = f"patterns[{i}]"
             if pattern.kind == kinds.PATTERN_KIND_UNSPECIFIED:
