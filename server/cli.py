@@ -156,6 +156,21 @@ def forget(args: argparse.Namespace) -> int:
     return 0
 
 
+def health(args: argparse.Namespace) -> int:
+    """Ask a running server's gRPC health service; 0 only when it answers SERVING (for container probes)."""
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    with _connect(args) as channel:
+        try:
+            status = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(service=args.service), timeout=args.timeout).status
+        except grpc.RpcError as exc:
+            print(f"segflow health: {exc.code().name}: {exc.details()}", file=sys.stderr)
+            return 1
+    print(health_pb2.HealthCheckResponse.ServingStatus.Name(status))
+    return 0 if status == health_pb2.HealthCheckResponse.SERVING else 1
+
+
 def token(args: argparse.Namespace) -> int:
     """Print a new bearer token (give it to the client) and its auth file entry (only the hash is kept)."""
     roles = args.role or ["decide"]
@@ -195,6 +210,11 @@ def parser() -> argparse.ArgumentParser:
                        help="an audience id field of the customer (repeat for several)")
     erase.add_argument("--reason", default="", help="why (logged with the erasure)")
     erase.set_defaults(handler=forget)
+    probe = commands.add_parser("health", help="check a running server's health (exit 0 when SERVING)")
+    client_arguments(probe)
+    probe.add_argument("--service", default="", help="a service name; empty for the whole server")
+    probe.add_argument("--timeout", type=float, default=3.0, help="seconds to wait for the answer")
+    probe.set_defaults(handler=health)
     mint = commands.add_parser("token", help="make a new bearer token and print its auth file entry")
     mint.add_argument("--name", required=True, help="who will hold the token (logged as the caller)")
     mint.add_argument("--role", action="append", choices=("decide", "subscribe", "admin"),
