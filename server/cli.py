@@ -160,7 +160,7 @@ def health(args: argparse.Namespace) -> int:
     """Ask a running server's gRPC health service; 0 only when it answers SERVING (for container probes)."""
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-    with _connect(args) as channel:
+    with lifecycle.connect(args) as channel:
         try:
             status = health_pb2_grpc.HealthStub(channel).Check(
                 health_pb2.HealthCheckRequest(service=args.service), timeout=args.timeout).status
@@ -211,7 +211,7 @@ def parser() -> argparse.ArgumentParser:
     erase.add_argument("--reason", default="", help="why (logged with the erasure)")
     erase.set_defaults(handler=forget)
     probe = commands.add_parser("health", help="check a running server's health (exit 0 when SERVING)")
-    client_arguments(probe)
+    lifecycle.client_arguments(probe)
     probe.add_argument("--service", default="", help="a service name; empty for the whole server")
     probe.add_argument("--timeout", type=float, default=3.0, help="seconds to wait for the answer")
     probe.set_defaults(handler=health)
