@@ -56,14 +56,15 @@ def check(text: str, schema: Schema, builder: Builder, sink: ErrorSink, *, boole
         checker.expect(node, "bool", tree, "a condition")
     if sink.errors:
         return None
-    return Checked(node, _normalized(node, text), frozenset(checker.names), frozenset(checker.params),
-                   frozenset(checker.events), frozenset(checker.segments), frozenset(checker.callouts))
+    return Checked(node, _normalized(node, text, checker.repeats), frozenset(checker.names),
+                   frozenset(checker.params), frozenset(checker.events), frozenset(checker.segments),
+                   frozenset(checker.callouts))
 
 
-def _normalized(node: Node, text: str) -> str:
+def _normalized(node: Node, text: str, repeats: bool) -> str:
     """The SQL of the checked IR (spelling-independent), or the text itself where rewrites that repeat an
-    operand (NULLIF, BETWEEN, simple CASE) would make that text much longer than what was written."""
-    return unparse.sql(node) if tree_size(node) <= MAX_NODES else " ".join(text.split())
+    operand (NULLIF, BETWEEN, simple CASE, IN) would make that text much longer than what was written."""
+    return unparse.sql(node) if not repeats or tree_size(node) <= MAX_NODES else " ".join(text.split())
 
 
 def _compatible(a: str, b: str) -> bool:
@@ -88,6 +89,7 @@ class _Checker:
         self.events: set[str] = set()
         self.segments: set[str] = set()
         self.callouts: set[str] = set()
+        self.repeats = False  # a rewrite used an operand more often than the text does
 
     # -- helpers ---------------------------------------------------------------------------------------
     def error(self, code: str, message: str, at: exp.Expression, suggestion: str | None = None) -> Node:
@@ -259,6 +261,7 @@ class _Checker:
         high = self.compare("<=", value, high_value, e)
         if low.op == high.op == "cmp" and not (low_value.nullable or high_value.nullable):
             return self.b.node("between", (value, low_value, high_value), None, "bool", value.nullable)
+        self.repeats = True
         return self.b.node("and", (low, high), None, "bool", low.nullable or high.nullable)
 
     def in_(self, e: exp.In) -> Node:
@@ -279,6 +282,7 @@ class _Checker:
                 constants.add(arg.data)
             else:
                 others.append(self.compare("==", value, arg, item))
+                self.repeats = True
         if self.is_null(value):
             return self.b.const(None, "bool")
         tests = others
@@ -327,6 +331,7 @@ class _Checker:
             condition = self.visit(branch.this)
             if operand is not None:
                 condition = self.compare("==", operand, condition, branch.this)
+                self.repeats = True
             else:
                 self.expect(condition, "bool", branch.this, "a WHEN condition")
             branches.append((condition, self.visit(branch.args["true"]), branch))
@@ -373,6 +378,7 @@ class _Checker:
         if len(args) != 2:
             return self.error(E.ARITY, f"NULLIF takes 2 arguments, got {len(args)}", e)
         equal = self.compare("==", args[0], args[1], e)
+        self.repeats = True
         return self.b.node("case", (equal, self.b.const(None, "any"), args[0]), None, args[0].type, True)
 
     # -- arithmetic and text ---------------------------------------------------------------------------

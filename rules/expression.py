@@ -19,9 +19,9 @@ class Evaluator:
     `values` maps attribute names to values (a missing name is NULL); `ctx` answers event functions, NOW()
     and callouts (a shared default EvalContext when None). For hot loops `ev.evaluate` is the bare generated
     function with the same signature, and `ev.test(values, ctx=None)` is a separately generated function
-    (compiled on its first call) returning True exactly when the value is TRUE: use it for conditions, it skips telling FALSE from NULL
-    and is about twice as fast on conditions that may be NULL. Introspection: `sql` (normalized text), `source` (the generated
-    Python), `digest` (sha256 of that source), and the names the expression depends on: `names` (attributes),
+    (compiled on its first call) returning True exactly when the value is TRUE: use it for conditions, it
+    skips telling FALSE from NULL and is about twice as fast on conditions that may be NULL. Introspection:
+    `sql` (normalized text), `source` (the generated Python of `evaluate`), `digest` (sha256 of that source), and the names the expression depends on: `names` (attributes),
     `event_params`, `event_names` (from EVENT_COUNT/EVENT_*_TIME/EVENT_LAST_DATA), `segment_names`
     (IN_SEGMENT) and `callouts` (EXTERNALCALLOUT). `root` is the checked IR, kept for rules.explain only.
     """
