@@ -333,3 +333,26 @@ def test_regression_a_restart_with_the_ruleset_file_does_not_undo_a_rollback(tmp
     with caplog.at_level("INFO", logger="segflow.server.app"):
         assert versions_after_start() == (3, [3, 2, 1])  # the file (version 2) does not undo the rollback
     assert "the file is version 2, but version 3 is active" in caplog.text
+
+
+def test_simulate_over_the_channel_with_mocks_a_clock_expectations_and_coverage(admin):
+    scenario = load_scenario("""
+name: mocked over gRPC
+mocks: {propensity: 0.95}
+steps:
+  - start_session: {}
+    at: 2026-12-01T10:00:00Z
+    expect: {segments: [likely_buyers], attributes: {cart_total: 0.0}}
+  - post_event: {event: {name: add_to_cart, parameters: {sku: TV, price: 700.0}}}
+    advance: 5m
+    expect: {actions: [{type: notify, rule_id: big-cart-alert}], journeys: [{journey: cart_recovery, step: 2}]}  # started, then continued by the chained check
+  - post_event: {event: {name: login}, session_id: nobody}
+    expect: {error: {code: NOT_FOUND, reason: SESSION_NOT_FOUND}}
+""")
+    response = admin.SimulateRuleset(pb.SimulateRulesetRequest(scenario=scenario))
+    assert response.passed, [list(s.failures) for s in response.steps]
+    assert {c.outcome for c in response.steps[0].trace.callouts} == {"mock"}
+    assert response.steps[1].result.post_event.actions[0].time.ToJsonString() == "2026-12-01T10:05:00Z"
+    assert response.steps[2].result.error.reason == "SESSION_NOT_FOUND"
+    assert "loyal" in response.coverage.segments_never_entered
+    assert "big-cart-alert" not in response.coverage.rules_not_matched
