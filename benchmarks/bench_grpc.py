@@ -140,15 +140,22 @@ def supports_processes() -> bool:
     return "--processes" in result.stdout
 
 
-def start_segflow(ruleset: Path, data_dir: str, processes: int, workers: int) -> Server:
+def start_segflow(ruleset: Path, data_dir: str, processes: int, workers: int, multi: bool) -> Server:
+    """`segflow serve` on a free port; `multi`: it has --processes, passed always (its default is one per CPU)."""
     command = [sys.executable, "-m", "segflow.server.cli", "serve", "--address", "127.0.0.1:0", "--data-dir",
                data_dir, "--ruleset", str(ruleset), "--log-level", "WARNING", "--workers", str(workers)]
-    if processes > 1:
+    if multi:
         command += ["--processes", str(processes)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    target = _first_line(process, "segflow serving on").split()[-1]
-    _wait_healthy(target)
-    return Server([process], target)
+    server = Server([process], "")
+    try:
+        # "segflow serving on HOST:PORT", then " with N worker processes" when there are several
+        server.target = _first_line(process, "segflow serving on").split()[3]
+        _wait_healthy(server.target)
+    except BaseException:
+        server.stop()
+        raise
+    return server
 
 
 def start_noop(processes: int, workers: int) -> Server:
@@ -256,7 +263,7 @@ def measure(row: Row, server: Server, bodies: list[Path], count, work: Path, war
 
 
 def run_configuration(round_: int, workload: str, processes: int, in_flight: int, seconds: float,
-                      warm_up: float, work: Path, workers: int) -> list[Row]:
+                      warm_up: float, work: Path, workers: int, multi: bool) -> list[Row]:
     """The no-op ceiling, then segflow, on `in_flight` sessions of `workload`."""
     bodies = []
     for n in range(in_flight):
@@ -272,7 +279,7 @@ def run_configuration(round_: int, workload: str, processes: int, in_flight: int
     ruleset = work / f"{workload}.yaml"
     ruleset.write_text(WORKLOADS[workload])
     with tempfile.TemporaryDirectory(dir=work) as data_dir:
-        server = start_segflow(ruleset, data_dir, processes, workers)
+        server = start_segflow(ruleset, data_dir, processes, workers, multi)
         try:
             ids = start_sessions(server.target, workload, in_flight, f"bench-{workload}-{in_flight}")
             row = measure(Row(round_, workload, "segflow", processes, in_flight, seconds), server, bodies,
@@ -338,7 +345,7 @@ def main() -> None:
                 continue
             for round_, workload, flight in itertools.product(range(rounds), options.workloads, in_flight):
                 for row in run_configuration(round_, workload, processes, flight, seconds, warm_up, Path(work_dir),
-                                     options.workers):
+                                     options.workers, multi):
                     rows.append(row)
                     print(f"{row.workload:8s} {row.server:8s} procs {row.processes} in flight {row.in_flight:2d}: "
                           f"{row.per_second:8.0f}/s  p50 {row.p50_ms:6.2f} ms  p99 {row.p99_ms:6.2f} ms  "
