@@ -277,3 +277,21 @@ def test_two_replicas_on_redis_and_postgresql_share_a_visit_and_the_customers_me
     rows = postgres_target.read("SELECT customer_id, memory FROM profiles")
     assert [r[0] for r in rows] == ["customer_id=c-10"]
     assert sum(bucket[0] for bucket in rows[0][1]["counters"]["purchase"].values()) == 2
+
+
+def test_set_audience_recalls_the_profile_and_get_profile_refuses_bad_audiences(memory):
+    memory.visit("known", "c-11")
+    memory.decisions.PostEvent(event("known", "join", tier="platinum"))
+    memory.visit("later")
+    identified = memory.decisions.SetAudience(pb.SetAudienceRequest(session_id="later", audience=customer("c-11")))
+    assert from_value(identified.session.attributes["tier"]) == "platinum"
+    _, fields, reason = rpc_error(memory.decisions.GetProfile, pb.GetProfileRequest(
+        audience=session_pb2.Audience(level="Custmer", id_fields=values(customer_id="c-11"))),
+        code=grpc.StatusCode.INVALID_ARGUMENT)
+    assert reason == "UNKNOWN_AUDIENCE_LEVEL" and "did you mean 'Customer'" in fields["audience.level"]
+    _, fields, _ = rpc_error(memory.decisions.GetProfile, pb.GetProfileRequest(
+        audience=session_pb2.Audience(level="Customer", id_fields=values(shoe_size=9))),
+        code=grpc.StatusCode.INVALID_ARGUMENT)
+    assert "audience.id_fields.shoe_size" in fields
+    missing = memory.profile("c-nobody")
+    assert not missing.found and missing.profile.customer_id == "customer_id=c-nobody"
