@@ -97,7 +97,7 @@ def load(source: str, filename: str) -> tuple[Callable, str]:
         _stats["hits" if code is not None else "misses"] += 1
     if code is None:
         try:
-            code = compile(source, filename, "exec", dont_inherit=True)
+            code = compile(source, _printable(filename), "exec", dont_inherit=True)
         except (RecursionError, MemoryError, SyntaxError) as problem:
             raise TooComplex(str(problem)) from None
         verify(code)
@@ -106,6 +106,11 @@ def load(source: str, filename: str) -> tuple[Callable, str]:
     namespace = {"__builtins__": {}, **HELPERS}
     exec(code, namespace)  # runs only our verified module body: constant definitions and one def
     return namespace[FUNCTION], digest
+
+
+def _printable(filename: str) -> str:
+    """The filename with what CPython refuses in one (NUL, lone surrogates) written as escapes."""
+    return filename.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
 
 
 def verify(module: CodeType) -> None:

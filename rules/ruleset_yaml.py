@@ -43,6 +43,9 @@ _INT_RANGES = {
 }
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")  # a "\\ud800" escape reads as one; protobuf text refuses it
+
+
 class _Refused(Exception):
     """Text the reader will not walk: (code, message, mark) of the first place found."""
 
@@ -59,6 +62,9 @@ class _BoundedLoader(yaml.SafeLoader):
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
             raise _Refused("alias", "YAML anchors and aliases (&name, *name) are not supported; write the value "
                                     "out where it is used", event.start_mark)
+        if isinstance(event, yaml.ScalarEvent) and _SURROGATE.search(event.value):
+            raise _Refused("syntax", "text must be valid Unicode: a lone surrogate (\\ud800-\\udfff) is not",
+                           event.start_mark)
         self.nodes += 1
         if self.nodes > MAX_NODES:
             raise _Refused("too_large", f"the ruleset has more than {MAX_NODES} YAML values", event.start_mark)

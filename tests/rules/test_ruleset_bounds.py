@@ -65,6 +65,7 @@ HOSTILE = [
     ("yaml_alias_bomb", "a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
                         "c: [*b, *b, *b, *b, *b, *b, *b, *b, *b]\n", ("alias", 1, 4)),
     ("nul_in_yaml", ruleset() + "description: a\x00b\n", ("syntax", 15, 15)),
+    ("surrogate_escape_in_yaml", ruleset() + 'description: "a\\ud800"\n', ("syntax", 15, 14)),
     ("yaml_nesting", "name: " + "[" * 200 + "]" * 200 + "\n", ("too_deep", 1, 70)),
 ]
 
@@ -133,6 +134,14 @@ def test_timestamps_past_year_9999_in_a_message_are_diagnostics():
     with pytest.raises(CompileError) as caught:
         compile_ruleset(message)
     assert [(e.code, e.path) for e in caught.value.errors] == [("invalid", "offers[0].expires_at")]
+
+
+def test_a_nul_in_a_segment_name_of_a_message_is_no_value_error():
+    """Found by the ruleset fuzzer: the name reached compile()'s filename, which refuses NUL."""
+    message = load_and_compile(ruleset()).ruleset
+    message.audience_levels.add(name="Visitor")
+    message.flowcharts.add(name="f").segments.add(name="a\x00b", condition="n > 1")
+    assert compile_ruleset(message).flowcharts
 
 
 # -- values an expression builds at run time are bounded -------------------------------------------------
