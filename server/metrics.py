@@ -206,6 +206,10 @@ class ServiceCollector(Collector):
         yield CounterMetricFamily("segflow_history_written", "History records written", value=history["written"])
         yield CounterMetricFamily("segflow_history_failed", "History records given up after write failures",
                                   value=history["failed"])
+        yield CounterMetricFamily("segflow_history_quarantined", "History records that cannot be encoded (a bug)",
+                                  value=history["quarantined"])
+        yield CounterMetricFamily("segflow_history_lost", "History records given up and not spilled to disk",
+                                  value=history["lost"])
         yield CounterMetricFamily("segflow_history_rejected", "Decisions refused because the history queue was full",
                                   value=history["rejected"])
 

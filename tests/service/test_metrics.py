@@ -113,6 +113,7 @@ def test_calls_codes_latency_and_the_live_numbers_of_the_service(metered, servic
     assert metrics[("segflow_profiles_queued", ())] == metrics[("segflow_profiles_failed_total", ())] == 0
     assert metrics[("segflow_profiles_written_total", ())] == service.profiles.writer.stats()["written"]
     assert metrics[("segflow_history_failed_total", ())] == metrics[("segflow_history_rejected_total", ())] == 0
+    assert metrics[("segflow_history_quarantined_total", ())] == metrics[("segflow_history_lost_total", ())] == 0
     assert metrics[("segflow_actions_published_total", ())] == service.bus.stats()["published"] > 0
     assert metrics[("segflow_action_subscribers", ())] == 0
     assert metrics[("segflow_action_subscribers_dropped_total", ())] == 0
