@@ -76,7 +76,7 @@ _HELP = {
     "ruleset": "ruleset YAML file to deploy at start",
     "watch": "reload the ruleset file when it changes",
     "history_url": "history database URL (sqlite:///path or postgresql://...)",
-    "sessions_url": "session store: memory or redis://host:port/db[?prefix=segflow:]",
+    "sessions_url": "session store: memory, redis://host:port/db or redis+cluster://host:port[?prefix=segflow:]",
     "idle_timeout_seconds": "session idle timeout",
     "max_sessions": "live sessions kept before eviction",
     "anonymous_retention_days": "days anonymous session summaries are kept",

@@ -1,8 +1,9 @@
 """Opens the session store a URL names, so the service picks memory or Redis from its configuration alone.
 
 `memory`: this process only (the embedded default). `redis://host:port/db` (or `rediss://`, `unix://`):
-shared by every replica using the same database; an optional `prefix=` query parameter (default `segflow:`)
-lets several deployments share one database. Redis is an optional dependency, imported only when asked for.
+shared by every replica using the same database; `redis+cluster://host:port` (or `cluster=1` in the query): a
+Redis Cluster, found from any of its nodes. An optional `prefix=` query parameter (default `segflow:`) lets
+several deployments share one database. Redis is an optional dependency, imported only when asked for.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from segflow.server.sessions.journeys import JourneyBook
 from segflow.server.sessions.store import MemorySessionStore, SessionStore
 
-REDIS_SCHEMES = ("redis", "rediss", "unix")
+REDIS_SCHEMES = ("redis", "rediss", "unix", "redis+cluster")
 
 
 def open_store(url: str, **kwargs) -> SessionStore:
@@ -27,9 +28,11 @@ def open_store(url: str, **kwargs) -> SessionStore:
 
     query = parse_qsl(parts.query)
     prefixes = [value for name, value in query if name == "prefix"]
-    rest = urlencode([(name, value) for name, value in query if name != "prefix"])
-    return RedisSessionStore(urlunsplit(parts._replace(query=rest)), prefix=prefixes[-1] if prefixes else "segflow:",
-                             **kwargs)
+    cluster = parts.scheme == "redis+cluster" or ("cluster", "1") in query
+    rest = urlencode([(name, value) for name, value in query if name not in ("prefix", "cluster")])
+    scheme = "redis+cluster" if cluster else parts.scheme
+    return RedisSessionStore(urlunsplit(parts._replace(scheme=scheme, query=rest)),
+                             prefix=prefixes[-1] if prefixes else "segflow:", **kwargs)
 
 
 def open_journeys(store: SessionStore):

@@ -1,22 +1,25 @@
 """Sessions in Redis, so that several replicas serve the same visits with the semantics of the memory store.
 
-Keys, under a prefix (default `segflow:`):
-- `session:<id>`: the encoded `SessionState` (`server.sessions.codec`), with a Redis TTL of the idle timeout
+Keys, under a prefix (default `segflow:`); a session's own keys share the hash tag `{<id>}`, so they live in one
+slot of a Redis Cluster and one script can change them together:
+- `{<id>}:session`: the encoded `SessionState` (`server.sessions.codec`), with a Redis TTL of the idle timeout
   plus a margin, so a session no replica sweeps any more still disappears;
-- `lock:<id>`: the session's lock (redis-py `Lock`), with its own expiry, so a replica that crashed while
-  holding it wedges the session for at most `lock_timeout` seconds;
+- `{<id>}:lock`: the session's lock, holding the token of the call that owns it, with its own expiry, so a
+  replica that crashed while holding it wedges the session for at most `lock_timeout` seconds;
 - `active`: a sorted set of live session ids scored by last activity (the store's clock, in epoch seconds):
   `expire_idle` finds idle sessions by score, eviction takes the lowest scores first.
 
-A call holds the lock from reading the session to writing it back. The write is fenced: one Lua script checks
-that the lock still holds this call's token, then sets (or deletes) the session and its score together, so a
-call that outlived its lock can never overwrite the work of the call that took the lock after it. Closing a
-session (expired, evicted) deletes it under its lock before `on_close` runs, so exactly one replica reports it.
-Sessions are not Redis Cluster ready: the script touches keys in different hash slots.
+A call costs two round trips: one script takes the lock and returns the session (`_ACQUIRE`), and after the
+call another checks that the lock still holds this call's token, writes (or deletes) the session, updates its
+score and releases the lock (`_COMMIT`). The token is the write's fence: a call that outlived its lock never
+overwrites the work of the call that took the lock after it. On a Redis Cluster the `active` index lives in
+another slot, so it is updated by a third command after a commit succeeded. Closing a session (expired,
+evicted) deletes it under its lock before `on_close` runs, so exactly one replica reports it.
 """
 
 from __future__ import annotations
 
+import time
 import uuid
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -24,27 +27,38 @@ from typing import Callable, Iterator
 
 import grpc
 import redis
-from redis.exceptions import LockError
-from redis.lock import Lock
 
 from segflow.server.errors import ServiceError, Unavailable
 from segflow.server.sessions import codec
 from segflow.server.sessions.state import SessionState
 from segflow.server.sessions.store import OnClose
 
-# KEYS: lock, session, index. ARGV: token, encoded state ("" to delete), TTL in ms, score, session id.
-# Returns -1 if the lock is not held with this token (nothing written), else how many sessions are live.
+# KEYS: lock, session. ARGV: token, lock expiry in ms. Returns {0} if another call holds the lock, else
+# {1, the encoded session or false}.
+_ACQUIRE = """
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return {0} end
+return {1, redis.call('GET', KEYS[2])}
+"""
+
+# KEYS: lock, session, and the index unless on a cluster. ARGV: token, encoded state ("" to delete), TTL in ms,
+# score, session id. Returns -1 if the lock is not held with this token (nothing written), else how many sessions
+# are live (0 without the index). Releases the lock.
 _COMMIT = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
+redis.call('DEL', KEYS[1])
 if ARGV[2] == '' then
   redis.call('DEL', KEYS[2])
-  redis.call('ZREM', KEYS[3], ARGV[5])
+  if KEYS[3] then redis.call('ZREM', KEYS[3], ARGV[5]) end
 else
   redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
-  redis.call('ZADD', KEYS[3], ARGV[4], ARGV[5])
+  if KEYS[3] then redis.call('ZADD', KEYS[3], ARGV[4], ARGV[5]) end
 end
-return redis.call('ZCARD', KEYS[3])
+if KEYS[3] then return redis.call('ZCARD', KEYS[3]) end
+return 0
 """
+
+# How often a call waiting for a busy session tries its lock again; small, as a call holds it about a millisecond.
+_POLL_SECONDS = 0.002
 
 
 class SessionBusy(Unavailable):
@@ -58,27 +72,30 @@ class SessionLockLost(ServiceError):
 
 
 class RedisSlot:
-    """A session's slot for one call: the state the caller reads and sets, and the lock's token."""
+    """A session's slot for one call: the state the caller reads and sets, the lock's token, and the sessions
+    closed during the call, reported once the call's write is committed."""
 
-    __slots__ = ("state", "token")
+    __slots__ = ("state", "token", "closed")
 
     def __init__(self, state: SessionState | None, token: str):
         self.state = state
         self.token = token
+        self.closed: list[tuple[SessionState, str]] = []
 
 
 class RedisSessionStore:
-    """A `SessionStore` shared by every replica that uses the same Redis database and prefix."""
+    """A `SessionStore` shared by every replica that uses the same Redis database (or cluster) and prefix."""
 
-    def __init__(self, client_or_url: redis.Redis | str, *, idle_timeout: timedelta, max_sessions: int,
-                 clock: Callable[[], datetime], on_close: OnClose = lambda state, reason: None,
+    def __init__(self, client_or_url: redis.Redis | redis.RedisCluster | str, *, idle_timeout: timedelta,
+                 max_sessions: int, clock: Callable[[], datetime], on_close: OnClose = lambda state, reason: None,
                  prefix: str = "segflow:", lock_timeout: float = 30.0, wait_timeout: float = 5.0,
                  ttl_margin: timedelta = timedelta(minutes=5)):
         """`lock_timeout`: seconds after which a held session lock expires by itself (longer than any call);
         `wait_timeout`: seconds a call waits for a busy session before `SessionBusy`; `ttl_margin`: how long
         past its idle timeout Redis keeps a session no replica has swept (the sweep summarises it first)."""
-        self.client = redis.Redis.from_url(client_or_url) if isinstance(client_or_url, str) else client_or_url
+        self.client = connect(client_or_url) if isinstance(client_or_url, str) else client_or_url
         self._owns_client = isinstance(client_or_url, str)
+        self.cluster = isinstance(self.client, redis.RedisCluster)
         self.idle_timeout = idle_timeout
         self.max_sessions = max_sessions
         self.clock = clock
@@ -87,7 +104,9 @@ class RedisSessionStore:
         self.lock_timeout = lock_timeout
         self.wait_timeout = wait_timeout
         self._ttl_ms = int((idle_timeout + ttl_margin).total_seconds() * 1000)
+        self._lock_ms = max(1, int(lock_timeout * 1000))
         self._index = f"{prefix}active"
+        self._acquire = self.client.register_script(_ACQUIRE)
         self._commit = self.client.register_script(_COMMIT)
 
     def __len__(self) -> int:
@@ -104,39 +123,33 @@ class RedisSessionStore:
         try:
             with self._locked(session_id) as slot:
                 yield slot
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
+        except (redis.ConnectionError, redis.TimeoutError, redis.exceptions.ClusterError) as exc:
             raise Unavailable(f"the session store is unreachable: {exc}", reason="SESSION_STORE_UNAVAILABLE") from exc
 
     @contextmanager
     def _locked(self, session_id: str) -> Iterator[RedisSlot]:
-        lock = self._lock(session_id)
-        token = uuid.uuid4().hex
-        if not lock.acquire(blocking_timeout=self.wait_timeout, token=token):
+        slot = self._take(session_id, time.monotonic() + self.wait_timeout)
+        if slot is None:
             raise SessionBusy(f"session {session_id!r} is busy with another call; retry", reason="SESSION_BUSY")
-        live = 0
+        if slot.state is not None and self.clock() >= self.expires_at(slot.state):
+            slot.closed.append((slot.state, "expired"))
+            slot.state = None
         try:
-            slot = RedisSlot(self._load(session_id), token)
-            if slot.state is not None and self.clock() >= self.expires_at(slot.state):
-                self._close(session_id, slot, "expired")
-            loaded = slot.state is not None
-            try:
-                yield slot
-                if slot.state is not None:
-                    slot.state.last_activity_at = self.clock()
-            finally:
-                # Also when the call failed: the engine has then put the state back as it was loaded.
-                if loaded or slot.state is not None:
-                    live = self._write(session_id, slot)
+            yield slot
+            if slot.state is not None:
+                slot.state.last_activity_at = self.clock()
         finally:
-            _release(lock)
+            # Also when the call failed: the engine has then put the state back as it was loaded.
+            live = self._write(session_id, slot)
+        self._report(slot)
         if live > self.max_sessions:
             self._evict(live - self.max_sessions)
 
     def end(self, slot: RedisSlot, reason: str) -> SessionState | None:
-        """Remove the slot's session (inside `locked`: deleted from Redis on exit), reporting it closed."""
+        """Remove the slot's session (inside `locked`: deleted from Redis on exit, then reported closed)."""
         state, slot.state = slot.state, None
         if state is not None:
-            self.on_close(state, reason)
+            slot.closed.append((state, reason))
         return state
 
     def expire_idle(self) -> int:
@@ -159,53 +172,65 @@ class RedisSessionStore:
 
     # -- helpers ----------------------------------------------------------------------------------
 
-    def _key(self, kind: str, session_id: str) -> str:
-        return f"{self.prefix}{kind}:{session_id}"
+    def key(self, kind: str, session_id: str) -> str:
+        """The name of one of a session's keys ("session", "lock"), hash-tagged by the session id."""
+        return f"{self.prefix}{{{session_id}}}:{kind}"
 
-    def _lock(self, session_id: str) -> Lock:
-        # sleep: how often a waiting call polls the lock; small, because a call holds it for about a millisecond.
-        return self.client.lock(self._key("lock", session_id), timeout=self.lock_timeout, sleep=0.002,
-                                thread_local=False)
-
-    def _load(self, session_id: str) -> SessionState | None:
-        data = self.client.get(self._key("session", session_id))
-        return None if data is None else codec.decode(data)
+    def _take(self, session_id: str, deadline: float) -> RedisSlot | None:
+        """Take the session's lock and load it in one round trip, trying until `deadline` (monotonic);
+        None if another call still holds it then."""
+        token = uuid.uuid4().hex
+        keys = [self.key("lock", session_id), self.key("session", session_id)]
+        while True:
+            taken = self._acquire(keys=keys, args=[token, self._lock_ms])
+            if taken[0]:
+                data = taken[1] if len(taken) > 1 else None
+                return RedisSlot(codec.decode(data) if data else None, token)
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(_POLL_SECONDS)
 
     def _write(self, session_id: str, slot: RedisSlot) -> int:
-        """Store (or delete) the slot's session if this call still holds the lock; how many are live."""
+        """Store (or delete) the slot's session and release its lock, if this call still holds the lock; how
+        many sessions are live."""
         state = slot.state
         payload = b"" if state is None else codec.encode(state)
         score = 0.0 if state is None else state.last_activity_at.timestamp()
-        live = self._commit(keys=[self._key("lock", session_id), self._key("session", session_id), self._index],
+        keys = [self.key("lock", session_id), self.key("session", session_id)]
+        live = self._commit(keys=keys if self.cluster else [*keys, self._index],
                             args=[slot.token, payload, self._ttl_ms, score, session_id])
         if live < 0:
+            slot.closed.clear()  # the call that took the lock after this one reports them
             raise SessionLockLost(f"the call on session {session_id!r} outlived its lock ({self.lock_timeout}s); "
                                   "its changes were discarded", reason="SESSION_LOCK_LOST")
+        if self.cluster:  # the index is in another slot: updated once the session's write is committed
+            with self.client.pipeline(transaction=False) as pipe:
+                if state is None:
+                    pipe.zrem(self._index, session_id)
+                else:
+                    pipe.zadd(self._index, {session_id: score})
+                pipe.zcard(self._index)
+                live = pipe.execute()[-1]
         return live
 
-    def _close(self, session_id: str, slot: RedisSlot, reason: str) -> None:
-        """Delete the slot's session now, then report it: a replica that deleted it is the only one to."""
-        state, slot.state = slot.state, None
-        self._write(session_id, slot)
-        self.on_close(state, reason)
+    def _report(self, slot: RedisSlot) -> None:
+        """Report the sessions a committed call closed."""
+        for state, reason in slot.closed:
+            self.on_close(state, reason)
+        slot.closed.clear()
 
     def _close_if(self, session_id: str, predicate: Callable[[SessionState], bool], reason: str) -> bool:
         """Close a session if it is live and `predicate` holds under its lock; a busy one is left alone."""
-        lock = self._lock(session_id)
-        token = uuid.uuid4().hex
-        if not lock.acquire(blocking=False, token=token):
+        slot = self._take(session_id, deadline=0)
+        if slot is None:
             return False
-        try:
-            slot = RedisSlot(self._load(session_id), token)
-            if slot.state is None:
-                self._write(session_id, slot)  # expired by Redis itself: only its score is left to drop
-                return False
-            if not predicate(slot.state):
-                return False
-            self._close(session_id, slot, reason)
-            return True
-        finally:
-            _release(lock)
+        closing = slot.state is not None and predicate(slot.state)
+        if closing:
+            self.end(slot, reason)
+        # A session Redis expired by itself leaves only its score: the write drops it.
+        self._write(session_id, slot)
+        self._report(slot)
+        return closing
 
     def _evict(self, excess: int) -> None:
         """Close the least recently active sessions beyond the bound; those in use now are left for next time."""
@@ -214,13 +239,12 @@ class RedisSessionStore:
                            "evicted")
 
 
-def _release(lock: Lock) -> None:
-    """Release a session lock. One that expired meanwhile has nothing left to release: a write under it was
-    refused by the fenced commit, which raised SessionLockLost."""
-    try:
-        lock.release()
-    except LockError:
-        pass
+def connect(url: str) -> redis.Redis | redis.RedisCluster:
+    """A client for `url`: a Redis Cluster for `redis+cluster://host:port` (any node; the others are
+    discovered), else one Redis server."""
+    if url.startswith("redis+cluster://"):
+        return redis.RedisCluster.from_url("redis://" + url.removeprefix("redis+cluster://"))
+    return redis.Redis.from_url(url)
 
 
 def text(value: bytes | str) -> str:

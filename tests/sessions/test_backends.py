@@ -27,7 +27,7 @@ def test_a_redis_url_opens_a_shared_store_under_its_prefix(redis_client, prefix,
         assert isinstance(store, RedisSessionStore) and store.prefix == prefix
         with store.locked("s1") as slot:
             slot.state = new_state("s1", clock)
-        assert redis_client.exists(f"{prefix}session:s1")
+        assert redis_client.exists(store.key("session", "s1")) and store.key("session", "s1").startswith(prefix)
         book = open_journeys(store)
         assert isinstance(book, RedisJourneyBook) and book.prefix == prefix
     finally:

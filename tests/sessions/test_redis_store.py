@@ -69,11 +69,11 @@ def test_a_call_that_waits_too_long_for_a_busy_session_gets_session_busy(make_st
     assert raised.value.code.name == "UNAVAILABLE" and raised.value.reason == "SESSION_BUSY"
 
 
-def test_a_lock_abandoned_by_a_crashed_replica_expires_by_itself(make_store, redis_client, prefix, clock):
-    crashed = redis_client.lock(f"{prefix}lock:s1", timeout=0.3)
-    assert crashed.acquire(blocking=False)  # and never released
+def test_a_lock_abandoned_by_a_crashed_replica_expires_by_itself(make_store, redis_client, clock):
+    store = make_store(wait_timeout=5)
+    assert redis_client.set(store.key("lock", "s1"), "crashed", nx=True, px=300)  # and never released
     began = time.monotonic()
-    with make_store(wait_timeout=5).locked("s1") as slot:
+    with store.locked("s1") as slot:
         slot.state = new_state("s1", clock)
     assert 0.2 < time.monotonic() - began < 3
 
@@ -114,11 +114,11 @@ def test_end_removes_the_session_and_reports_it(make_store, clock, closed):
         assert slot.state is None
 
 
-def test_redis_itself_drops_a_session_no_replica_sweeps(make_store, redis_client, prefix, clock):
+def test_redis_itself_drops_a_session_no_replica_sweeps(make_store, redis_client, clock):
     store = make_store(idle_timeout=timedelta(seconds=60), ttl_margin=timedelta(seconds=30))
     with store.locked("s1") as slot:
         slot.state = new_state("s1", clock)
-    assert 85_000 < redis_client.pttl(f"{prefix}session:s1") <= 90_000
+    assert 85_000 < redis_client.pttl(store.key("session", "s1")) <= 90_000
 
 
 def test_expiry_is_sliding_and_reported_once_across_racing_replicas(make_store, clock, closed):

@@ -1,0 +1,48 @@
+"""How many round trips to Redis a call costs, counted on the wire (each packed send is one request/reply)."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+
+import grpc
+import pytest
+from redis.connection import AbstractConnection
+from segflow.v1 import decision_service_pb2_grpc
+
+from segflow.server.app import create_service
+from segflow.server.config import Config
+from tests.service.calls import event, start
+from tests.sessions.conftest import REDIS_URL
+
+
+@pytest.fixture
+def sends(monkeypatch) -> Counter:
+    """Packed sends to Redis by thread name: a pipeline or a script call is one send, however many commands."""
+    counts: Counter = Counter()
+    original = AbstractConnection.send_packed_command
+
+    def counted(self, command, check_health=True):
+        counts[threading.current_thread().name] += 1
+        return original(self, command, check_health)
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", counted)
+    return counts
+
+
+def test_a_plain_post_event_costs_two_round_trips(redis_client, prefix, clock, tmp_path, sends):
+    config = Config(address="127.0.0.1:0", data_dir=tmp_path, workers=2, grace_seconds=1,
+                    sessions_url=f"{REDIS_URL}?prefix={prefix}")
+    service = create_service(config, clock)
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{service.port}") as channel:
+            stub = decision_service_pb2_grpc.DecisionServiceStub(channel)
+            stub.StartSession(start("v1"))
+            stub.PostEvent(event("v1", "page_view", category="warm-up"))  # loads the scripts
+            sends.clear()
+            for i in range(5):
+                stub.PostEvent(event("v1", "page_view", category=f"c{i}"))
+            calls = {name: n for name, n in sends.items() if name != "segflow-sweeper"}
+    finally:
+        service.stop(grace=1)
+    assert sum(calls.values()) == 5 * 2, calls  # take-and-load, then commit-and-release
