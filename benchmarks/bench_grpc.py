@@ -140,13 +140,15 @@ def supports_processes() -> bool:
     return "--processes" in result.stdout
 
 
-def start_segflow(ruleset: Path, data_dir: str, processes: int, workers: int, multi: bool) -> Server:
-    """`segflow serve` on a free port; `multi`: it has --processes, passed always (its default is one per CPU)."""
+def start_segflow(ruleset: Path, data_dir: str, processes: int, workers: int, multi: bool,
+                  flags: tuple[str, ...] = (), stderr=None) -> Server:
+    """`segflow serve` on a free port; `multi`: it has --processes, passed always (its default is one per CPU).
+    `flags` come last (a later --log-level wins); stderr goes where given."""
     command = [sys.executable, "-m", "segflow.server.cli", "serve", "--address", "127.0.0.1:0", "--data-dir",
                data_dir, "--ruleset", str(ruleset), "--log-level", "WARNING", "--workers", str(workers)]
     if multi:
         command += ["--processes", str(processes)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen([*command, *flags], stdout=subprocess.PIPE, stderr=stderr, text=True)
     server = Server([process], "")
     try:
         # "segflow serving on HOST:PORT", then " with N worker processes" when there are several
@@ -193,33 +195,37 @@ def frame(message) -> bytes:
     return b"\x00" + len(data).to_bytes(4, "big") + data
 
 
-def start_sessions(target: str, workload: str, count: int, prefix: str) -> list[str]:
+def start_sessions(target: str, workload: str, count: int, prefix: str, metadata: tuple = ()) -> list[str]:
     ids = [f"{prefix}-{n}" for n in range(count)]
     with grpc.insecure_channel(target) as channel:
         stub = decision_service_pb2_grpc.DecisionServiceStub(channel)
         for n, session_id in enumerate(ids):
-            stub.StartSession(start_request(workload, session_id, n), timeout=30)
+            stub.StartSession(start_request(workload, session_id, n), timeout=30, metadata=metadata)
     return ids
 
 
-def segflow_events(target: str, ids: list[str]) -> int:
+def segflow_events(target: str, ids: list[str], metadata: tuple = ()) -> int:
     """How many add_to_cart events segflow has processed on these sessions."""
     total = 0
     with grpc.insecure_channel(target) as channel:
         stub = decision_service_pb2_grpc.DecisionServiceStub(channel)
         for session_id in ids:
-            session = stub.GetSession(pb.GetSessionRequest(session_id=session_id), timeout=30).session
+            session = stub.GetSession(pb.GetSessionRequest(session_id=session_id), timeout=30,
+                                      metadata=metadata).session
             total += sum(s.count for s in session.event_statistics if s.event_name == "add_to_cart")
     return total
 
 
-def h2load(target: str, bodies: list[Path], seconds: float, logs: Path | None) -> tuple[int, list[float], float]:
-    """Run one h2load per body at once for `seconds`; returns (calls completed, latencies in ms, CPU seconds)."""
+def h2load(target: str, bodies: list[Path], seconds: float, logs: Path | None,
+           headers: tuple[str, ...] = ()) -> tuple[int, list[float], float]:
+    """Run one h2load per body at once for `seconds` (with extra `headers`, "name: value"); returns (calls
+    completed, latencies in ms, CPU seconds)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     runs = []
     for i, body in enumerate(bodies):
         command = ["h2load", "-D", f"{int(seconds * 1000)}ms", "-c", "1", "-m", "1", "-d", str(body),
-                   "-H", "content-type: application/grpc", "-H", "te: trailers", f"http://{target}{POST_EVENT}"]
+                   "-H", "content-type: application/grpc", "-H", "te: trailers",
+                   *(flag for header in headers for flag in ("-H", header)), f"http://{target}{POST_EVENT}"]
         if logs is not None:
             command[1:1] = ["--log-file", str(logs / f"{i}.log")]
         runs.append(subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
@@ -240,12 +246,13 @@ def h2load(target: str, bodies: list[Path], seconds: float, logs: Path | None) -
     return completed, sorted(latencies), cpu
 
 
-def measure(row: Row, server: Server, bodies: list[Path], count, work: Path, warm_up: float) -> Row:
+def measure(row: Row, server: Server, bodies: list[Path], count, work: Path, warm_up: float,
+            headers: tuple[str, ...] = ()) -> Row:
     """Warm up, then one measured run of `row.seconds`; `count()` is the server-side call count."""
-    h2load(server.target, bodies, warm_up, None)
+    h2load(server.target, bodies, warm_up, None, headers)
     calls_before, cpu_before = count(), server.cpu_seconds()
     began = time.perf_counter()
-    completed, latencies, loadgen_cpu = h2load(server.target, bodies, row.seconds, work)
+    completed, latencies, loadgen_cpu = h2load(server.target, bodies, row.seconds, work, headers)
     elapsed = time.perf_counter() - began
     cpu = server.cpu_seconds() - cpu_before
     row.server_calls = count() - calls_before
