@@ -140,7 +140,7 @@ def supports_processes() -> bool:
     return "--processes" in result.stdout
 
 
-def start_segflow(ruleset: Path, data_dir: str, processes: int, workers: int, multi: bool,
+def start_segflow(ruleset: Path, data_dir: str, processes: int, workers: int = 32, multi: bool = False,
                   flags: tuple[str, ...] = (), stderr=None) -> Server:
     """`segflow serve` on a free port; `multi`: it has --processes, passed always (its default is one per CPU).
     `flags` come last (a later --log-level wins); stderr goes where given."""
