@@ -4,6 +4,8 @@
 shared by every replica using the same database; `redis+cluster://host:port` (or `cluster=1` in the query): a
 Redis Cluster, found from any of its nodes. An optional `prefix=` query parameter (default `segflow:`) lets
 several deployments share one database. Redis is an optional dependency, imported only when asked for.
+`lmdb:///directory`: shared by every process of the host that opens the directory (`segflow serve
+--processes N` gives its workers one for the time it runs).
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from segflow.server.sessions.journeys import JourneyBook
+from segflow.server.sessions.lmdb_journeys import LmdbJourneyBook
+from segflow.server.sessions.lmdb_store import LmdbSessionStore
 from segflow.server.sessions.store import MemorySessionStore, SessionStore
 
 REDIS_SCHEMES = ("redis", "rediss", "unix", "redis+cluster")
@@ -22,8 +26,10 @@ def open_store(url: str, **kwargs) -> SessionStore:
     if url == "memory":
         return MemorySessionStore(**kwargs)
     parts = urlsplit(url)
+    if parts.scheme == "lmdb":
+        return LmdbSessionStore(parts.path, **kwargs)
     if parts.scheme not in REDIS_SCHEMES:
-        raise ValueError(f"unknown session store {url!r}: use memory or redis://host:port/db")
+        raise ValueError(f"unknown session store {url!r}: use memory, lmdb:///directory or redis://host:port/db")
     from segflow.server.sessions.redis_store import RedisSessionStore
 
     query = parse_qsl(parts.query)
@@ -37,9 +43,11 @@ def open_store(url: str, **kwargs) -> SessionStore:
 
 def open_journeys(store: SessionStore):
     """The journey book that goes with a store: in this process for the memory store, else beside the
-    sessions in the same Redis database and prefix."""
+    sessions in the same LMDB environment, or Redis database and prefix."""
     if isinstance(store, MemorySessionStore):
         return JourneyBook()
+    if isinstance(store, LmdbSessionStore):
+        return LmdbJourneyBook(store.env)
     from segflow.server.sessions.redis_journeys import RedisJourneyBook
 
     return RedisJourneyBook(store.client, prefix=store.prefix)
