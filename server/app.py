@@ -12,7 +12,7 @@ import threading
 import time
 from concurrent import futures
 from datetime import datetime, timedelta, timezone
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import grpc
 from grpc_health.v1 import health, health_pb2
@@ -38,7 +38,11 @@ from segflow.server.servicers.rulesets import RulesetServicer
 from segflow.server.sessions import open_journeys, open_store
 from segflow.server.subscriptions import ActionBus
 from segflow.server.watch import RulesetWatcher
+from segflow.server.workers.address import in_use
 from segflow.server.examples import EXAMPLE_RULESET
+
+if TYPE_CHECKING:
+    from segflow.server.workers.worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +65,8 @@ def utc_now() -> datetime:
 class Service:
     """A running segflow server and everything it owns."""
 
-    def __init__(self, config: Config, clock: Callable[[], datetime] = utc_now):
+    def __init__(self, config: Config, clock: Callable[[], datetime] = utc_now, worker: "Worker | None" = None):
+        """`worker`: this service is one worker process of a host (`server.workers`), sharing its port."""
         self.config = config
         self.clock = clock
         self.sink = open_sink(config.history)
@@ -69,14 +74,17 @@ class Service:
         self.spill.replay(self.sink.write_batch)  # what the last run could not write
         self.journal = None  # with --history-durability sync, where records are kept before a call answers
         if config.history_durability == "sync":
-            self.journal = Journal(config.data_dir, submit=lambda record: self.history.submit(record))
+            # A host's workers share the data directory (and its spill files); each has its own journal.
+            self.journal = Journal(worker.own_directory(config.data_dir) if worker else config.data_dir,
+                                   submit=lambda record: self.history.submit(record))
             self.journal.replay(self.sink.write_batch)  # what the last run had journaled but not written
         self.history = HistoryWriter(self.sink, spill=self.spill.write,
                                      progress=self.journal.written if self.journal else None)
         submit = self.journal.submit if self.journal else self.history.submit
         self.versions = RulesetVersions(self.sink.database)
         self.registry = RulesetRegistry(self.versions)
-        self.bus = ActionBus(retention=config.action_retention, queue_size=config.subscriber_queue)
+        self.bus = (worker.action_bus(config) if worker else
+                    ActionBus(retention=config.action_retention, queue_size=config.subscriber_queue))
         self.store = open_store(config.sessions_url, idle_timeout=timedelta(seconds=config.idle_timeout_seconds),
                                 max_sessions=config.max_sessions, clock=clock)
         self.profiles = ProfileStore.beside(config.history, self.sink.database)
@@ -91,14 +99,17 @@ class Service:
         # The access log (and trace) first, auth innermost, so refused calls are logged and counted too.
         # With metrics off, no metrics interceptor: calls pay nothing for them.
         interceptors = [AccessInterceptor(), *([MetricsInterceptor(self.metrics)] if config.metrics_port else []),
-                        *auth_interceptors(config)]
-        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=config.workers), interceptors=interceptors)
+                        *auth_interceptors(config), *(worker.interceptors if worker else ())]
+        # grpcio shares a port with any other process that asks by default: only a host's workers may.
+        options = [("grpc.so_reuseport", 1 if worker else 0)]
+        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=config.workers), interceptors=interceptors,
+                                  options=options)
         self.gate = Gate()  # closed on stop: new calls answer UNAVAILABLE, running ones finish
         add_servicer(DecisionServicer(self.engine, self.bus), _service(decision_service_pb2, "DecisionService"),
                      self.server, self.gate)
         # With --admin-address, RulesetService (deploys, rollbacks, erasure) has a listener of its own.
-        self.admin_server = grpc.server(futures.ThreadPoolExecutor(max_workers=4), interceptors=interceptors) \
-            if config.admin_address else self.server
+        self.admin_server = grpc.server(futures.ThreadPoolExecutor(max_workers=4), interceptors=interceptors,
+                                        options=options) if config.admin_address else self.server
         add_servicer(RulesetServicer(self.registry, clock, self.forget_customer),
                      _service(ruleset_service_pb2, "RulesetService"), self.admin_server, self.gate)
         for server in {self.server, self.admin_server}:
@@ -106,13 +117,15 @@ class Service:
             if config.reflection:
                 reflection.enable_server_reflection(
                     (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
-        self.port = bind(self.server, config.address, config)
-        self.admin_port = bind(self.admin_server, config.admin_address, config) if config.admin_address \
+        self.port = _bind(self.server, config.address, config)
+        self.admin_port = _bind(self.admin_server, config.admin_address, config) if config.admin_address \
             else self.port
         self._watcher: RulesetWatcher | None = None
         self.metrics_server = None  # the /metrics HTTP server while metrics_port is set
         self._stopping = threading.Event()
         self._sweeper = threading.Thread(target=self._sweep, name="segflow-sweeper", daemon=True)
+        if worker:
+            worker.attach(self)
 
     def start(self) -> "Service":
         self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
@@ -239,10 +252,18 @@ class Service:
                 log.exception("session sweep failed")
 
 
-def create_service(config: Config, clock: Callable[[], datetime] = utc_now) -> Service:
+def _bind(server: grpc.Server, address: str, config: Config) -> int:
+    try:
+        return bind(server, address, config)
+    except RuntimeError as exc:  # grpcio says only "Failed to bind"; in use is the usual cause
+        raise in_use(address) from exc
+
+
+def create_service(config: Config, clock: Callable[[], datetime] = utc_now, worker: "Worker | None" = None,
+                   ) -> Service:
     """Build and start a service; its bound port is `service.port`. A service that cannot start is stopped
     (its history flushed, its threads ended) before the error propagates."""
-    service = Service(config, clock)
+    service = Service(config, clock, worker)
     try:
         return service.start()
     except BaseException:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -37,6 +38,11 @@ def serve(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"segflow: {exc}", file=sys.stderr)
         return 2
+    processes = config.processes or len(os.sched_getaffinity(0))
+    if processes > 1:
+        from segflow.server.workers import serve_workers
+
+        return serve_workers(config, processes)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())

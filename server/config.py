@@ -47,6 +47,9 @@ class Config:
     history_durability: str = "batched"
     # Threads serving calls.
     workers: int = 32
+    # Worker processes sharing the address, each pinned to a core (0: one per CPU this process may use; 1: the
+    # single-process server).
+    processes: int = 0
     # Port of the Prometheus /metrics endpoint, on the host of `address`; 0 turns metrics off.
     metrics_port: int = 0
     # A level for the root, and per logger: "info" or "segflow.server.history=debug,info".
@@ -87,6 +90,7 @@ _HELP = {
     "history_durability": "batched, or sync: a call answers once its history is journaled under --data-dir",
     "history_drain_seconds": "seconds a stop waits for queued history to be written before spilling it to --data-dir",
     "workers": "threads serving calls",
+    "processes": "worker processes on the address, one per core (0: one per usable CPU; 1: a single process)",
     "metrics_port": "port of the Prometheus /metrics endpoint on the --address host, 0 for none (e.g. 9464)",
     "log_level": "DEBUG, INFO, WARNING or ERROR; per logger: segflow.access=warning,info",
     "log_format": "text or json (one object per line)",
@@ -133,6 +137,8 @@ def load(args: argparse.Namespace | None = None, environ: dict[str, str] | None 
     config = replace(config, **changes)
     if config.history_durability not in ("batched", "sync"):
         raise ValueError(f"bad value for history_durability: {config.history_durability!r} (batched or sync)")
+    if config.processes < 0:
+        raise ValueError(f"bad value for processes: {config.processes} (0 for one per CPU, or a count)")
     if config.watch and config.ruleset is None:
         raise ValueError("--watch needs --ruleset: there is no file to watch")
     if bool(config.tls_cert) != bool(config.tls_key):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
+from typing import Callable
 
 from segflow.v1 import ruleset_pb2
 
@@ -101,8 +102,11 @@ class Deployment:
 class RulesetRegistry:
     """The active ruleset of this server, and the numbered versions behind it."""
 
-    def __init__(self, versions):
+    def __init__(self, versions, announce: Callable[[int], None] = lambda version: None):
+        """`announce(version)` runs after a deploy activated `version` here, and returns once every other
+        process serving the same versions has activated it too (`server.workers`)."""
         self.versions = versions
+        self.announce = announce
         self._active: ActiveVersion | None = None
         self._previous: ActiveVersion | None = None  # calls may still be finishing on it
         self._deploying = threading.Lock()
@@ -132,7 +136,8 @@ class RulesetRegistry:
                                        ruleset.SerializeToString(deterministic=True))
             self.versions.set_active(record.version)
             self._swap(ActiveVersion(compiled, record.version, started.callouts, started.profiles))
-            return Deployment(record, compiled, unchanged=False)
+        self.announce(record.version)  # unlocked: another process announcing at once syncs here meanwhile
+        return Deployment(record, compiled, unchanged=False)
 
     def load_file(self, source: Source, author: str, comment: str) -> str:
         """Serve a ruleset file at start, unless that would undo a rollback; returns what was done, for the log.

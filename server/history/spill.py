@@ -50,14 +50,20 @@ class Spill:
         and delete each once written; one that fails stays for the next start. Returns the records written."""
         written = 0
         for path in sorted(self.directory.glob("*" + _SUFFIX)) if self.directory.is_dir() else ():
+            claimed = path.with_name(f"{path.name}.{os.getpid()}.replaying")
+            try:  # the workers of a host share the directory: whoever renames a file first writes it
+                os.rename(path, claimed)
+            except FileNotFoundError:
+                continue
             try:
-                with open(path, "rb") as file:
+                with open(claimed, "rb") as file:
                     records = pickle.load(file)
                 write(records)
             except Exception:
+                os.rename(claimed, path)
                 log.exception("history: spill file %s not written; kept for the next start", path)
                 continue
-            path.unlink()
+            claimed.unlink()
             written += len(records)
             log.info("history: %d spilled records from %s written", len(records), path.name)
         return written

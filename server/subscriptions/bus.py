@@ -52,18 +52,20 @@ class ActionBus:
         """The sequence number of the latest published event (0 before the first)."""
         return self._sequence
 
-    def publish(self, action: action_pb2.Action) -> int:
+    def publish(self, action: action_pb2.Action, sequence: int | None = None, at: int | None = None) -> int:
         """Number, retain and hand `action` to every matching subscriber; returns its sequence number.
 
         Never blocks on a subscriber: one whose queue is full is dropped from the bus and told so by its
         stream. The bus keeps `action` as is: publish a new message for each lifecycle state change.
+        `sequence` and `at` (nanoseconds) are given when a log shared by several processes numbered the event
+        (`server.workers.actionlog`): each is the one after the last.
         """
         behind = None
         with self._lock:
             if self._leaving:
                 self._drop_leaving()
-            self._sequence = sequence = self._sequence + 1
-            entry = (sequence, self._clock(), action)
+            self._sequence = sequence = self._sequence + 1 if sequence is None else sequence
+            entry = (sequence, self._clock() if at is None else at, action)
             self._ring.append(entry)
             for bucket in (
                 self._anywhere.get(""),

@@ -1,0 +1,136 @@
+"""One worker process of `segflow serve --processes N`: a full service on the host's shared stores, pinned to its
+core, talking to the supervisor over a pipe.
+
+Over the pipe a worker says `("ready", pid)` once it serves, `("deployed", token)` after a deploy activated a
+version here (and waits for `("done", token)`), and answers `("sync", token)` (another worker deployed: activate
+the database's active version) with `("synced", token)`; last, `("stopped", lost)`. SIGTERM stops it gracefully; SIGINT is the
+supervisor's to handle (a terminal sends it to the whole process group).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+import uuid
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+from segflow.server.config import Config
+from segflow.server.sessions.lmdb_store import LmdbSessionStore, open_environment
+from segflow.server.workers.actionlog import SharedActionBus
+from segflow.server.workers.identity import WorkerIdentity
+
+log = logging.getLogger(__name__)
+
+# How long a deploy waits for every other worker to activate it.
+ANNOUNCE_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """What the supervisor tells a worker: its number, its core, and the host's shared environment."""
+
+    index: int
+    cpu: int
+    shared: str  # the LMDB directory of the host's action log (and sessions, unless they are in Redis)
+    last: bool  # whether it stops last and so summarises the sessions still live at shutdown
+
+
+class Worker:
+    """The service's side of the pipe: builds the shared bus, names responses, announces deploys, syncs."""
+
+    def __init__(self, assignment: Assignment, pipe: Connection):
+        self.assignment = assignment
+        self.pipe = pipe
+        self.interceptors = [WorkerIdentity()]
+        self.service = None
+        self._sending = threading.Lock()
+        self._waiting: dict[str, threading.Event] = {}
+        self._started = False
+
+    def action_bus(self, config: Config) -> SharedActionBus:
+        env, _ = open_environment(self.assignment.shared)
+        return SharedActionBus(env, retention=config.action_retention, queue_size=config.subscriber_queue)
+
+    def own_directory(self, data_dir: Path) -> Path:
+        """This worker's own directory under the data directory (its history journal)."""
+        return data_dir / "workers" / str(self.assignment.index)
+
+    def attach(self, service) -> None:
+        """Called by the service it is part of, once built."""
+        self.service = service
+        service.registry.announce = self.announce
+        if isinstance(service.store, LmdbSessionStore):
+            service.store.closes_on_shutdown = self.assignment.last
+
+    def start(self) -> None:
+        """Tell the supervisor the service is up, then answer it from a thread."""
+        threading.Thread(target=self._listen, name="segflow-worker-pipe", daemon=True).start()
+        self._started = True
+        self._send(("ready", os.getpid()))
+
+    def stopped(self, lost: int) -> None:
+        """Tell the supervisor how many acknowledged history records could be neither written nor spilled."""
+        try:
+            self._send(("stopped", lost))
+        except OSError:
+            pass
+
+    def announce(self, version: int) -> None:
+        """Return once every other worker has activated `version` (or ANNOUNCE_SECONDS passed, logged). A deploy
+        while the service starts has nobody to tell: the workers that start after it take the active version."""
+        if not self._started:
+            return
+        token = uuid.uuid4().hex
+        done = self._waiting[token] = threading.Event()
+        try:
+            self._send(("deployed", token))
+            if not done.wait(ANNOUNCE_SECONDS):
+                log.error("ruleset version %d: not every worker confirmed it within %.0fs; they take it at their "
+                          "next sweep", version, ANNOUNCE_SECONDS)
+        finally:
+            self._waiting.pop(token, None)
+
+    def _send(self, message: tuple) -> None:
+        with self._sending:
+            self.pipe.send(message)
+
+    def _listen(self) -> None:
+        while True:
+            try:
+                kind, token = self.pipe.recv()
+            except (EOFError, OSError):  # the supervisor is gone
+                return
+            if kind == "sync":
+                try:
+                    self.service.registry.sync()
+                except Exception:
+                    log.exception("could not activate the version another worker deployed")
+                self._send(("synced", token))
+            elif kind == "done" and token in self._waiting:
+                self._waiting[token].set()
+
+
+def run(config: Config, assignment: Assignment, pipe: Connection) -> None:
+    """The worker process's main: serve until SIGTERM, then stop gracefully; exit code 1 if acknowledged history
+    records could be neither written nor spilled."""
+    from segflow.server import logs
+    from segflow.server.app import create_service
+
+    os.sched_setaffinity(0, {assignment.cpu})
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    logs.configure(config.log_format, config.log_level)
+    worker = Worker(assignment, pipe)
+    service = create_service(config, worker=worker)
+    worker.start()
+    stop.wait()
+    lost = service.stop()
+    worker.stopped(lost)
+    if lost:
+        sys.exit(1)
