@@ -87,7 +87,8 @@ class Supervisor:
             signal.signal(signum, lambda *_: self._stop.set())
         try:
             if self._start_all():
-                print(f"segflow serving on {host}:{port} with {self.processes} worker processes", flush=True)
+                log.info("%d worker processes serving", self.processes)
+                print(f"segflow serving on {host}:{port}", flush=True)  # as one process says it
             elif not self._stop.is_set():
                 return self._shutdown(failed=True)
             while not self._stop.is_set():
