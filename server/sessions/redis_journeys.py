@@ -1,7 +1,8 @@
 """Each customer's journeys in Redis, so that every replica advances the same journeys for that customer.
 
 An identified customer's journeys live in a hash `<prefix>journeys:<customer id>`, one field per journey,
-written with MULTI/EXEC; `StoredJourneyBook` (`server.sessions.journeys`) holds the contract.
+written with MULTI/EXEC; `StoredJourneyBook` (`server.sessions.journeys`) holds the contract. A
+customer has this one key, so its writes stay in one slot of a Redis Cluster.
 """
 
 from __future__ import annotations

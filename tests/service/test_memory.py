@@ -18,7 +18,7 @@ from segflow.server.app import create_service
 from segflow.server.profiles.example_server import MEMBER_SINCE, profile_of
 from tests.callouts.helpers import example_server
 from tests.history.conftest import postgres_target, sqlite_target  # noqa: F401 (fixtures)
-from tests.sessions.conftest import REDIS_URL, prefix, redis_client  # noqa: F401 (fixtures)
+from tests.sessions.conftest import prefix, redis_client, redis_cluster, redis_url  # noqa: F401 (fixtures)
 from tests.service.calls import attributes, event, offers, rpc_error, start, values
 from tests.service.memory_ruleset import MEMORY_RULESET
 
@@ -259,9 +259,9 @@ def test_profiles_unused_for_the_retention_period_are_purged_and_logged(caplog, 
         assert not client.profile("c-old").found and client.profile("c-recent").found
 
 
-def test_two_replicas_on_redis_and_postgresql_share_a_visit_and_the_customers_memory(config, clock, prefix,
+def test_two_replicas_on_redis_and_postgresql_share_a_visit_and_the_customers_memory(config, clock, redis_url, prefix,
                                                                                       postgres_target):
-    shared = replace(config, sessions_url=f"{REDIS_URL}?prefix={prefix}", history_url=postgres_target.url)
+    shared = replace(config, sessions_url=f"{redis_url}?prefix={prefix}", history_url=postgres_target.url)
     with running(shared, clock) as one, running(replace(shared, data_dir=config.data_dir / "two"), clock) as two:
         one.visit("before", "c-10")
         one.decisions.PostEvent(event("before", "purchase", amount=1.0))

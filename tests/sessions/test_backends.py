@@ -8,7 +8,7 @@ import pytest
 
 from segflow.server.sessions import MemorySessionStore, open_journeys, open_store
 from segflow.server.sessions.journeys import JourneyBook
-from tests.sessions.conftest import REDIS_URL, new_state
+from tests.sessions.conftest import new_state
 
 SETTINGS = dict(idle_timeout=timedelta(minutes=30), max_sessions=10)
 
@@ -18,11 +18,11 @@ def test_memory_opens_the_embedded_store_and_book(clock):
     assert isinstance(store, MemorySessionStore) and type(open_journeys(store)) is JourneyBook
 
 
-def test_a_redis_url_opens_a_shared_store_under_its_prefix(redis_client, prefix, clock):
+def test_a_redis_url_opens_a_shared_store_under_its_prefix(redis_url, redis_client, prefix, clock):
     from segflow.server.sessions.redis_journeys import RedisJourneyBook
     from segflow.server.sessions.redis_store import RedisSessionStore
 
-    store = open_store(f"{REDIS_URL}?prefix={prefix}", clock=clock, **SETTINGS)
+    store = open_store(f"{redis_url}?prefix={prefix}", clock=clock, **SETTINGS)
     try:
         assert isinstance(store, RedisSessionStore) and store.prefix == prefix
         with store.locked("s1") as slot:

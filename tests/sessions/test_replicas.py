@@ -14,16 +14,15 @@ from segflow.server.config import Config
 from segflow.server.examples import EXAMPLE_RULESET
 from tests.history.conftest import postgres_target  # noqa: F401 (fixture: a fresh PostgreSQL schema)
 from tests.service.calls import attributes, event, rpc_error, start
-from tests.sessions.conftest import REDIS_URL
 
 
 @pytest.fixture
-def replicas(redis_client, prefix, postgres_target, clock, tmp_path):
+def replicas(redis_url, redis_client, prefix, postgres_target, clock, tmp_path):
     """Two running services ("replicas") on one Redis prefix and one PostgreSQL schema, and a stub for each."""
     services, channels = [], []
     for name in ("a", "b"):
         config = Config(address="127.0.0.1:0", data_dir=tmp_path / name, workers=8, grace_seconds=1,
-                        sessions_url=f"{REDIS_URL}?prefix={prefix}", history_url=postgres_target.url)
+                        sessions_url=f"{redis_url}?prefix={prefix}", history_url=postgres_target.url)
         services.append(create_service(config, clock))
         channels.append(grpc.insecure_channel(f"127.0.0.1:{services[-1].port}"))
     yield services, [decision_service_pb2_grpc.DecisionServiceStub(c) for c in channels]
