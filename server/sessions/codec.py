@@ -14,6 +14,7 @@ bytes, in their order.
 from __future__ import annotations
 
 import struct
+import threading
 from collections import OrderedDict
 from dataclasses import MISSING, fields
 from datetime import datetime, timedelta, timezone
@@ -139,7 +140,16 @@ def _check_fields() -> None:
 
 _check_fields()
 _REQUIRED = sum(1 for f in fields(SessionState) if f.default is MISSING and f.default_factory is MISSING)
-_PACKER = msgpack.Packer(default=_default, use_bin_type=True, datetime=False)
+# One Packer per thread: a Packer keeps its output in a buffer of its own, and `_default` runs Python code in
+# the middle of a pack, where another thread using the same Packer would write into that buffer.
+_PACKERS = threading.local()
+
+
+def _packer() -> msgpack.Packer:
+    packer = getattr(_PACKERS, "packer", None)
+    if packer is None:
+        packer = _PACKERS.packer = msgpack.Packer(default=_default, use_bin_type=True, datetime=False)
+    return packer
 
 
 def encode(state: SessionState) -> bytes:
@@ -147,7 +157,7 @@ def encode(state: SessionState) -> bytes:
     document = [FORMAT]
     document += [write(getattr(state, name)) for name, write, _ in _FIELDS]
     try:
-        return _PACKER.pack(document)
+        return _packer().pack(document)
     except (OverflowError, ValueError) as exc:  # an int beyond 64 bits, a string too long
         raise TypeError(f"a session cannot hold that value: {exc}") from exc
 

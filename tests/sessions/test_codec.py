@@ -105,3 +105,43 @@ def test_a_session_with_30_attributes_and_a_few_event_statistics_is_compact():
     encoded = codec.encode(SessionState("visitor-0001", "web", "Visitor", t, t, attributes=attributes,
                                         event_stats=stats, segments=frozenset({"browsers", "big_cart"})))
     assert len(encoded) < 1024
+
+
+def test_encoding_from_many_threads_at_once_round_trips_each_session():
+    """Regression: one Packer shared by every thread interleaved two sessions' bytes when `_default` (a
+    datetime) let another thread pack in the middle; the shared LMDB store then read garbled sessions."""
+    import sys
+    import threading
+    from datetime import datetime, timedelta, timezone
+
+    from segflow.server.sessions import codec
+    from segflow.server.sessions.state import SessionState
+
+    t0 = datetime(2026, 3, 1, tzinfo=timezone.utc)
+    failures, start = [], threading.Barrier(8)
+
+    def work(worker: int):
+        start.wait()
+        for n in range(300):
+            at = t0 + timedelta(seconds=n)
+            state = SessionState(session_id=f"s{worker}-{n}", channel="web", audience_level="Visitor",
+                                 started_at=at, last_activity_at=at,
+                                 attributes={"n": n, "seen": at, "when": [at, at + timedelta(days=1)]})
+            try:
+                back = codec.decode(codec.encode(state))
+            except ValueError:  # garbled beyond reading
+                back = None
+            if back is None or (back.session_id, back.attributes) != (state.session_id, state.attributes):
+                failures.append(state.session_id)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible, inside packs too
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert failures == []
