@@ -424,7 +424,7 @@ def _like(g: Generator, node: Node, truth: bool) -> str:
         check = f"{name} != {literal!r}"
     else:
         if kind == "match":
-            check = f"{g.constant(f'_like_matcher({literal!r})')}({name})"
+            check = f"{g.constant(f'_like_matcher({literal!r})')}({name}) is not None"
         else:
             check = _LIKE_TESTS[kind].format(x=name, lit=repr(literal))
         check = check if truth else f"not ({check})"

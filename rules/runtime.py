@@ -292,87 +292,39 @@ def _one_literal_run(items: list[str]) -> bool:
     return "%" not in marks
 
 
-class _Piece:
-    """A fixed-length run of a LIKE pattern between two %: literal characters and _ (any one character).
+def like_regex(canonical: str) -> str:
+    """A regular expression for a "match" plan of like_plan, for fullmatch, that never backtracks far.
 
-    `at(s, i)` tests it at position i, `find(s, i, end)` gives its leftmost place in s[i:end] (or -1). A run
-    without _ uses str methods; one with _ a regular expression of literals and `.` only, which has no
-    quantifier and so no backtracking: a search costs at most len(s) * size character tests.
-    """
-
-    __slots__ = ("size", "at", "find")
-
-    def __init__(self, items: list[str]):
-        self.size = len(items)
-        if "_" not in items:
-            text = "".join(i[1] for i in items)
-            self.at = lambda s, i: s.startswith(text, i)
-            self.find = lambda s, i, end: s.find(text, i, end)
+    The pattern is split at its % signs into fixed-length pieces (literals, and `.` for _). The first piece must
+    sit at the start and the last at the end; each piece in between is placed leftmost after the previous one,
+    inside an atomic group `(?>.*?piece)` that the engine never re-enters. Taking the leftmost place is always
+    right (a later piece can only gain room from it), so only the final `.*` backtracks and a test costs at
+    most len(s) * len(pattern) character steps, whatever the pattern; `.*` per % instead is exponential in
+    the number of % (issue 11.1: %a%a%a%a%a%b against 140 'a')."""
+    runs: list[str] = [""]
+    for item in _like_items(canonical, "\\"):
+        if item == "%":
+            runs.append("")
         else:
-            regex = re.compile("".join("." if i == "_" else re.escape(i[1]) for i in items), re.DOTALL)
-            match, search = regex.match, regex.search
-
-            def find(s: str, i: int, end: int) -> int:
-                found = search(s, i, end)
-                return -1 if found is None else found.start()
-
-            self.at, self.find = (lambda s, i: match(s, i) is not None), find
+            runs[-1] += "." if item == "_" else re.escape(item[1])
+    if len(runs) == 1:
+        return runs[0]
+    first, *middle, last = runs
+    return first + "".join(f"(?>.*?{piece})" for piece in middle if piece) + ".*" + last
 
 
-class LikeMatcher:
-    """A LIKE pattern compiled to a linear-time test: `matcher(s)` is whether s matches.
-
-    The pattern is split at its % signs into fixed-length pieces. The first piece must sit at the start and the
-    last at the end; each piece in between is placed leftmost after the previous one. Taking the leftmost place
-    is always right (a later piece can only gain room from it), so nothing is ever retried and the cost is at
-    most len(s) * len(pattern) character tests, whatever the pattern (a backtracking regex is exponential in
-    the number of %). `pieces` are searched once each, in order.
-    """
-
-    __slots__ = ("pieces", "middle", "size")
-
-    def __init__(self, canonical: str):
-        """`canonical` is a pattern whose escape character is backslash, as like_plan gives for "match"."""
-        runs: list[list[str]] = [[]]
-        for item in _like_items(canonical, "\\"):
-            if item == "%":
-                runs.append([])
-            else:
-                runs[-1].append(item)
-        self.pieces = [_Piece(run) for run in runs]
-        self.middle = [p for p in self.pieces[1:-1] if p.size]
-        self.size = sum(p.size for p in self.pieces)
-
-    def __call__(self, s: str) -> bool:
-        pieces = self.pieces
-        first = pieces[0]
-        if len(pieces) == 1:
-            return len(s) == first.size and first.at(s, 0)
-        if len(s) < self.size or not first.at(s, 0):
-            return False
-        last = pieces[-1]
-        end = len(s) - last.size
-        if not last.at(s, end):
-            return False
-        position = first.size
-        for piece in self.middle:
-            found = piece.find(s, position, end)
-            if found < 0:
-                return False
-            position = found + piece.size
-        return True
-
-
-def like_matcher(canonical: str) -> Callable[[str], bool]:
-    """The test for a "match" plan of like_plan (generated code builds one per constant pattern)."""
-    return LikeMatcher(canonical)
+def like_matcher(canonical: str) -> Callable[[str], Any]:
+    """The compiled test of a "match" plan: called on text, a match object when it matches, else None
+    (generated code builds one per constant pattern)."""
+    return re.compile(like_regex(canonical), re.DOTALL).fullmatch
 
 
 @functools.lru_cache(maxsize=_LIKE_CACHE_SIZE)
 def _like_test(pattern: str, escape: str | None) -> Callable[[str], bool]:
     kind, literal = like_plan(pattern, escape)
     if kind == "match":
-        return LikeMatcher(literal)
+        match = like_matcher(literal)
+        return lambda s: match(s) is not None
     return {"exact": lambda s: s == literal, "prefix": lambda s: s.startswith(literal),
             "suffix": lambda s: s.endswith(literal), "contains": lambda s: literal in s}[kind]
 
