@@ -38,6 +38,7 @@ _UTC = timezone.utc
 _TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 DEFAULT_MAX_TRIGGER_DEPTH = 8
 DEFAULT_MAX_PRESENTATIONS = 3
+MASK = "***"  # what logs and history show of a `sensitive: true` attribute
 
 # Bounds on one ruleset, so a hostile or runaway one is refused with a clear error instead of stalling a
 # deploy or every call after it (each expression has its own bounds in parse.py and generate.py).
@@ -148,6 +149,12 @@ class CompiledRuleset:
     patterns: Mapping[str, CompiledPattern] = field(default_factory=dict)
     patterns_by_event: Mapping[str, tuple[CompiledPattern, ...]] = field(default_factory=dict)
     offer_memory: Mapping[str, OfferMemory] = field(default_factory=dict)
+    sensitive_attributes: frozenset[str] = frozenset()
+
+    def masked(self, attributes: Mapping[str, object]) -> dict[str, object]:
+        """`attributes` as a log or history row may show them: each set sensitive attribute's value is MASK."""
+        sensitive = self.sensitive_attributes
+        return {name: MASK if name in sensitive and value is not None else value for name, value in attributes.items()}
 
     @property
     def remembers(self) -> bool:
@@ -382,6 +389,7 @@ class _Compiler:
             patterns_by_event={event: tuple(p for p in compiled_patterns if event in p.weights)
                                for event in {e for p in compiled_patterns for e in p.weights}},
             offer_memory=offer_memory,
+            sensitive_attributes=frozenset(a.name for a in attributes.values() if a.sensitive),
         )
 
     def audience_levels(self) -> dict[str, tuple[str, ...]]:

@@ -133,7 +133,8 @@ class Engine:
             ruleset_version=session.ruleset_version, channel=session.channel,
             audience_level=session.audience_level, anonymous=session.anonymous, started_at=session.started_at,
             ended_at=now, end_reason=reason, event_count=session.event_sequence,
-            segments=sorted(session.segments), attributes=dict(session.attributes)))
+            segments=sorted(session.segments),
+            attributes=self.rulesets.current().compiled.masked(session.attributes)))
 
     # -- decisions --------------------------------------------------------------------------------
 

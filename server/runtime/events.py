@@ -17,7 +17,7 @@ from typing import Any, Callable, Mapping
 
 from segflow.v1 import action_pb2
 
-from segflow.rules.ruleset import CompiledAction, CompiledRuleset
+from segflow.rules.ruleset import MASK, CompiledAction, CompiledRuleset
 from segflow.rules.schema import type_problem
 from segflow.server.history.records import DataRecord
 from segflow.server.profiles.patterns import pattern_met
@@ -201,7 +201,9 @@ class EventProcessor:
 
     def log_data(self, action: CompiledAction, depth: int) -> None:
         session = self.ctx.session
-        columns = {name: ev(session.attributes, self.ctx) for name, ev in action.expressions.items()}
+        sensitive = self.compiled.sensitive_attributes
+        columns = {name: MASK if sensitive and not sensitive.isdisjoint(ev.names) else ev(session.attributes, self.ctx)
+                   for name, ev in action.expressions.items()}
         table = action.definition.table
         fired = self.decision.action(action_pb2.ACTION_TYPE_LOG_DATA, log_data={
             "table": table, "columns": {k: to_value(v) for k, v in columns.items()}})

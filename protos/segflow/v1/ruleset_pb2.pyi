@@ -77,18 +77,20 @@ class AudienceLevel(_message.Message):
     def __init__(self, name: _Optional[str] = ..., id_fields: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class AttributeDefinition(_message.Message):
-    __slots__ = ("name", "type", "description", "default_value", "scope")
+    __slots__ = ("name", "type", "description", "default_value", "sensitive", "scope")
     NAME_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     DEFAULT_VALUE_FIELD_NUMBER: _ClassVar[int]
+    SENSITIVE_FIELD_NUMBER: _ClassVar[int]
     SCOPE_FIELD_NUMBER: _ClassVar[int]
     name: str
     type: _value_pb2.ValueType
     description: str
     default_value: _value_pb2.Value
+    sensitive: bool
     scope: AttributeScope
-    def __init__(self, name: _Optional[str] = ..., type: _Optional[_Union[_value_pb2.ValueType, str]] = ..., description: _Optional[str] = ..., default_value: _Optional[_Union[_value_pb2.Value, _Mapping]] = ..., scope: _Optional[_Union[AttributeScope, str]] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., type: _Optional[_Union[_value_pb2.ValueType, str]] = ..., description: _Optional[str] = ..., default_value: _Optional[_Union[_value_pb2.Value, _Mapping]] = ..., sensitive: _Optional[bool] = ..., scope: _Optional[_Union[AttributeScope, str]] = ...) -> None: ...
 
 class ParameterDefinition(_message.Message):
     __slots__ = ("name", "type", "required", "description")
