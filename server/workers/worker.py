@@ -4,7 +4,8 @@ core, talking to the supervisor over a pipe.
 Over the pipe a worker says `("ready", pid)` once it serves, `("deployed", token)` after a deploy activated a
 version here (and waits for `("done", token)`), and answers `("sync", token)` (another worker deployed: activate
 the database's active version) with `("synced", token)`; last, `("stopped", lost)`. SIGTERM stops it gracefully; SIGINT is the
-supervisor's to handle (a terminal sends it to the whole process group).
+supervisor's to handle (a terminal sends it to the whole process group). A worker whose supervisor is gone
+(killed, say) stops as on SIGTERM: an orphan must not go on holding the port.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import uuid
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Callable
 
 from segflow.server.config import Config
 from segflow.server.sessions.lmdb_store import LmdbSessionStore, open_environment
@@ -43,9 +45,11 @@ class Assignment:
 class Worker:
     """The service's side of the pipe: builds the shared bus, names responses, announces deploys, syncs."""
 
-    def __init__(self, assignment: Assignment, pipe: Connection):
+    def __init__(self, assignment: Assignment, pipe: Connection, orphaned: Callable[[], None] = lambda: None):
+        """`orphaned` is called once the supervisor's end of the pipe is closed (it exited or was killed)."""
         self.assignment = assignment
         self.pipe = pipe
+        self.orphaned = orphaned
         self.interceptors = [WorkerIdentity()]
         self.service = None
         self._sending = threading.Lock()
@@ -103,7 +107,9 @@ class Worker:
         while True:
             try:
                 kind, token = self.pipe.recv()
-            except (EOFError, OSError):  # the supervisor is gone
+            except (EOFError, OSError):
+                log.warning("worker %d: the supervisor is gone; stopping", self.assignment.index)
+                self.orphaned()
                 return
             if kind == "sync":
                 try:
@@ -126,7 +132,7 @@ def run(config: Config, assignment: Assignment, pipe: Connection) -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     logs.configure(config.log_format, config.log_level)
-    worker = Worker(assignment, pipe)
+    worker = Worker(assignment, pipe, orphaned=stop.set)
     service = create_service(config, worker=worker)
     worker.start()
     stop.wait()

@@ -3,6 +3,7 @@ history row is written."""
 
 from __future__ import annotations
 
+import os
 import signal
 import sqlite3
 import subprocess
@@ -73,3 +74,30 @@ def test_sigterm_while_the_workers_start_is_a_clean_stop(tmp_path):
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ", 1)[1][0] != "Z"  # a zombie has exited
+    except FileNotFoundError:
+        return False
+
+
+def test_workers_of_a_killed_supervisor_stop_instead_of_holding_the_port(tmp_path):
+    # Regression: SIGKILL of the parent left its workers serving (and spinning) as orphans for good.
+    host = start_host(tmp_path)
+    workers: set[int] = set()
+    try:
+        workers.update(host.channels_by_worker(2))
+        host.process.send_signal(signal.SIGKILL)
+        host.process.wait(timeout=10)
+        deadline = time.monotonic() + 30
+        while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not [pid for pid in workers if _alive(pid)], "a worker outlived its supervisor"
+    finally:
+        host.close()
+        for pid in workers:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
