@@ -15,7 +15,7 @@ import os
 import secrets
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -23,6 +23,9 @@ import yaml
 ROLES = ("decide", "subscribe", "admin")
 # How often a call may look at the file's modification time: changes show within this many seconds.
 RELOAD_CHECK_SECONDS = 1.0
+# Verified tokens remembered per loaded file. Only tokens that verified are kept, so an unknown token never
+# takes a place, and distinct tokens that verify are at most the file's entries; the bound is a backstop.
+VERIFIED_TOKENS_MAX = 1024
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +53,9 @@ def new_token() -> str:
 class Identities:
     tokens: dict[str, Identity]  # by sha256 hex
     clients: dict[str, Identity]  # by certificate name
+    # token -> identity of tokens that verified: a call with a known token skips the hash. It belongs to this
+    # parse of the file, so a reload (a new Identities) starts with none and a revoked token is hashed again.
+    _verified: dict[str, Identity] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def parse(cls, text: str, where: str = "auth file") -> "Identities":
@@ -76,7 +82,12 @@ class Identities:
         return cls(tokens, clients)
 
     def by_token(self, token: str) -> Identity | None:
-        return self.tokens.get(hash_token(token))
+        identity = self._verified.get(token)
+        if identity is None:
+            identity = self.tokens.get(hash_token(token))
+            if identity is not None and len(self._verified) < VERIFIED_TOKENS_MAX:
+                self._verified[token] = identity
+        return identity
 
     def by_certificate(self, names: list[str]) -> Identity | None:
         """The first of a certificate's names (CN, then SANs) the file lists."""

@@ -226,3 +226,28 @@ def test_segflow_token_prints_a_token_and_the_entry_that_admits_it(capsys):
 def test_a_bad_auth_file_is_refused_naming_the_entry(text, problem):
     with pytest.raises(ValueError, match=problem):
         Identities.parse(text)
+
+
+def test_a_verified_token_is_hashed_once_until_the_file_is_reloaded(tmp_path, instant_reload, secured,
+                                                                     monkeypatch):
+    hashed = []
+    monkeypatch.setattr(identities, "hash_token", lambda token: hashed.append(token) or hash_token(token))
+    _, channel = secured
+    decisions = decision_service_pb2_grpc.DecisionServiceStub(channel)
+    for n in range(3):
+        decisions.StartSession(start(f"cached-{n}"), metadata=bearer("web"))
+    assert hashed == ["web-secret"]
+    time.sleep(0.01)
+    auth_file(tmp_path / "auth.yaml", {"ci": ["admin"]})  # web's token revoked: the reload forgets it
+    rpc_error(functools.partial(decisions.StartSession, start("revoked"), metadata=bearer("web")),
+              code=grpc.StatusCode.UNAUTHENTICATED)
+    assert hashed == ["web-secret", "web-secret"]
+
+
+def test_only_tokens_that_verify_are_remembered_and_no_more_than_the_bound(monkeypatch):
+    monkeypatch.setattr(identities, "VERIFIED_TOKENS_MAX", 1)
+    parsed = Identities.parse(f"tokens: [{{name: a, sha256: {hash_token('a')}, roles: [decide]}},"
+                              f" {{name: b, sha256: {hash_token('b')}, roles: [decide]}}]")
+    assert parsed.by_token("wrong") is None and parsed.by_token("b").name == "b"
+    assert parsed.by_token("a").name == "a" and parsed.by_token("a").name == "a"
+    assert list(parsed._verified) == ["b"]
