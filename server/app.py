@@ -89,7 +89,7 @@ class Service:
                                 max_sessions=config.max_sessions, clock=clock)
         self.profiles = ProfileStore.beside(config.history, self.sink.database)
         self.engine = Engine(self.registry, self.store, clock=clock, submit=submit,
-                             publish=self.bus.publish, admit=self._admit, journeys=open_journeys(self.store),
+                             publish=self.bus.publish_all, admit=self._admit, journeys=open_journeys(self.store),
                              profiles=self.profiles)
         self.store.on_close = self.engine.summarise
         self.health = health.HealthServicer()

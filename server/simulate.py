@@ -237,7 +237,7 @@ def simulate(compiled: CompiledRuleset, scenario: pb.Scenario, *, clock: Callabl
     published: list = []
     provider = _Fixed(ActiveVersion(compiled, 0, callouts))
     with closing(ProfileStore.in_memory()) as profiles:  # customers are remembered across the scenario's visits
-        engine = Engine(provider, store, clock=time, profiles=profiles, publish=published.append)
+        engine = Engine(provider, store, clock=time, profiles=profiles, publish=published.extend)
         known = Known(compiled)
         steps = []
         for i, step in enumerate(scenario.steps):

@@ -227,6 +227,26 @@ def test_overflow_delivers_the_queue_then_a_gap_then_ends():
     assert ids(take(resumed, 7)) == [str(n) for n in range(4, 11)]
 
 
+def test_events_the_bus_missed_end_live_streams_with_the_gap_and_restart_retention():
+    bus = ActionBus()
+    live = bus.subscribe(request())
+    for n in range(1, 4):
+        bus.publish(make_action(str(n)), sequence=n)
+    bus.missed(4, 9)
+    bus.publish(make_action("10"), sequence=10)
+    received = []
+    with pytest.raises(SubscriberFellBehind) as raised:
+        for response in live:
+            received.append(response)
+    assert ids(received[:3]) == ["1", "2", "3"]
+    assert (received[3].gap.first_missed, received[3].gap.last_missed) == (4, 10)
+    assert raised.value.resume_after == 3
+    assert bus.stats()["dropped"] == 1
+    gap, replayed = take(bus.subscribe(request(resume_after=3)), 2)
+    assert (gap.gap.first_missed, gap.gap.last_missed, gap.sequence) == (4, 9, 9)
+    assert ids([replayed]) == ["10"]
+
+
 def test_resume_while_publishing_has_no_hole_and_no_duplicate():
     bus = ActionBus(queue_size=1_000_000)
     stop = threading.Event()

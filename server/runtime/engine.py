@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, Callable, Iterator, Protocol
+from typing import Any, Callable, Iterator, Protocol, Sequence
 
 from segflow.v1 import decision_service_pb2 as pb, session_pb2
 
@@ -43,7 +43,7 @@ class RulesetProvider(Protocol):
 class Engine:
     def __init__(self, rulesets: RulesetProvider, store: SessionStore, *, clock: Callable[[], datetime],
                  submit: Callable[[Any], None] = lambda record: None,
-                 publish: Callable[[Any], Any] = lambda action: None, journeys: JourneyBook | None = None,
+                 publish: Callable[[Sequence[Any]], Any] = lambda actions: None, journeys: JourneyBook | None = None,
                  admit: Callable[[], None] = lambda: None, profiles: ProfileStore | None = None):
         self.rulesets = rulesets
         self.store = store
@@ -302,8 +302,8 @@ class Engine:
         self.recall.save(decision.profile)
         for record in decision.records:
             self.submit(record)
-        for action in decision.actions:
-            self.publish(action)
+        if decision.actions:
+            self.publish(decision.actions)  # in one go: a log shared by processes writes them in one transaction
 
 
 MAX_BATCH_COMMANDS = 100

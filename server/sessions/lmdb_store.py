@@ -55,7 +55,10 @@ def open_environment(path: str | Path) -> tuple[lmdb.Environment, "StripedLocks"
         opened = _opened.get(path)
         if opened is None:
             path.mkdir(parents=True, exist_ok=True)
-            env = lmdb.open(str(path), map_size=MAP_SIZE, max_dbs=8, sync=False, metasync=False, max_readers=1024)
+            # writemap: a commit writes the pages in place in the shared map instead of one pwrite(2) each,
+            # ~5 µs instead of ~40 per transaction (the file is sized to MAP_SIZE, sparse).
+            env = lmdb.open(str(path), map_size=MAP_SIZE, max_dbs=8, sync=False, metasync=False, writemap=True,
+                            max_readers=1024)
             opened = _opened[path] = env, StripedLocks(path / "sessions.locks")
         return opened
 

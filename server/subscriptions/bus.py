@@ -4,7 +4,7 @@ and keeps recent events so a subscriber can resume after a short disconnect."""
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from itertools import islice
 
 from segflow.v1 import action_pb2, decision_service_pb2
@@ -82,6 +82,25 @@ class ActionBus:
                     self._remove(subscription)
                 self._dropped += len(behind)
         return sequence
+
+    def publish_all(self, actions: Sequence[action_pb2.Action]) -> None:
+        """Publish one call's actions, in order."""
+        for action in actions:
+            self.publish(action)
+
+    def missed(self, first: int, last: int) -> None:
+        """Events `first..last` will never reach this bus (a log shared by several processes dropped them before
+        this process read them): every live subscriber gets the gap and ends as fallen behind, as after an
+        overflow, and retention starts again after `last`, so a resume from before it starts with a gap."""
+        with self._lock:
+            self._drop_leaving()
+            live = [s for index in self._indexes for bucket in index.values() for s in bucket]
+            for subscription in live:
+                subscription.missed(first)
+                self._remove(subscription)
+            self._dropped += len(live)
+            self._ring.clear()
+            self._sequence = last
 
     def subscribe(self, request: decision_service_pb2.SubscribeActionsRequest) -> Subscription:
         """A live subscription for `request`, replaying retained events after `resume_after` first.

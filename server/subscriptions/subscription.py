@@ -92,6 +92,13 @@ class Subscription:
             self._wake.set()
         return True
 
+    def missed(self, first: int) -> None:
+        """Called by the bus under its lock: events from `first` on will never reach this stream, which ends
+        as fallen behind once it has delivered what it holds."""
+        if not self._first_dropped:
+            self._first_dropped = first
+        self._wake.set()
+
     def end_by_shutdown(self) -> None:
         """Called by ActionBus.close: the stream delivers what it holds, then ends with BusClosed."""
         self._bus_closed = True

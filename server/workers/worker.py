@@ -58,7 +58,8 @@ class Worker:
 
     def action_bus(self, config: Config) -> SharedActionBus:
         env, _ = open_environment(self.assignment.shared)
-        return SharedActionBus(env, retention=config.action_retention, queue_size=config.subscriber_queue)
+        return SharedActionBus(env, self.assignment.index, retention=config.action_retention,
+                               queue_size=config.subscriber_queue)
 
     def own_directory(self, data_dir: Path) -> Path:
         """This worker's own directory under the data directory (its history journal)."""
