@@ -85,7 +85,7 @@ class Backend:
         return False
 
     def prepare_statements(self) -> list[tuple[str, tuple]]:
-        """Statements (with parameters) that start the schema-creating transaction."""
+        """Statements (with parameters) that start the migrating transaction: one replica migrates at a time."""
         return self.exclusive("schema")
 
     def exclusive(self, name: str) -> list[tuple[str, tuple]]:
@@ -179,7 +179,6 @@ class PostgresBackend(Backend):
         return connection.closed or connection.broken
 
     def prepare_statements(self) -> list[tuple[str, tuple]]:
-        # Concurrent CREATE ... IF NOT EXISTS can still collide in the catalog, so replicas take turns.
         return [*self.exclusive("schema"), (f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"', ())]
 
     def exclusive(self, name: str) -> list[tuple[str, tuple]]:

@@ -11,7 +11,7 @@ import threading
 from typing import Any, Iterator, Sequence
 
 from segflow.server.history.backends import Backend, backend_for_url
-from segflow.server.history.schema import create_statements
+from segflow.server.history.migrations import migrate
 
 
 class Transaction:
@@ -32,18 +32,14 @@ class Transaction:
 
 
 class Database:
-    """The history database: opened on a back end, its tables created if missing."""
+    """The history database: opened on a back end, its schema migrated to this code's version."""
 
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
         self._lock = threading.Lock()
         self._closed = False
         self._connection: Any = backend.connect()
-        with self.transaction() as tx:
-            for statement, params in backend.prepare_statements():
-                tx.execute(statement, params)
-            for statement in create_statements(backend.type_names):
-                tx.execute(statement)
+        migrate(self)
 
     @classmethod
     def open(cls, url: str) -> Database:

@@ -1,4 +1,4 @@
-"""The history database's tables, declared once and rendered as SQL for every back end.
+"""The history database's tables as they are now (`migrations` creates and changes them), and their row SQL.
 
 Every table below exists in SQLite (embedded default) and PostgreSQL (in its own schema, "segflow" by default).
 Times are UTC: `TIMESTAMPTZ` in PostgreSQL, ISO-8601 text such as `2025-01-31T12:00:00.000000+00:00` in
@@ -98,6 +98,14 @@ tables with the same session_id and customer_id "".
 | attributes | json | object of the `scope: profile` attribute values (timestamps as ISO 8601 text) |
 | memory | json | daily event counters, met patterns, offer contacts and responses (`profiles/memory.py`) |
 | updated_at | timestamp | when the profile last changed; profiles unused for the retention period are purged |
+
+`schema_version`: the migrations applied (`migrations.py`), one row each.
+
+| column | type | meaning |
+| --- | --- | --- |
+| version | integer | primary key, the migration's number |
+| summary | text | what it changed |
+| applied_at | timestamp | when it was applied |
 """
 
 from __future__ import annotations
@@ -251,24 +259,6 @@ RECORD_TABLES: dict[type, Table] = {
     JourneyRecord: JOURNEY_STEPS,
     SessionSummary: SESSION_SUMMARIES,
 }
-
-
-def create_statements(type_names: dict[Kind, str]) -> list[str]:
-    """DDL creating every table and index if missing, with `type_names` naming each kind for the back end."""
-    statements = []
-    for table in TABLES:
-        columns = [
-            f"{column.name} {type_names[column.kind]}"
-            + (" PRIMARY KEY" if column.name == table.primary_key else " NOT NULL")
-            for column in table.columns
-        ]
-        if table.key:
-            columns.append(f"PRIMARY KEY ({', '.join(table.key)})")
-        statements.append(f"CREATE TABLE IF NOT EXISTS {table.name} ({', '.join(columns)})")
-        for index in table.indexes:
-            name = f"{table.name}_{'_'.join(index)}_idx"
-            statements.append(f"CREATE INDEX IF NOT EXISTS {name} ON {table.name} ({', '.join(index)})")
-    return statements
 
 
 def insert_statement(table: Table) -> str:
