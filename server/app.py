@@ -27,6 +27,7 @@ from segflow.server.history.journal import Journal
 from segflow.server.history.spill import Spill
 from segflow.server.profiles.store import ProfileStore
 from segflow.server.observability.access import AccessInterceptor
+from segflow.server.observability.tracing import open_tracing
 from segflow.server.metrics import MetricsInterceptor, ServiceCollector, build_info, start_metrics_server
 from segflow.server.rulesets import RulesetRegistry, Source
 from segflow.server.runtime.engine import Engine
@@ -69,6 +70,7 @@ class Service:
         """`worker`: this service is one worker process of a host (`server.workers`), sharing its port."""
         self.config = config
         self.clock = clock
+        self.tracing = open_tracing(config.otel_exporter)  # first: a missing otel extra fails before anything opens
         self.sink = open_sink(config.history)
         self.spill = Spill(config.data_dir / "history-spill")
         self.spill.replay(self.sink.write_batch)  # what the last run could not write
@@ -97,8 +99,9 @@ class Service:
         self.metrics.register(ServiceCollector(self))
         build_info(self.metrics)
         # The access log (and trace) first, auth innermost, so refused calls are logged and counted too.
-        # With metrics off, no metrics interceptor: calls pay nothing for them.
-        interceptors = [AccessInterceptor(), *([MetricsInterceptor(self.metrics)] if config.metrics_port else []),
+        # With metrics or tracing off, no interceptor for them: calls pay nothing for them.
+        interceptors = [AccessInterceptor(), *([self.tracing.interceptor()] if self.tracing else []),
+                        *([MetricsInterceptor(self.metrics)] if config.metrics_port else []),
                         *auth_interceptors(config), *(worker.interceptors if worker else ())]
         # grpcio shares a port with any other process that asks by default: only a host's workers may.
         options = [("grpc.so_reuseport", 1 if worker else 0)]
@@ -183,6 +186,8 @@ class Service:
         self.profiles.close()
         lost = self._drain_history()
         self.registry.close()
+        if self.tracing is not None:
+            self.tracing.shutdown()
         if self.metrics_server is not None:  # last, so scrapes see the shutdown through
             self.metrics_server.shutdown()
             self.metrics_server.server_close()

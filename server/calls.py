@@ -17,6 +17,7 @@ class Call:
     trace_id: str = ""  # W3C trace id (32 hex), from the caller's traceparent or new
     span_id: str = ""  # the caller's parent span id (16 hex), empty without a traceparent
     request: Any = None  # the decoded request message, once the servicer layer has parsed it
+    tracer: Any = None  # the OpenTelemetry tracer of a traced call (its callouts are child spans); else None
 
 
 _CALL: ContextVar[Call | None] = ContextVar("segflow_call", default=None)

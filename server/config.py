@@ -10,6 +10,9 @@ from pathlib import Path
 
 import yaml
 
+# The trace exporters `otel_exporter` names (server/observability/tracing.py).
+OTEL_EXPORTERS = ("none", "console", "otlp")
+
 
 @dataclass(frozen=True)
 class Config:
@@ -67,6 +70,8 @@ class Config:
     admin_address: str = ""
     # Serve gRPC server reflection (open to every caller, like health).
     reflection: bool = True
+    # OpenTelemetry spans (the `otel` extra): "otlp", "console" or "none"; unset, OTEL_TRACES_EXPORTER, else none.
+    otel_exporter: str = ""
 
     @property
     def history(self) -> str:
@@ -100,6 +105,7 @@ _HELP = {
     "auth_file": "YAML file of hashed bearer tokens and client certificate names with their roles",
     "admin_address": "host:port serving RulesetService on its own listener (not on --address)",
     "reflection": "serve gRPC server reflection",
+    "otel_exporter": "export OpenTelemetry spans: otlp, console or none (the otel extra; $OTEL_TRACES_EXPORTER too)",
 }
 
 
@@ -143,6 +149,8 @@ def load(args: argparse.Namespace | None = None, environ: dict[str, str] | None 
         raise ValueError("--watch needs --ruleset: there is no file to watch")
     if bool(config.tls_cert) != bool(config.tls_key):
         raise ValueError("--tls-cert and --tls-key go together")
+    if config.otel_exporter.lower() not in ("", *OTEL_EXPORTERS):
+        raise ValueError(f"bad value for otel_exporter: {config.otel_exporter!r} ({', '.join(OTEL_EXPORTERS)})")
     if config.tls_client_ca and not config.tls_cert:
         raise ValueError("--tls-client-ca needs --tls-cert and --tls-key: mutual TLS is TLS first")
     return config

@@ -100,6 +100,11 @@ class BoundedCallout:
         self._counts = dict.fromkeys(Outcome, 0)
 
     @property
+    def remote(self) -> bool:
+        """Whether the values come from another process (a CalloutService), for traces."""
+        return getattr(self._source, "remote", False)
+
+    @property
     def breaker(self) -> CircuitBreaker:
         """The callout's circuit breaker, for health reports."""
         return self._breaker

@@ -13,6 +13,7 @@ from segflow.server.callouts.plugin import CalloutPlugin, InstalledPlugins
 from segflow.server.callouts.remote import Channels, RemoteSource
 from segflow.server.callouts.settings import CalloutSettings
 from segflow.server.callouts.validation import Problem, validate_definitions
+from segflow.server.observability.tracing import callout_span
 from segflow.server.security.tls import ClientTLS
 
 logger = logging.getLogger(__name__)
@@ -88,7 +89,8 @@ class CalloutRegistry:
         callout = self._callouts[name]
         if len(args) != self._arities[name]:
             raise TypeError(f"callout {name!r} takes {self._arities[name]} argument(s), got {len(args)}")
-        return callout.call(args, audience=audience, session_id=session_id, deadline=deadline)
+        return callout_span(name, callout.remote, session_id,
+                            lambda: callout.call(args, audience=audience, session_id=session_id, deadline=deadline))
 
     def stats(self) -> dict[str, dict[str, int]]:
         """Return {callout name: {outcome: count}} with every outcome present."""

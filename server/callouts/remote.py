@@ -9,6 +9,7 @@ import grpc
 from segflow.v1 import callout_service_pb2, callout_service_pb2_grpc, session_pb2, value_pb2
 
 from segflow.rules.values import from_value, to_value
+from segflow.server.observability.tracing import outgoing_metadata
 from segflow.server.security.tls import ClientTLS, open_channel
 
 
@@ -47,6 +48,7 @@ class RemoteSource:
     """One named callout on a CalloutService; `submit` sends GetValue with the caller's timeout as deadline."""
 
     inline = False
+    remote = True
 
     def __init__(
         self, name: str, stub: callout_service_pb2_grpc.CalloutServiceStub, parameters: Mapping[str, str]
@@ -68,7 +70,7 @@ class RemoteSource:
         result: Future = Future()
         # Running futures cannot be cancelled: the concurrency slot stays taken until gRPC ends the call.
         result.set_running_or_notify_cancel()
-        call = self._stub.GetValue.future(request, timeout=timeout)
+        call = self._stub.GetValue.future(request, timeout=timeout, metadata=outgoing_metadata())
         call.add_done_callback(lambda done: _settle(result, done))
         return result
 
