@@ -59,6 +59,17 @@ SWEEP_SECONDS = 5.0
 PURGE_SECONDS = 3600.0
 
 
+def _action_log(config: Config, store, worker: "Worker | None"):
+    """Where actions are published and subscribers served from: the Redis stream every replica shares when
+    sessions are in Redis, the host's log for a worker of `--processes N`, else this process's bus."""
+    if hasattr(store, "action_log"):
+        return store.action_log(retention=config.action_retention, queue_size=config.subscriber_queue,
+                                max_age_ms=int(config.action_retention_seconds * 1000))
+    if worker:
+        return worker.action_bus(config)
+    return ActionBus(retention=config.action_retention, queue_size=config.subscriber_queue)
+
+
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -85,10 +96,9 @@ class Service:
         submit = self.journal.submit if self.journal else self.history.submit
         self.versions = RulesetVersions(self.sink.database)
         self.registry = RulesetRegistry(self.versions)
-        self.bus = (worker.action_bus(config) if worker else
-                    ActionBus(retention=config.action_retention, queue_size=config.subscriber_queue))
         self.store = open_store(config.sessions_url, idle_timeout=timedelta(seconds=config.idle_timeout_seconds),
                                 max_sessions=config.max_sessions, clock=clock)
+        self.bus = _action_log(config, self.store, worker)
         self.profiles = ProfileStore.beside(config.history, self.sink.database)
         self.engine = Engine(self.registry, self.store, clock=clock, submit=submit,
                              publish=self.bus.publish_all, admit=self._admit, journeys=open_journeys(self.store),

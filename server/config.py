@@ -39,6 +39,9 @@ class Config:
     profile_retention_days: float = 730.0
     # Action events kept for subscribers resuming after a disconnect.
     action_retention: int = 10_000
+    # With sessions in Redis, action events older than this are also trimmed from the shared stream; 0: by
+    # count only.
+    action_retention_seconds: float = 3600.0
     # Action events queued per subscriber before it is told it fell behind.
     subscriber_queue: int = 1_000
     # Seconds in-flight calls get to finish on shutdown.
@@ -90,6 +93,7 @@ _HELP = {
     "anonymous_retention_days": "days anonymous session summaries are kept",
     "profile_retention_days": "days a customer profile is kept after it last changed (0: forever)",
     "action_retention": "action events kept for subscribers that resume",
+    "action_retention_seconds": "with Redis sessions, seconds action events stay in the shared stream (0: no limit)",
     "subscriber_queue": "action events queued per subscriber before it is dropped",
     "grace_seconds": "seconds in-flight calls get on shutdown",
     "history_durability": "batched, or sync: a call answers once its history is journaled under --data-dir",

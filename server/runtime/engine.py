@@ -93,7 +93,8 @@ class Engine:
                 if slot.state is not None:
                     self.store.end(slot, "restarted")
                 slot.state = session
-        self._emit(decision)
+            committed = self.store.commit_actions(slot, decision.actions)
+        self._emit(decision, committed)
         return response
 
     def get_session(self, request: pb.GetSessionRequest) -> pb.GetSessionResponse:
@@ -175,7 +176,8 @@ class Engine:
             decision.profile = self.recall.commit(compiled, session, now)
             if event.event_id:  # last: a failed call must not be remembered (see SessionState.copy)
                 session.remember_event(event.event_id, response.SerializeToString())
-        self._emit(decision)
+            committed = self.store.commit_actions(slot, decision.actions)
+        self._emit(decision, committed)
         return response
 
     def get_offers(self, request: pb.GetOffersRequest, deadline: float | None = None) -> pb.GetOffersResponse:
@@ -199,7 +201,8 @@ class Engine:
             lists = offers.select_offers(compiled, ctx, decision, request.slots, allow)
             response = pb.GetOffersResponse(offer_lists=lists, decision=decision.proto,
                                             advisories=decision.advisories, trace=decision.trace)
-        self._emit(decision)
+            committed = self.store.commit_actions(slot, decision.actions)
+        self._emit(decision, committed)
         return response
 
     def set_audience(self, request: pb.SetAudienceRequest, deadline: float | None = None) -> pb.SetAudienceResponse:
@@ -218,7 +221,8 @@ class Engine:
                 session=session_message(session, self.store, self.journeys),
                 segments_entered=sorted(decision.entered), segments_left=sorted(decision.left),
                 decision=decision.proto, advisories=decision.advisories, trace=decision.trace)
-        self._emit(decision)
+            committed = self.store.commit_actions(slot, decision.actions)
+        self._emit(decision, committed)
         return response
 
     def execute_batch(self, request: pb.ExecuteBatchRequest, deadline: float | None = None) -> pb.ExecuteBatchResponse:
@@ -298,11 +302,13 @@ class Engine:
         if self.recall.identify(active.compiled, active.profiles, ctx.session, ctx.deadline, decision.advise):
             EventProcessor(active.compiled, ctx, decision, self.journeys.journeys_of).identified()
 
-    def _emit(self, decision: Decision) -> None:
+    def _emit(self, decision: Decision, committed: bool) -> None:
+        """After the commit: the profile, history records, and the actions unless the store `committed` them
+        with the session (`SessionStore.commit_actions`)."""
         self.recall.save(decision.profile)
         for record in decision.records:
             self.submit(record)
-        if decision.actions:
+        if decision.actions and not committed:
             self.publish(decision.actions)  # in one go: a log shared by processes writes them in one transaction
 
 

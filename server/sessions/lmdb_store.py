@@ -162,6 +162,10 @@ class LmdbSessionStore:
         if live > self.max_sessions:
             self._evict(live - self.max_sessions)
 
+    def commit_actions(self, slot: LmdbSlot, actions) -> bool:
+        """The caller publishes a call's actions after the commit, to the host's action log."""
+        return False
+
     def end(self, slot: LmdbSlot, reason: str) -> SessionState | None:
         """Remove the slot's session (inside `locked`: deleted on exit), reporting it closed."""
         state, slot.state = slot.state, None

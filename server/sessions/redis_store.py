@@ -6,15 +6,17 @@ slot of a Redis Cluster and one script can change them together:
   plus a margin, so a session no replica sweeps any more still disappears;
 - `{<id>}:lock`: the session's lock, holding the token of the call that owns it, with its own expiry, so a
   replica that crashed while holding it wedges the session for at most `lock_timeout` seconds;
-- `active`: a sorted set of live session ids scored by last activity (the store's clock, in epoch seconds):
-  `expire_idle` finds idle sessions by score, eviction takes the lowest scores first.
+- `{shared}:active`: a sorted set of live session ids scored by last activity (the store's clock, in epoch
+  seconds): `expire_idle` finds idle sessions by score, eviction takes the lowest scores first; in the slot of
+  the action log (`server.subscriptions.redis_log`), so one script changes both.
 
 A call costs two round trips: one script takes the lock and returns the session (`_ACQUIRE`), and after the
 call another checks that the lock still holds this call's token, writes (or deletes) the session, updates its
-score and releases the lock (`_COMMIT`). The token is the write's fence: a call that outlived its lock never
-overwrites the work of the call that took the lock after it. On a Redis Cluster the `active` index lives in
-another slot, so it is updated by a third command after a commit succeeded. Closing a session (expired,
-evicted) deletes it under its lock before `on_close` runs, so exactly one replica reports it.
+score, appends the call's actions to the action log (`commit_actions`) and releases the lock (`_COMMIT`). The
+token is the write's fence: a call that outlived its lock never overwrites the work of the call that took the
+lock after it, nor fires its actions. On a Redis Cluster the index and the log live in another slot, so they
+are changed by a third script once the commit succeeded. Closing a session (expired, evicted) deletes it under
+its lock before `on_close` runs, so exactly one replica reports it.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from segflow.server.errors import ServiceError, Unavailable
 from segflow.server.sessions import codec
 from segflow.server.sessions.state import SessionState
 from segflow.server.sessions.store import OnClose
+from segflow.server.subscriptions.redis_log import APPEND_FUNCTION, RedisActionLog, log_keys
 
 # KEYS: lock, session. ARGV: token, lock expiry in ms. Returns {0} if another call holds the lock, else
 # {1, the encoded session or false}.
@@ -40,22 +43,38 @@ if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return {0} 
 return {1, redis.call('GET', KEYS[2])}
 """
 
-# KEYS: lock, session, and the index unless on a cluster. ARGV: token, encoded state ("" to delete), TTL in ms,
-# score, session id. Returns -1 if the lock is not held with this token (nothing written), else how many sessions
-# are live (0 without the index). Releases the lock.
-_COMMIT = """
+# Lua for scripts: after a commit, the index and the action log, which share the slot `{shared}`. ARGV from
+# `first`: "1" if the session was deleted, its score, its id, the action log's trimming arguments, then the
+# call's encoded actions. Returns how many sessions are live.
+_AFTER_COMMIT = APPEND_FUNCTION + """
+local function after_commit(index, log_key, count_key, first)
+  if ARGV[first] == '1' then
+    redis.call('ZREM', index, ARGV[first + 2])
+  else
+    redis.call('ZADD', index, ARGV[first + 1], ARGV[first + 2])
+  end
+  append_actions(log_key, count_key, tonumber(ARGV[first + 3]), tonumber(ARGV[first + 4]), first + 5)
+  return redis.call('ZCARD', index)
+end
+"""
+
+# KEYS: lock, session, then on one server the index, action log and its counter. ARGV: token, encoded state
+# ("" to delete), TTL in ms, then (on one server) `after_commit`'s. Returns -1 if the lock is not held with this
+# token (nothing written), else how many sessions are live (0 on a cluster). Releases the lock.
+_COMMIT = _AFTER_COMMIT + """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
 redis.call('DEL', KEYS[1])
 if ARGV[2] == '' then
   redis.call('DEL', KEYS[2])
-  if KEYS[3] then redis.call('ZREM', KEYS[3], ARGV[5]) end
 else
   redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
-  if KEYS[3] then redis.call('ZADD', KEYS[3], ARGV[4], ARGV[5]) end
 end
-if KEYS[3] then return redis.call('ZCARD', KEYS[3]) end
+if KEYS[3] then return after_commit(KEYS[3], KEYS[4], KEYS[5], 4) end
 return 0
 """
+
+# On a cluster, run once the session's write committed. KEYS: index, action log, counter. ARGV: `after_commit`'s.
+_CLUSTER_AFTER_COMMIT = _AFTER_COMMIT + "return after_commit(KEYS[1], KEYS[2], KEYS[3], 1)\n"
 
 # How often a call waiting for a busy session tries its lock again; small, as a call holds it about a millisecond.
 _POLL_SECONDS = 0.002
@@ -75,12 +94,13 @@ class RedisSlot:
     """A session's slot for one call: the state the caller reads and sets, the lock's token, and the sessions
     closed during the call, reported once the call's write is committed."""
 
-    __slots__ = ("state", "token", "closed")
+    __slots__ = ("state", "token", "closed", "actions")
 
     def __init__(self, state: SessionState | None, token: str):
         self.state = state
         self.token = token
         self.closed: list[tuple[SessionState, str]] = []
+        self.actions: list[bytes] = []  # encoded, appended to the action log with the commit
 
 
 class RedisSessionStore:
@@ -105,9 +125,12 @@ class RedisSessionStore:
         self.wait_timeout = wait_timeout
         self._ttl_ms = int((idle_timeout + ttl_margin).total_seconds() * 1000)
         self._lock_ms = max(1, int(lock_timeout * 1000))
-        self._index = f"{prefix}active"
+        self._shared = [f"{prefix}{{shared}}:active", *log_keys(prefix)]  # the index, action log and counter
+        self._index = self._shared[0]
+        self.actions: RedisActionLog | None = None  # the action log a call's actions are committed to, if any
         self._acquire = self.client.register_script(_ACQUIRE)
         self._commit = self.client.register_script(_COMMIT)
+        self._after_commit = self.client.register_script(_CLUSTER_AFTER_COMMIT)
 
     def __len__(self) -> int:
         return self.client.zcard(self._index)
@@ -138,12 +161,30 @@ class RedisSessionStore:
             yield slot
             if slot.state is not None:
                 slot.state.last_activity_at = self.clock()
+        except BaseException:
+            slot.actions = []  # a failed call fires nothing
+            raise
         finally:
             # Also when the call failed: the engine has then put the state back as it was loaded.
             live = self._write(session_id, slot)
         self._report(slot)
         if live > self.max_sessions:
             self._evict(live - self.max_sessions)
+
+    def action_log(self, *, retention: int, max_age_ms: int, queue_size: int) -> RedisActionLog:
+        """The cluster-wide action log beside these sessions; from now on `commit_actions` takes a call's
+        actions into its commit."""
+        self.actions = RedisActionLog(self.client, prefix=self.prefix, retention=retention, max_age_ms=max_age_ms,
+                                      queue_size=queue_size)
+        return self.actions
+
+    def commit_actions(self, slot: RedisSlot, actions) -> bool:
+        """Take a call's actions (inside `locked`) to append to the action log in the round trip that commits
+        the session, only if it commits; False without an action log: the caller publishes them."""
+        if self.actions is None:
+            return False
+        slot.actions = [action.SerializeToString() for action in actions]
+        return True
 
     def end(self, slot: RedisSlot, reason: str) -> SessionState | None:
         """Remove the slot's session (inside `locked`: deleted from Redis on exit, then reported closed)."""
@@ -191,26 +232,24 @@ class RedisSessionStore:
             time.sleep(_POLL_SECONDS)
 
     def _write(self, session_id: str, slot: RedisSlot) -> int:
-        """Store (or delete) the slot's session and release its lock, if this call still holds the lock; how
-        many sessions are live."""
+        """Store (or delete) the slot's session and release its lock, if this call still holds the lock, then
+        update the index and append the call's actions; how many sessions are live."""
         state = slot.state
         payload = b"" if state is None else codec.encode(state)
         score = 0.0 if state is None else state.last_activity_at.timestamp()
+        trim = self.actions.trim_args if self.actions is not None else [1, 0]
+        after = ["1" if state is None else "0", score, session_id, *trim, *slot.actions]
         keys = [self.key("lock", session_id), self.key("session", session_id)]
-        live = self._commit(keys=keys if self.cluster else [*keys, self._index],
-                            args=[slot.token, payload, self._ttl_ms, score, session_id])
+        if self.cluster:  # the index and the log are in another slot: changed once the session's write committed
+            live = self._commit(keys=keys, args=[slot.token, payload, self._ttl_ms])
+        else:
+            live = self._commit(keys=[*keys, *self._shared], args=[slot.token, payload, self._ttl_ms, *after])
         if live < 0:
             slot.closed.clear()  # the call that took the lock after this one reports them
             raise SessionLockLost(f"the call on session {session_id!r} outlived its lock ({self.lock_timeout}s); "
                                   "its changes were discarded", reason="SESSION_LOCK_LOST")
-        if self.cluster:  # the index is in another slot: updated once the session's write is committed
-            with self.client.pipeline(transaction=False) as pipe:
-                if state is None:
-                    pipe.zrem(self._index, session_id)
-                else:
-                    pipe.zadd(self._index, {session_id: score})
-                pipe.zcard(self._index)
-                live = pipe.execute()[-1]
+        if self.cluster:
+            live = self._after_commit(keys=self._shared, args=after)
         return live
 
     def _report(self, slot: RedisSlot) -> None:

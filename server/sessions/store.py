@@ -18,7 +18,7 @@ import zlib
 from collections import OrderedDict
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Callable, Iterator, Protocol
+from typing import Any, Callable, Iterator, Protocol, Sequence
 
 from segflow.server.sessions import codec
 from segflow.server.sessions.state import SessionState
@@ -85,6 +85,10 @@ class SessionStore(Protocol):
 
     def end(self, slot: Slot, reason: str) -> SessionState | None:
         """Remove the slot's session (inside `locked`), reporting it as closed for `reason`."""
+
+    def commit_actions(self, slot: Slot, actions: Sequence[Any]) -> bool:
+        """Inside `locked`, at the end of a call: take its actions to publish with the session's commit, and
+        only if it commits (True), or leave them to the caller to publish after the commit (False)."""
 
     def expire_idle(self) -> int:
         """Close every session idle past the timeout; returns how many."""
@@ -162,6 +166,10 @@ class MemorySessionStore:
             finally:
                 cold.lock.release()
         self._evict_over_bound()
+
+    def commit_actions(self, slot: Slot, actions: Sequence[Any]) -> bool:
+        """The caller publishes a call's actions after the commit: the bus is in this process too."""
+        return False
 
     def end(self, slot: Slot, reason: str) -> SessionState | None:
         state, slot.state = slot.state, None
