@@ -207,6 +207,8 @@ class Supervisor:
     def _shutdown(self, failed: bool) -> int:
         """Stop workers 1..N-1, then worker 0; 0 if every one exited cleanly and nothing failed before."""
         clean, lost = not failed, 0
+        for worker in self._workers.values():  # no announcement is relayed from now on: deploys must not wait
+            self._tell(worker, ("stopping", None))
         others = [w for i, w in self._workers.items() if i != 0]
         first = [self._workers[0]] if 0 in self._workers else []
         for group in (others, first):

@@ -3,7 +3,8 @@ core, talking to the supervisor over a pipe.
 
 Over the pipe a worker says `("ready", pid)` once it serves, `("deployed", token)` after a deploy activated a
 version here (and waits for `("done", token)`), and answers `("sync", token)` (another worker deployed: activate
-the database's active version) with `("synced", token)`; last, `("stopped", lost)`. SIGTERM stops it gracefully; SIGINT is the
+the database's active version) with `("synced", token)`; last, `("stopped", lost)`. `("stopping", None)`
+says the host is stopping: a deploy then returns without waiting, since the other workers take no new call. SIGTERM stops it gracefully; SIGINT is the
 supervisor's to handle (a terminal sends it to the whole process group). A worker whose supervisor is gone
 (killed, say) stops as on SIGTERM: an orphan must not go on holding the port.
 """
@@ -55,6 +56,7 @@ class Worker:
         self._sending = threading.Lock()
         self._waiting: dict[str, threading.Event] = {}
         self._started = False
+        self._stopping = False  # the host is stopping: nobody answers announcements any more
 
     def action_bus(self, config: Config) -> SharedActionBus:
         env, _ = open_environment(self.assignment.shared)
@@ -87,8 +89,9 @@ class Worker:
 
     def announce(self, version: int) -> None:
         """Return once every other worker has activated `version` (or ANNOUNCE_SECONDS passed, logged). A deploy
-        while the service starts has nobody to tell: the workers that start after it take the active version."""
-        if not self._started:
+        while the service starts has nobody to tell: the workers that start after it take the active version, and
+        one while the host stops needs none: the others finish their calls on the versions they started with."""
+        if not self._started or self._stopping:
             return
         token = uuid.uuid4().hex
         done = self._waiting[token] = threading.Event()
@@ -120,6 +123,10 @@ class Worker:
                 self._send(("synced", token))
             elif kind == "done" and token in self._waiting:
                 self._waiting[token].set()
+            elif kind == "stopping":
+                self._stopping = True
+                for done in list(self._waiting.values()):
+                    done.set()
 
 
 def run(config: Config, assignment: Assignment, pipe: Connection) -> None:

@@ -1,0 +1,47 @@
+"""Regression tests for the gaps of `segflow serve --processes N` found after it landed (issue 10), each named
+after its gap, with real processes over real gRPC."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from concurrent import futures
+
+import grpc
+import pytest
+from segflow.v1 import decision_service_pb2 as pb, decision_service_pb2_grpc
+from segflow.v1 import ruleset_service_pb2 as admin_pb, ruleset_service_pb2_grpc
+
+from segflow.server.examples import EXAMPLE_RULESET
+from tests.multiproc.conftest import start_host, stop_host
+from tests.service.calls import event, start
+
+
+def decisions(channel) -> decision_service_pb2_grpc.DecisionServiceStub:
+    return decision_service_pb2_grpc.DecisionServiceStub(channel)
+
+
+def deploy(channel, threshold: int, timeout: float = 60):
+    text = EXAMPLE_RULESET.replace("cart_total >= 500", f"cart_total >= {threshold}")
+    return ruleset_service_pb2_grpc.RulesetServiceStub(channel).DeployRuleset(
+        admin_pb.DeployRulesetRequest(source=admin_pb.RulesetSource(yaml=text)), timeout=timeout)
+
+
+def test_a_deploy_while_the_host_stops_returns_at_once_instead_of_waiting_for_the_announcement(tmp_path):
+    host = start_host(tmp_path)
+    (silent, _), (_, via) = host.channels_by_worker().items()
+    os.kill(silent, signal.SIGSTOP)  # it cannot confirm the deploy: only the stop releases it
+    try:
+        with futures.ThreadPoolExecutor(1) as pool:
+            deploying = pool.submit(deploy, via, 300)
+            host.process.send_signal(signal.SIGTERM)
+            try:
+                outcome = deploying.result(timeout=15).version.version  # the announcement waited 30 s
+            except grpc.RpcError as error:  # refused by a worker that had stopped taking calls: as fast
+                outcome = error.code()
+            assert outcome == grpc.StatusCode.UNAVAILABLE or outcome > 0
+    finally:
+        os.kill(silent, signal.SIGCONT)
+    host.close()
+    assert stop_host(host) == 0, host.process.stderr.read()
