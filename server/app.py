@@ -40,6 +40,7 @@ from segflow.server.sessions import open_journeys, open_store
 from segflow.server.subscriptions import ActionBus
 from segflow.server.watch import RulesetWatcher
 from segflow.server.workers.address import in_use
+from segflow.server.workers.retired import replay_retired
 from segflow.server.examples import EXAMPLE_RULESET
 
 if TYPE_CHECKING:
@@ -91,6 +92,8 @@ class Service:
             self.journal = Journal(worker.own_directory(config.data_dir) if worker else config.data_dir,
                                    submit=lambda record: self.history.submit(record))
             self.journal.replay(self.sink.write_batch)  # what the last run had journaled but not written
+        if worker is None or worker.assignment.index == 0:  # first, alone: no other process of the run writes yet
+            replay_retired(config.data_dir, worker.assignment.processes if worker else 1, self.sink.write_batch)
         self.history = HistoryWriter(self.sink, spill=self.spill.write,
                                      progress=self.journal.written if self.journal else None)
         submit = self.journal.submit if self.journal else self.history.submit

@@ -115,7 +115,7 @@ class Supervisor:
     def _spawn(self, index: int, first: bool, quick_deaths: int = 0) -> _Running:
         ours, theirs = self._context.Pipe()
         assignment = Assignment(index=index, cpu=self.cpus[index % len(self.cpus)], shared=self.shared,
-                                last=index == 0)
+                                last=index == 0, processes=self.processes)
         process = self._context.Process(target=run, args=(self._config(index, first), assignment, theirs),
                                         name=f"segflow-worker-{index}")
         process.start()

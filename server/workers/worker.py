@@ -41,6 +41,7 @@ class Assignment:
     cpu: int
     shared: str  # the LMDB directory of the host's action log (and sessions, unless they are in Redis)
     last: bool  # whether it stops last and so summarises the sessions still live at shutdown
+    processes: int = 1  # how many workers the host runs
 
 
 class Worker:
@@ -143,7 +144,10 @@ def run(config: Config, assignment: Assignment, pipe: Connection) -> None:
     worker = Worker(assignment, pipe, orphaned=stop.set)
     service = create_service(config, worker=worker)
     worker.start()
-    stop.wait()
+    # A signal the kernel hands to another thread (it does when the process was stopped, SIGSTOP) runs its
+    # handler only once this thread next runs Python code: never while it blocks in a wait without timeout.
+    while not stop.wait(1.0):
+        pass
     lost = service.stop()
     worker.stopped(lost)
     if lost:

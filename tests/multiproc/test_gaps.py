@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import threading
 from concurrent import futures
 
@@ -14,6 +15,8 @@ from segflow.v1 import decision_service_pb2 as pb, decision_service_pb2_grpc
 from segflow.v1 import ruleset_service_pb2 as admin_pb, ruleset_service_pb2_grpc
 
 from segflow.server.examples import EXAMPLE_RULESET
+from segflow.server.history.journal import Journal
+from tests.history.conftest import data_row
 from tests.multiproc.conftest import start_host, stop_host
 from tests.service.calls import event, start
 
@@ -45,3 +48,36 @@ def test_a_deploy_while_the_host_stops_returns_at_once_instead_of_waiting_for_th
         os.kill(silent, signal.SIGCONT)
     host.close()
     assert stop_host(host) == 0, host.process.stderr.read()
+
+
+def journal_with(directory, session: str) -> None:
+    """A journal holding one acknowledged record the database never got, as a killed worker leaves it."""
+    journal = Journal(directory, submit=lambda record: None)
+    journal.replay(lambda records: None)
+    journal.submit(data_row({"sku": "J"}, session=session))
+    journal.close()
+
+
+def test_journals_of_worker_numbers_a_restart_with_fewer_processes_no_longer_has_are_replayed(tmp_path):
+    journal_with(tmp_path / "workers" / "2", "of-worker-2")  # the host ran with --processes 3 before
+    journal_with(tmp_path, "of-one-process")  # and before that as a single process
+    host = start_host(tmp_path, "--history-durability", "sync")
+    host.close()
+    assert stop_host(host) == 0, host.process.stderr.read()
+    with sqlite3.connect(tmp_path / "history.db") as db:
+        sessions = {row[0] for row in db.execute("SELECT session_id FROM data_rows WHERE table_name = 'cart_adds'")}
+    assert sessions == {"of-worker-2", "of-one-process"}
+    assert not (tmp_path / "workers" / "2").exists()
+    assert sorted(path.name for path in (tmp_path / "workers").iterdir()) == ["0", "1"]
+
+
+def test_journals_of_the_workers_are_replayed_by_a_restart_as_one_process(tmp_path):
+    journal_with(tmp_path / "workers" / "0", "of-worker-0")
+    journal_with(tmp_path / "workers" / "1", "of-worker-1")
+    host = start_host(tmp_path, processes=1)
+    host.close()
+    assert stop_host(host) == 0, host.process.stderr.read()
+    with sqlite3.connect(tmp_path / "history.db") as db:
+        sessions = {row[0] for row in db.execute("SELECT session_id FROM data_rows WHERE table_name = 'cart_adds'")}
+    assert sessions == {"of-worker-0", "of-worker-1"}
+    assert list((tmp_path / "workers").iterdir()) == []
