@@ -149,14 +149,15 @@ class _Checker:
         return self.b.node("ctxcall", (self.b.const(name, "string"),), "audience_id", "any", True)
 
     def window(self, e: exp.Interval) -> int | None:
-        """The number of days of `INTERVAL 'n' DAY|WEEK`, or None after recording why it is refused."""
+        """The seconds of `INTERVAL 'n' MINUTE|HOUR|DAY|WEEK`, or None after recording why it is refused."""
         unit = e.args.get("unit")
-        days = WINDOW_UNITS.get(unit.name.upper() if unit is not None else "")
+        seconds = WINDOW_UNITS.get(unit.name.upper() if unit is not None else "")
         count = e.this.this if isinstance(e.this, exp.Literal) else ""
-        if days is None or not count.isdigit() or not 1 <= int(count) * days <= MAX_WINDOW_DAYS:
-            self.error(E.LITERAL, f"a window is INTERVAL 'n' DAY or WEEK, 1 to {MAX_WINDOW_DAYS} days in all", e)
+        if seconds is None or not count.isdigit() or not 60 <= int(count) * seconds <= MAX_WINDOW_DAYS * 86400:
+            self.error(E.LITERAL, f"a window is INTERVAL 'n' MINUTE, HOUR, DAY or WEEK, 1 minute to "
+                                  f"{MAX_WINDOW_DAYS} days in all", e)
             return None
-        return int(count) * days
+        return int(count) * seconds
 
     def literal(self, e: exp.Literal, sign: str = "") -> Node:
         if e.is_string:

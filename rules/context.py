@@ -19,8 +19,8 @@ class EvalContext:
     session). Methods: `event_count(name)` (EVENT_COUNT), `event_first_time(name)`/`event_last_time(name)`
     (aware datetimes or None), `event_last_data(name, param)`, `in_segment(name)`, `now()` (aware UTC; one
     evaluation asks once, so every NOW() in it agrees) and `callout(name, args)` (EXTERNALCALLOUT).
-    Customer memory, across visits: `event_count_within(name, days)`, `event_first_time_within`,
-    `event_last_time_within`, `event_sum_within(name, param, days)` (rolling windows of whole days),
+    Customer memory, across visits: `event_count_within(name, seconds)`, `event_first_time_within`,
+    `event_last_time_within`, `event_sum_within(name, param, seconds)` (rolling windows ending now),
     `pattern_met(name)`, `audience_id(field)` (audience.<field>) and the `audience_level` attribute.
     """
 
@@ -44,16 +44,16 @@ class EvalContext:
     def in_segment(self, name: str) -> bool:
         return False
 
-    def event_count_within(self, name: str, days: int) -> int:
+    def event_count_within(self, name: str, seconds: int) -> int:
         return 0
 
-    def event_first_time_within(self, name: str, days: int) -> datetime | None:
+    def event_first_time_within(self, name: str, seconds: int) -> datetime | None:
         return None
 
-    def event_last_time_within(self, name: str, days: int) -> datetime | None:
+    def event_last_time_within(self, name: str, seconds: int) -> datetime | None:
         return None
 
-    def event_sum_within(self, name: str, param: str, days: int) -> Any:
+    def event_sum_within(self, name: str, param: str, seconds: int) -> Any:
         return None
 
     def pattern_met(self, name: str) -> bool:

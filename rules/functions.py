@@ -84,7 +84,7 @@ class Contextual:
     `literals` are the kinds of the string-literal arguments ("event", "segment", "param", "callout",
     "pattern"); `result`/`nullable` describe the value. `windowed` is the member called instead when a
     trailing `INTERVAL 'n' DAY` argument asks for a rolling window over the customer's visits (the window's
-    number of days is passed last); `window_required` refuses the form without one.
+    length in seconds is passed last); `window_required` refuses the form without one.
     """
 
     member: str
@@ -121,9 +121,12 @@ CONTEXT_MEMBERS = frozenset({f.member for f in CONTEXTUAL.values()} | {f.windowe
                             | {AUDIENCE_ID}) - {""}
 WINDOWED = {f.windowed: name for name, f in CONTEXTUAL.items() if f.windowed}
 
-# Rolling windows over a customer's visits are whole days (counters are kept per UTC day), at most this many.
-WINDOW_UNITS = {"DAY": 1, "DAYS": 1, "WEEK": 7, "WEEKS": 7}
+# Rolling windows over a customer's visits, in seconds per unit: whole minutes to MAX_WINDOW_DAYS days (the
+# customer's counters are kept per minute, hour and day: server/profiles/memory.py).
+WINDOW_UNITS = {"MINUTE": 60, "MINUTES": 60, "HOUR": 3600, "HOURS": 3600, "DAY": 86400, "DAYS": 86400,
+                "WEEK": 604800, "WEEKS": 604800}
 MAX_WINDOW_DAYS = 400
+MAX_WINDOW_SECONDS = MAX_WINDOW_DAYS * 86400
 
 # Functions with their own checking rules (lazy arguments or rewriting), handled by name in check.py.
 SPECIAL = ("COALESCE", "NULLIF", "IF")

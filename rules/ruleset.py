@@ -20,7 +20,7 @@ from segflow.v1 import ruleset_pb2, value_pb2
 
 from segflow.rules import Attribute, CompileError, Schema, compile_expression, compile_segments
 from segflow.rules.errors import RuleError, suggest
-from segflow.rules.functions import MAX_WINDOW_DAYS, WINDOWED
+from segflow.rules.functions import MAX_WINDOW_DAYS, MAX_WINDOW_SECONDS, WINDOWED
 from segflow.rules.schema import type_problem
 from segflow.rules.values import from_value
 from segflow.rules.index import RuleIndex
@@ -101,15 +101,15 @@ class CompiledTreatment:
 
 @dataclass(frozen=True)
 class CompiledPattern:
-    """An event pattern: `weights` by event; met when, over the days from `first_day` (or the last
-    `window_days` days) to `last_day`, ALL_OF saw each event, COUNTER counted `target` events, or
-    WEIGHTED_COUNTER summed weights up to `target`."""
+    """An event pattern: `weights` by event; met when, over the days from `first_day` to `last_day` (or the
+    last `window_seconds`), ALL_OF saw each event, COUNTER counted `target` events, or WEIGHTED_COUNTER
+    summed weights up to `target`."""
 
     name: str
     kind: int
     weights: Mapping[str, float]
     target: float
-    window_days: int | None
+    window_seconds: int | None
     first_day: int | None
     last_day: int | None
 
@@ -602,7 +602,7 @@ class _Compiler:
             if target <= 0:
                 field_name = "count" if pattern.kind == kinds.PATTERN_KIND_COUNTER else "threshold"
                 self.error("invalid", f"pattern {pattern.name!r} needs a {field_name} above 0", f"{path}.{field_name}")
-            window = self.days(pattern, "window", path) if pattern.HasField("window") else None
+            window = self.window_seconds(pattern, path) if pattern.HasField("window") else None
             first, last = self.moment(pattern, "starts_at", path), self.moment(pattern, "ends_at", path)
             if pattern.HasField("window") == (first is not None or last is not None) or (first is None) != (last is None):
                 self.error("invalid", "a pattern needs either a rolling window (e.g. 30d) or both starts_at and "
@@ -614,6 +614,15 @@ class _Compiler:
                 None if first is None else int(first.timestamp() // 86400),
                 None if last is None else int(last.timestamp() // 86400)))
         return compiled
+
+    def window_seconds(self, pattern, path: str) -> int | None:
+        """A pattern's rolling window: whole minutes, 1 minute to MAX_WINDOW_DAYS days."""
+        seconds = pattern.window.ToNanoseconds() / 1e9
+        if seconds % 60 or not 60 <= seconds <= MAX_WINDOW_SECONDS:
+            self.error("invalid", f"window must be whole minutes (e.g. 90m, 6h, 30d), 1 minute to {MAX_WINDOW_DAYS} "
+                                  f"days", f"{path}.window")
+            return None
+        return int(seconds)
 
     def days(self, message, name: str, path: str) -> int | None:
         """A duration field that must be whole days (counters are daily), 1 to MAX_WINDOW_DAYS."""

@@ -37,6 +37,7 @@ for _name, _type in CAST_TYPES.items():
     _CAST_NAMES.setdefault(_type, _name)
 _EXTRACT_NAMES = {part: name for name, part in EXTRACT_PARTS.items()}
 _CONTEXT_NAMES = {fn.member: name for name, fn in CONTEXTUAL.items()}
+_WINDOW_UNITS = ((604800, "WEEK"), (86400, "DAY"), (3600, "HOUR"), (60, "MINUTE"), (1, "SECOND"))
 
 
 def sql(node: Node) -> str:
@@ -179,8 +180,10 @@ def _context(node: Node) -> tuple[str, int]:
     if node.data == AUDIENCE_ID:
         return f"audience.{node.args[0].data}", ATOM
     args = [a for arg in node.args for a in (arg.args if arg.op == "tuple" else (arg,))]
-    if node.data in WINDOWED:  # the window, in days, is the last argument
-        return f"{WINDOWED[node.data]}({_list(tuple(args[:-1]))}, INTERVAL '{args[-1].data}' DAY)", ATOM
+    if node.data in WINDOWED:  # the window, in seconds, is the last argument: written in its largest whole unit
+        seconds = args[-1].data
+        count, unit = next((seconds // size, unit) for size, unit in _WINDOW_UNITS if seconds % size == 0)
+        return f"{WINDOWED[node.data]}({_list(tuple(args[:-1]))}, INTERVAL '{count}' {unit})", ATOM
     return f"{_CONTEXT_NAMES[node.data]}({_list(tuple(args))})", ATOM
 
 

@@ -240,7 +240,7 @@ class Service:
         """Erase a customer: history queued so far is written first, so none of it survives the erasure."""
         level, customer = self.engine.customer_of(request.audience)
         self.history.flush(timeout=10.0)
-        profiles, rows = self.profiles.forget(level, customer)
+        profiles, rows = self.profiles.forget(level, customer, self.clock())
         log.info("ForgetCustomer %s (%s): %s", customer, level, request.reason or "no reason given")
         return ruleset_service_pb2.ForgetCustomerResponse(profiles_deleted=profiles, history_rows_deleted=rows)
 
@@ -252,10 +252,12 @@ class Service:
             self.health.set(name, status)
 
     def purge(self) -> None:
-        """Apply the retention periods: anonymous history, and profiles unused for --profile-retention-days."""
-        self.sink.purge_anonymous(self.clock() - timedelta(days=self.config.anonymous_retention_days))
-        if self.config.profile_retention_days:
-            self.profiles.purge(self.clock() - timedelta(days=self.config.profile_retention_days))
+        """Apply the retention periods: anonymous history, profiles unused for --profile-retention-days, old
+        erasure tombstones."""
+        now = self.clock()
+        self.sink.purge_anonymous(now - timedelta(days=self.config.anonymous_retention_days))
+        days = self.config.profile_retention_days
+        self.profiles.purge(now - timedelta(days=days) if days else None, now)
 
     def _sweep(self) -> None:
         next_purge = 0.0
@@ -263,6 +265,7 @@ class Service:
             try:
                 self.store.expire_idle()
                 self.registry.sync()  # another replica may have deployed a version
+                self.profiles.refresh(self.clock())  # or erased a customer
                 if time.monotonic() >= next_purge:
                     self.purge()
                     next_purge = time.monotonic() + PURGE_SECONDS

@@ -72,6 +72,11 @@ MIGRATIONS = (
         "PRIMARY KEY (audience_level, customer_id))",
         "CREATE INDEX IF NOT EXISTS profiles_updated_at_idx ON profiles (updated_at)",
     )),
+    Migration(2, "erasure tombstones (forgotten_customers)", (
+        "CREATE TABLE forgotten_customers (customer_key {TEXT} PRIMARY KEY, generation {INTEGER} NOT NULL, "
+        "forgotten_at {TIME} NOT NULL)",
+        "CREATE INDEX forgotten_customers_forgotten_at_idx ON forgotten_customers (forgotten_at)",
+    )),
 )
 
 # The one table created "if not exists": where the others' history is kept.

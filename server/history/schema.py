@@ -89,15 +89,24 @@ tables with the same session_id and customer_id "".
 | active | boolean | true for the one version being served |
 
 `profiles`: what segflow remembers of each customer across visits (`server/profiles`), one row per
-(audience_level, customer_id), replaced as it changes.
+(audience_level, customer_id), into which each call's changes are merged.
 
 | column | type | meaning |
 | --- | --- | --- |
 | audience_level | text | the audience level (e.g. Customer) |
 | customer_id | text | the canonical customer id (`field=value;...`) |
 | attributes | json | object of the `scope: profile` attribute values (timestamps as ISO 8601 text) |
-| memory | json | daily event counters, met patterns, offer contacts and responses (`profiles/memory.py`) |
+| memory | json | event counters (minute, hour and day buckets), offer contacts and responses, attribute change times (`profiles/memory.py`) |
 | updated_at | timestamp | when the profile last changed; profiles unused for the retention period are purged |
+
+`forgotten_customers`: one tombstone per erased customer (ForgetCustomer), so that no live session, on any
+worker or replica, writes the erased memory back. Kept for `TOMBSTONE_DAYS` after the last erasure.
+
+| column | type | meaning |
+| --- | --- | --- |
+| customer_key | text | sha256 of audience level and canonical id (the tombstone does not keep the id itself) |
+| generation | integer | how many times the customer was erased; a memory loaded before the last erasure is never written |
+| forgotten_at | timestamp | when the customer was last erased |
 
 `schema_version`: the migrations applied (`migrations.py`), one row each.
 
@@ -249,7 +258,18 @@ PROFILES = Table(
     key=("audience_level", "customer_id"),
 )
 
-TABLES = (CONTACTS, RESPONSES, DATA_ROWS, JOURNEY_STEPS, SESSION_SUMMARIES, RULESET_VERSIONS, PROFILES)
+FORGOTTEN = Table(
+    "forgotten_customers",
+    (
+        Column("customer_key", Kind.TEXT),
+        Column("generation", Kind.INTEGER),
+        Column("forgotten_at", Kind.TIME),
+    ),
+    (("forgotten_at",),),
+    primary_key="customer_key",
+)
+
+TABLES = (CONTACTS, RESPONSES, DATA_ROWS, JOURNEY_STEPS, SESSION_SUMMARIES, RULESET_VERSIONS, PROFILES, FORGOTTEN)
 
 # Which table each record type is written to.
 RECORD_TABLES: dict[type, Table] = {
@@ -308,3 +328,12 @@ FORGET_STATEMENTS = (
     "DELETE FROM session_summaries WHERE customer_id = ?",
 )
 FORGET_PROFILE = "DELETE FROM profiles WHERE audience_level = ? AND customer_id = ?"
+# Tombstones: a customer's erasure count, raised by each erasure; recent ones are read by every process.
+SELECT_GENERATION = "SELECT generation FROM forgotten_customers WHERE customer_key = ?"
+RAISE_GENERATION = (
+    "INSERT INTO forgotten_customers (customer_key, generation, forgotten_at) VALUES (?, 1, ?) "
+    "ON CONFLICT (customer_key) DO UPDATE SET generation = forgotten_customers.generation + 1, "
+    "forgotten_at = excluded.forgotten_at"
+)
+RECENT_TOMBSTONES = "SELECT customer_key, generation FROM forgotten_customers WHERE forgotten_at >= ?"
+PURGE_TOMBSTONES = "DELETE FROM forgotten_customers WHERE forgotten_at < ?"

@@ -1,14 +1,20 @@
-"""What segflow remembers of one customer across visits: profile attributes, daily event counters, met
-patterns and offer contacts/responses, in a JSON-ready form the session, the codec and the database share.
+"""What segflow remembers of one customer across visits: profile attributes, event counters and offer
+contacts/responses, in a JSON-ready form the session, the codec and the database share.
 
-Counters are kept in daily buckets (UTC days), at most `MAX_DAYS` per event, so a windowed count reads a
-bounded number of buckets however long the customer's history. A window of D days covers today and the
-D-1 days before it. Everything here is plain data (str day keys, epoch seconds), so storing it is one
-`json.dumps` and reading it back is one `json.loads`.
+Counters are kept in three tiers of time buckets (UTC), each bounded by age: minutes for the last 180
+minutes, hours for the last 168 hours, days for the last 400 days. A window reads the finest tier that
+reaches back far enough, so it is precise to a minute up to 3 hours, to an hour up to 7 days, to a day
+beyond, and a check reads a bounded number of buckets however long the customer's history. A window of
+W covers the current bucket and the ones before it, ceil(W / bucket) in all. Everything here is plain data
+(str bucket keys, epoch seconds), so storing it is one `json.dumps` and reading it back one `json.loads`.
 
-Precedence when an anonymous visit is identified (`merge_visit`): a profile attribute the visit changed keeps
-the visit's value; otherwise the stored profile's value wins, then the profile source's, then the default.
-Counters, contacts and met patterns of the visit are added to the customer's.
+Writing back is by deltas: a live memory keeps `unsaved`, a memory of only what changed since it was last
+written (counts added, contacts added, the latest response, attributes changed with the time they changed),
+and the store merges each delta into the stored profile (`merge`): counts add up, so two visits of one
+customer at once are both counted, and each attribute keeps the value written last (its `stamps`).
+
+Precedence when an anonymous visit is identified: the visit's delta is merged into the customer's stored
+memory the same way: what the visit changed is newer than what is stored, so it wins.
 """
 
 from __future__ import annotations
@@ -17,8 +23,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping
 
-DAY = 86_400.0
-MAX_DAYS = 400  # daily buckets kept per event and per offer: a window reaches at most this far back
+DAY = 86_400
+# (bucket seconds, buckets kept, document key), finest first: the tiers every remembered event is counted in.
+TIERS = ((60, 180, "minutes"), (3600, 168, "hours"), (DAY, 400, "counters"))
+DAYS = len(TIERS) - 1  # the daily tier (fixed date ranges, GetProfile's totals)
+MAX_DAYS = TIERS[DAYS][1]
+MAX_WINDOW_SECONDS = DAY * MAX_DAYS
 _UTC = timezone.utc
 _MISSING = object()
 
@@ -28,84 +38,124 @@ def day_of(moment: datetime) -> int:
     return int(moment.timestamp() // DAY)
 
 
+def span(window_seconds: int, now: datetime) -> tuple[int, int, int]:
+    """(tier, first bucket, last bucket) a window of `window_seconds` ending `now` reads: the finest tier
+    that keeps enough buckets, its current bucket and the ones before, ceil(window / bucket) in all."""
+    stamp = now.timestamp()
+    for tier, (size, kept, _) in enumerate(TIERS):
+        if window_seconds <= size * kept:
+            last = int(stamp // size)
+            return tier, last - -(-window_seconds // size) + 1, last
+    raise ValueError(f"a window of {window_seconds}s is longer than the {MAX_DAYS} days remembered")
+
+
 def _same(a: Any, b: Any) -> bool:
     """Equal values of the same type: 1, 1.0 and True are different profile values."""
     return type(a) is type(b) and a == b
+
+
+def _trim(buckets: dict, newest: int, kept: int) -> None:
+    """Drop the buckets older than the `kept` ending at `newest`."""
+    for key in [key for key in buckets if int(key) <= newest - kept]:
+        del buckets[key]
+
+
+def _add_bucket(buckets: dict, key: str, count: int, first: float, last: float, sums: Mapping[str, Any]) -> None:
+    bucket = buckets.get(key)
+    if bucket is None:
+        buckets[key] = [count, first, last, dict(sums)]
+        return
+    bucket[0] += count
+    bucket[1], bucket[2] = min(bucket[1], first), max(bucket[2], last)
+    for param, total in sums.items():
+        bucket[3][param] = bucket[3].get(param, 0) + total
 
 
 @dataclass(slots=True)
 class CustomerMemory:
     """One customer's memory (or an anonymous visit's, with an empty `customer_id`).
 
-    `counters`: event -> day -> [count, first epoch, last epoch, {numeric parameter: sum}].
-    `offers`: offer code -> {"contacts": {day: n}, "response": [epoch, accepted]}.
-    `patterns`: met pattern -> epoch when it became met. `changed`: profile attributes this visit set.
+    `tiers`: one dict per TIERS entry, event -> bucket -> [count, first epoch, last epoch, {parameter: sum}].
+    `offers`: offer code -> {"contacts": {day: n}, "response": [epoch, accepted]}. `stamps`: attribute ->
+    epoch of its last change. `generation`: the customer's erasure count when this memory was loaded (a
+    delta of an older generation is never written: `store`). `unsaved`: the delta not yet written (None in
+    a stored memory or a delta).
     """
 
     audience_level: str = ""
     customer_id: str = ""
     attributes: dict[str, Any] = field(default_factory=dict)
-    counters: dict[str, dict[str, list]] = field(default_factory=dict)
-    patterns: dict[str, float] = field(default_factory=dict)
+    tiers: list[dict[str, dict[str, list]]] = field(default_factory=lambda: [{} for _ in TIERS])
     offers: dict[str, dict] = field(default_factory=dict)
-    changed: set[str] = field(default_factory=set)
-    dirty: bool = False
+    stamps: dict[str, float] = field(default_factory=dict)
+    generation: int = 0
+    unsaved: CustomerMemory | None = None
+
+    @classmethod
+    def live(cls, level: str = "", customer_id: str = "", attributes: dict[str, Any] | None = None,
+             generation: int = 0) -> CustomerMemory:
+        """A memory a session works on: it keeps the delta of its changes."""
+        return cls(level, customer_id, attributes or {}, generation=generation,
+                   unsaved=cls(level, customer_id, generation=generation))
+
+    def _changes(self) -> tuple[CustomerMemory, ...]:
+        return (self,) if self.unsaved is None else (self, self.unsaved)
 
     # -- events ------------------------------------------------------------------------------------
     def count(self, event: str, when: datetime, params: Mapping[str, Any]) -> None:
-        """Add one occurrence of `event` at `when`, summing its numeric parameters."""
+        """Add one occurrence of `event` at `when` to every tier, summing its numeric parameters."""
         stamp = when.timestamp()
-        days = self.counters.get(event)
-        if days is None:
-            days = self.counters[event] = {}
-        key = str(int(stamp // DAY))
-        bucket = days.get(key)
-        if bucket is None:
-            bucket = days[key] = [0, stamp, stamp, {}]
-            if len(days) > MAX_DAYS:
-                del days[min(days, key=int)]
-        bucket[0] += 1
-        bucket[1] = min(bucket[1], stamp)
-        bucket[2] = max(bucket[2], stamp)
-        sums = bucket[3]
-        for name, value in params.items():
-            if type(value) in (int, float):
-                sums[name] = sums.get(name, 0) + value
-        self.dirty = True
+        sums = {name: value for name, value in params.items() if type(value) in (int, float)}
+        for memory in self._changes():
+            for (size, kept, _), tier in zip(TIERS, memory.tiers):
+                buckets = tier.get(event)
+                if buckets is None:
+                    buckets = tier[event] = {}
+                index = int(stamp // size)
+                key = str(index)
+                if key not in buckets:
+                    _trim(buckets, index, kept)
+                _add_bucket(buckets, key, 1, stamp, stamp, sums)
 
-    def buckets(self, event: str, first_day: int, last_day: int) -> Iterable[list]:
-        """The buckets of `event` from `first_day` to `last_day` (inclusive)."""
-        for key, bucket in self.counters.get(event, {}).items():
-            if first_day <= int(key) <= last_day:
+    def buckets(self, event: str, tier: int, first: int, last: int) -> Iterable[list]:
+        """The buckets of `event` in `tier` from `first` to `last` (inclusive)."""
+        for key, bucket in self.tiers[tier].get(event, {}).items():
+            if first <= int(key) <= last:
                 yield bucket
 
-    def event_count(self, event: str, first_day: int, last_day: int) -> int:
-        return sum(bucket[0] for bucket in self.buckets(event, first_day, last_day))
+    def event_count(self, event: str, tier: int, first: int, last: int) -> int:
+        return sum(bucket[0] for bucket in self.buckets(event, tier, first, last))
 
-    def event_sum(self, event: str, param: str, first_day: int, last_day: int) -> float | int | None:
+    def event_sum(self, event: str, param: str, tier: int, first: int, last: int) -> float | int | None:
         """SUM of a numeric parameter: NULL when the event never carried it in the range (as SQL's SUM)."""
-        sums = [bucket[3][param] for bucket in self.buckets(event, first_day, last_day) if param in bucket[3]]
+        sums = [bucket[3][param] for bucket in self.buckets(event, tier, first, last) if param in bucket[3]]
         return sum(sums) if sums else None
 
-    def event_time(self, event: str, first_day: int, last_day: int, last: bool) -> datetime | None:
-        """The first (or last) time of `event` in the range, NULL when it did not happen."""
-        stamps = [bucket[2 if last else 1] for bucket in self.buckets(event, first_day, last_day)]
+    def event_time(self, event: str, tier: int, first: int, last: int, latest: bool) -> datetime | None:
+        """The first (or latest) time of `event` in the range, NULL when it did not happen."""
+        stamps = [bucket[2 if latest else 1] for bucket in self.buckets(event, tier, first, last)]
         if not stamps:
             return None
-        return datetime.fromtimestamp(max(stamps) if last else min(stamps), _UTC)
+        return datetime.fromtimestamp(max(stamps) if latest else min(stamps), _UTC)
+
+    @property
+    def counters(self) -> dict[str, dict[str, list]]:
+        """The daily buckets by event."""
+        return self.tiers[DAYS]
 
     # -- offers ------------------------------------------------------------------------------------
     def contact(self, offer: str, when: datetime) -> None:
-        contacts = self.offers.setdefault(offer, {}).setdefault("contacts", {})
-        key = str(day_of(when))
-        contacts[key] = contacts.get(key, 0) + 1
-        if len(contacts) > MAX_DAYS:
-            del contacts[min(contacts, key=int)]
-        self.dirty = True
+        day = day_of(when)
+        for memory in self._changes():
+            contacts = memory.offers.setdefault(offer, {}).setdefault("contacts", {})
+            key = str(day)
+            if key not in contacts:
+                _trim(contacts, day, MAX_DAYS)
+            contacts[key] = contacts.get(key, 0) + 1
 
     def respond(self, offer: str, when: datetime, accepted: bool) -> None:
-        self.offers.setdefault(offer, {})["response"] = [when.timestamp(), accepted]
-        self.dirty = True
+        for memory in self._changes():
+            memory.offers.setdefault(offer, {})["response"] = [when.timestamp(), accepted]
 
     def contacts(self, offer: str, first_day: int) -> int:
         """Contacts of `offer` logged from `first_day` on."""
@@ -116,70 +166,88 @@ class CustomerMemory:
         return None if response is None else (datetime.fromtimestamp(response[0], _UTC), response[1])
 
     # -- profile attributes ------------------------------------------------------------------------
-    def sync(self, values: Mapping[str, Any], names: Iterable[str]) -> None:
-        """Take the current values of the profile attributes `names`; those that differ count as changed."""
+    def sync(self, values: Mapping[str, Any], names: Iterable[str], now: datetime) -> None:
+        """Take the current values of the profile attributes `names`; those that differ changed at `now`."""
+        stamp = now.timestamp()
         for name in names:
             value = values.get(name)
             if not _same(self.attributes.get(name, _MISSING), value):
-                self.attributes[name] = value
-                self.changed.add(name)
-                self.dirty = True
+                for memory in self._changes():
+                    memory.attributes[name] = value
+                    memory.stamps[name] = stamp
 
-    # -- identification ----------------------------------------------------------------------------
-    def merge_visit(self, visit: CustomerMemory) -> None:
-        """Fold an anonymous visit's memory into this (the customer's stored) memory; see the module doc."""
-        for name in visit.changed:
-            self.attributes[name] = visit.attributes.get(name)
-        for event, days in visit.counters.items():
-            mine = self.counters.setdefault(event, {})
-            for key, (count, first, last, sums) in days.items():
-                bucket = mine.setdefault(key, [0, first, last, {}])
-                bucket[0] += count
-                bucket[1], bucket[2] = min(bucket[1], first), max(bucket[2], last)
-                for param, total in sums.items():
-                    bucket[3][param] = bucket[3].get(param, 0) + total
-        for offer, memory in visit.offers.items():
+    # -- deltas --------------------------------------------------------------------------------------
+    @property
+    def empty(self) -> bool:
+        return not (self.attributes or self.offers or any(self.tiers))
+
+    def take_unsaved(self) -> CustomerMemory | None:
+        """The delta since the last call of this (None when nothing changed), starting a new one."""
+        delta = self.unsaved
+        if delta is None or delta.empty:
+            return None
+        self.unsaved = CustomerMemory(self.audience_level, self.customer_id, generation=self.generation)
+        return delta
+
+    def merge(self, delta: CustomerMemory) -> None:
+        """Fold a delta (another visit's changes) into this memory; see the module doc."""
+        for name, value in delta.attributes.items():
+            stamp = delta.stamps.get(name, 0.0)
+            if stamp >= self.stamps.get(name, float("-inf")):
+                self.attributes[name], self.stamps[name] = value, stamp
+        for (size, kept, _), mine, theirs in zip(TIERS, self.tiers, delta.tiers):
+            for event, buckets in theirs.items():
+                into = mine.setdefault(event, {})
+                for key, (count, first, last, sums) in buckets.items():
+                    _add_bucket(into, key, count, first, last, sums)
+                if into:
+                    _trim(into, max(map(int, into)), kept)
+        for offer, memory in delta.offers.items():
             mine = self.offers.setdefault(offer, {})
             contacts = mine.setdefault("contacts", {})
             for key, n in memory.get("contacts", {}).items():
                 contacts[key] = contacts.get(key, 0) + n
+            if contacts:
+                _trim(contacts, max(map(int, contacts)), MAX_DAYS)
             response = memory.get("response")
             if response is not None and response[0] >= mine.get("response", [float("-inf")])[0]:
                 mine["response"] = response
-        for name, since in visit.patterns.items():
-            self.patterns.setdefault(name, since)
-        self.changed |= visit.changed
-        self.dirty = self.dirty or visit.dirty
 
     def copy(self) -> CustomerMemory:
         """A copy sharing nothing that changes in place (cheaper than deepcopy: the shapes are known)."""
         return CustomerMemory(
             self.audience_level, self.customer_id, dict(self.attributes),
-            {event: {day: [b[0], b[1], b[2], dict(b[3])] for day, b in days.items()}
-             for event, days in self.counters.items()},
-            dict(self.patterns),
+            [{event: {key: [b[0], b[1], b[2], dict(b[3])] for key, b in buckets.items()}
+              for event, buckets in tier.items()} for tier in self.tiers],
             {code: {key: dict(v) if type(v) is dict else list(v) for key, v in offer.items()}
              for code, offer in self.offers.items()},
-            set(self.changed), self.dirty)
+            dict(self.stamps), self.generation, None if self.unsaved is None else self.unsaved.copy())
 
     # -- storage -----------------------------------------------------------------------------------
     def document(self) -> dict[str, Any]:
-        """What is stored besides the attributes: counters, patterns and offers (JSON-ready)."""
-        return {"counters": self.counters, "patterns": self.patterns, "offers": self.offers}
+        """What is stored besides the attributes: counters, offers and attribute stamps (JSON-ready)."""
+        return {**{name: tier for (_, _, name), tier in zip(TIERS, self.tiers)}, "offers": self.offers,
+                "stamps": self.stamps}
 
     def to_json(self) -> dict[str, Any]:
-        """The whole memory for the session codec (attribute values may hold datetimes)."""
+        """The whole memory for the session codec and the profile writer (attribute values may hold
+        datetimes)."""
         return {"level": self.audience_level, "id": self.customer_id, "attributes": self.attributes,
-                "changed": sorted(self.changed), "dirty": self.dirty, **self.document()}
+                "generation": self.generation, **self.document(),
+                "unsaved": None if self.unsaved is None else self.unsaved.to_json()}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> CustomerMemory:
-        return cls(data["level"], data["id"], dict(data["attributes"]), data["counters"], data["patterns"],
-                   data["offers"], set(data["changed"]), data["dirty"])
+        """A session's (live) memory as `to_json` wrote it."""
+        level, customer, generation = data["level"], data["id"], data.get("generation", 0)
+        unsaved = data.get("unsaved")
+        delta = cls(level, customer, generation=generation) if unsaved is None else \
+            cls.stored(level, customer, dict(unsaved["attributes"]), unsaved, generation)
+        return cls.stored(level, customer, dict(data["attributes"]), data, generation, delta)
 
     @classmethod
-    def stored(cls, level: str, customer_id: str, attributes: dict[str, Any],
-               document: Mapping[str, Any]) -> CustomerMemory:
+    def stored(cls, level: str, customer_id: str, attributes: dict[str, Any], document: Mapping[str, Any],
+               generation: int = 0, unsaved: CustomerMemory | None = None) -> CustomerMemory:
         """A memory as the profile store read it."""
-        return cls(level, customer_id, attributes, document.get("counters", {}), document.get("patterns", {}),
-                   document.get("offers", {}))
+        return cls(level, customer_id, attributes, [dict(document.get(name) or {}) for _, _, name in TIERS],
+                   dict(document.get("offers") or {}), dict(document.get("stamps") or {}), generation, unsaved)

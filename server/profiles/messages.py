@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Iterable
 
 from segflow.v1 import decision_service_pb2 as pb
 
@@ -12,11 +13,13 @@ from segflow.server.profiles.memory import CustomerMemory
 _UTC = timezone.utc
 
 
-def profile_message(memory: CustomerMemory, updated_at: datetime | None) -> pb.CustomerProfile:
-    """Attributes, event totals over the remembered days, met patterns and offer memory of one customer."""
+def profile_message(memory: CustomerMemory, updated_at: datetime | None,
+                    patterns_met: Iterable[str]) -> pb.CustomerProfile:
+    """Attributes, event totals over the remembered days, the patterns met now and offer memory of one
+    customer."""
     profile = pb.CustomerProfile(audience_level=memory.audience_level, customer_id=memory.customer_id,
                                  attributes={k: to_value(v) for k, v in memory.attributes.items()},
-                                 patterns_met=sorted(memory.patterns))
+                                 patterns_met=sorted(patterns_met))
     for event, days in sorted(memory.counters.items()):
         remembered = profile.events.add(event_name=event, count=sum(b[0] for b in days.values()))
         if days:

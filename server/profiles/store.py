@@ -1,76 +1,102 @@
 """Customer profiles in the history database, behind a bounded in-process cache and a batching writer.
 
-A profile is read when a session is identified (cache first, then one primary-key lookup) and written after
-the call that changed it commits: `save` updates the cache and queues the row for the background writer
-(`history.writer.HistoryWriter`, the one history uses), which replaces each customer's row once per batch
-with its latest state; `close` writes everything queued. The store has its own connection, so a profile
-load never waits behind a history batch. With several replicas the cache is bounded in time too
-(`cache_ttl`): another replica's write is seen within that time, and the last write of a customer wins.
+A profile is read when a session is identified (cache first, then one primary-key lookup) and written by
+deltas after the call that changed it commits: `save` merges the delta into the cached profile and queues
+it for the background writer (`history.writer.HistoryWriter`, the one history uses), which merges the
+deltas of each customer into the stored row in one transaction that holds the row (read, merge, write), so
+concurrent visits of one customer, in this process or any other, are all counted. A delta queued but not
+written yet is also merged into a profile read from the database, so this process always sees its own
+writes; another process's are seen when this one next writes the customer, or within `cache_ttl`.
+
+Erasure (`forget`) raises the customer's generation in a tombstone row. A delta carries the generation of
+the memory it was taken from, and one of an older generation is dropped at write-back: a live session that
+had loaded the erased memory never writes it back. Every process learns recent tombstones (`refresh`, from
+the sweeper) and from its own writes, and `generation` tells a live session that it must drop what it
+loaded. The store has its own connection, so a profile load never waits behind a history batch.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Sequence
 
-
 from segflow.server.history.backends import SQLiteBackend, _to_json
-from segflow.server.history.database import Database
-from segflow.server.history.schema import (FORGET_PROFILE, FORGET_STATEMENTS, PURGE_PROFILES, SELECT_PROFILE,
+from segflow.server.history.database import Database, Transaction
+from segflow.server.history.schema import (FORGET_PROFILE, FORGET_STATEMENTS, PURGE_PROFILES, PURGE_TOMBSTONES,
+                                           RAISE_GENERATION, RECENT_TOMBSTONES, SELECT_GENERATION, SELECT_PROFILE,
                                            UPSERT_PROFILE, Kind)
 from segflow.server.history.writer import HistoryWriter
+from segflow.server.profiles.memory import CustomerMemory
 
 log = logging.getLogger(__name__)
 
 CACHE_SIZE = 10_000
 CACHE_TTL = 60.0
+# How long a tombstone is kept after an erasure: far longer than a visit lives (idle timeout 30 min).
+TOMBSTONE_DAYS = 30
+
+Key = tuple[str, str]
+
+
+def customer_key(level: str, customer_id: str) -> str:
+    """What a tombstone is keyed by: a digest, so the erased customer's id is not kept."""
+    return hashlib.sha256(f"{level}\0{customer_id}".encode()).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
-class ProfileRecord:
-    """One customer's profile as of `updated_at`: attributes and memory already as JSON text (a snapshot)."""
+class ProfileDelta:
+    """What one committed call changed of a customer's memory (JSON-ready values), and when."""
 
     audience_level: str
     customer_id: str
-    attributes: str
-    memory: str
+    changes: CustomerMemory
     updated_at: datetime
 
+    @property
+    def key(self) -> Key:
+        return self.audience_level, self.customer_id
 
-@dataclass(frozen=True, slots=True)
+
+def profile_delta(delta: CustomerMemory, now: datetime) -> ProfileDelta:
+    """Snapshot a delta for writing, its values as JSON will hold them (timestamps as ISO text)."""
+    data = json.loads(_to_json({"attributes": delta.attributes, **delta.document()}))
+    changes = CustomerMemory.stored(delta.audience_level, delta.customer_id, data["attributes"], data,
+                                    delta.generation)
+    return ProfileDelta(delta.audience_level, delta.customer_id, changes, now)
+
+
+@dataclass(slots=True)
 class StoredProfile:
-    """A profile as read back: attribute values (timestamps still ISO text), the memory document, its time."""
+    """A profile as read back: its memory (attribute values as JSON holds them), generation and time."""
 
-    attributes: dict[str, Any]
-    memory: dict[str, Any]
+    memory: CustomerMemory
     updated_at: datetime | None
 
+    def copy(self) -> StoredProfile:
+        return StoredProfile(self.memory.copy(), self.updated_at)
 
-def profile_record(level: str, customer_id: str, attributes: dict[str, Any], memory: dict[str, Any],
-                   now: datetime) -> ProfileRecord:
-    """Snapshot a profile for writing (the live dicts go on changing after this)."""
-    return ProfileRecord(level, customer_id, _to_json(attributes), _to_json(memory), now)
+    def merge(self, delta: ProfileDelta) -> None:
+        """Add a delta of the same generation; one of another generation was taken before an erasure."""
+        if delta.changes.generation == self.memory.generation:
+            self.memory.merge(delta.changes)
+            self.updated_at = delta.updated_at if self.updated_at is None else max(self.updated_at, delta.updated_at)
 
 
 class _ProfileSink:
-    """The writer's sink: each batch replaces the rows of the customers in it, the latest state of each."""
+    """The writer's sink: each batch merges the deltas of each customer into their stored row."""
 
-    def __init__(self, database: Database) -> None:
-        self._database = database
-        self._time = database.backend.encoders[Kind.TIME]
+    def __init__(self, store: ProfileStore) -> None:
+        self._store = store
 
-    def write_batch(self, records: Sequence[ProfileRecord]) -> None:
-        latest = {(r.audience_level, r.customer_id): r for r in records}
-        rows = [(r.audience_level, r.customer_id, r.attributes, r.memory, self._time(r.updated_at))
-                for r in latest.values()]
-        with self._database.transaction() as tx:
-            tx.executemany(UPSERT_PROFILE, rows)
+    def write_batch(self, records: Sequence[ProfileDelta]) -> None:
+        self._store.write(records)
 
     def close(self) -> None:
         """The store closes the database after the writer."""
@@ -83,15 +109,19 @@ class ProfileStore:
                  cache_ttl: float = CACHE_TTL):
         self.database = database
         self._owns_database = owns_database
-        self._decode_json = self.database.backend.decoders[Kind.JSON]
-        self._decode_time = self.database.backend.decoders[Kind.TIME]
-        self._encode_time = self.database.backend.encoders[Kind.TIME]
-        # key -> (row, monotonic expiry), least recently used first: cheaper to update on every save than a
-        # TTLCache, and one TTL for all makes the oldest entry the first to expire.
-        self._cache: OrderedDict[tuple[str, str], tuple[tuple, float]] = OrderedDict()
+        backend = self.database.backend
+        self._decode_json, self._decode_time = backend.decoders[Kind.JSON], backend.decoders[Kind.TIME]
+        self._encode_time = backend.encoders[Kind.TIME]
+        # key -> (profile, monotonic expiry), least recently used first: cheaper to update on every save than a
+        # TTLCache, and one TTL for all makes the oldest entry the first to expire. Guarded by _lock, as are
+        # the deltas queued and not written yet (by customer, in order) and the known tombstones.
+        self._cache: OrderedDict[Key, tuple[StoredProfile, float]] = OrderedDict()
         self._cache_size, self._cache_ttl = cache_size, cache_ttl
-        self._cache_lock = threading.Lock()
-        self.writer = HistoryWriter(_ProfileSink(self.database))
+        self._unwritten: dict[Key, list[ProfileDelta]] = {}
+        self._generations: dict[str, int] = {}  # customer_key -> generation, of recent tombstones
+        self._lock = threading.Lock()
+        self.dropped = 0  # deltas of an erased memory that were not written
+        self.writer = HistoryWriter(_ProfileSink(self))
 
     @classmethod
     def beside(cls, url: str, history: Database) -> ProfileStore:
@@ -106,57 +136,150 @@ class ProfileStore:
         """A private store that lives as long as it is open (simulations)."""
         return cls(Database.open("sqlite://:memory:"), owns_database=True)
 
-    def load(self, level: str, customer_id: str) -> StoredProfile | None:
-        """The stored profile of a customer, or None; each call returns fresh dicts the caller may change."""
+    # -- reading -------------------------------------------------------------------------------------
+    def load(self, level: str, customer_id: str, fresh: bool = False) -> StoredProfile | None:
+        """The profile of a customer with this process's unwritten deltas, or None when segflow knows
+        nothing of them; each call returns a copy the caller may change. `fresh` reads the database even
+        when the profile is cached (another process may have written or erased it)."""
         key = (level, customer_id)
-        with self._cache_lock:
+        with self._lock:
             entry = self._cache.get(key)
-            row = None
-            if entry is not None and entry[1] > time.monotonic():
-                row = entry[0]
+            if not fresh and entry is not None and entry[1] > time.monotonic() and \
+                    entry[0].memory.generation == self.generation(*key):  # else erased since it was cached
                 self._cache.move_to_end(key)
+                return entry[0].copy()
+        # The writer merges deltas inside a transaction on the same connection: what is read here and what is
+        # still unwritten are one consistent view.
+        with self.database.transaction() as tx:
+            profile = self._read(tx, key)
+            with self._lock:
+                for delta in self._unwritten.get(key, ()):
+                    profile.merge(delta)
+                if profile.updated_at is None:
+                    return None  # not cached: a profile another replica writes soon is seen at once
+                self._remember(key, profile)
+                return profile.copy()
+
+    def _read(self, tx: Transaction, key: Key) -> StoredProfile:
+        """The stored row of a customer (an empty profile of the current generation when there is none)."""
+        found = tx.execute(SELECT_GENERATION, (customer_key(*key),)).fetchone()
+        generation = 0 if found is None else int(found[0])
+        if generation:
+            self._generations[customer_key(*key)] = generation
+        row = tx.execute(SELECT_PROFILE, key).fetchone()
         if row is None:
-            with self.database.transaction() as tx:
-                found = tx.execute(SELECT_PROFILE, key).fetchone()
-            if found is None:  # not cached: a profile another replica writes soon is seen at once
-                return None
-            row = (_text(found[0]), _text(found[1]), self._decode_time(found[2]))
-            self._remember(key, row)
-        attributes, memory, updated_at = row
-        return StoredProfile(json.loads(attributes), json.loads(memory), updated_at)
+            return StoredProfile(CustomerMemory(*key, generation=generation), None)
+        attributes, document = _json(row[0]), _json(row[1])
+        return StoredProfile(CustomerMemory.stored(*key, attributes, document, generation), self._decode_time(row[2]))
 
-    def save(self, record: ProfileRecord) -> None:
-        """Queue a profile for writing; later loads in this process see it at once."""
-        self._remember((record.audience_level, record.customer_id), (record.attributes, record.memory, record.updated_at))
-        self.writer.submit(record)
+    def generation(self, level: str, customer_id: str) -> int:
+        """The customer's generation as this process knows it (0: never erased, as far as it knows)."""
+        if not self._generations:
+            return 0
+        return self._generations.get(customer_key(level, customer_id), 0)
 
-    def _remember(self, key: tuple[str, str], row: tuple) -> None:
-        with self._cache_lock:
-            self._cache[key] = (row, time.monotonic() + self._cache_ttl)
-            self._cache.move_to_end(key)
-            if len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
+    # -- writing -------------------------------------------------------------------------------------
+    def save(self, delta: ProfileDelta) -> None:
+        """Queue a delta for writing; later loads in this process see it at once."""
+        with self._lock:
+            self._unwritten.setdefault(delta.key, []).append(delta)
+            entry = self._cache.get(delta.key)
+            if entry is not None:
+                entry[0].merge(delta)
+        try:
+            self.writer.submit(delta)
+        except BaseException:
+            self._settle([delta])
+            raise
 
-    def forget(self, level: str, customer_id: str) -> tuple[int, int]:
-        """Erase a customer's profile and history rows; returns (profiles deleted, history rows deleted).
+    def write(self, deltas: Sequence[ProfileDelta]) -> None:
+        """Merge `deltas` into the stored rows (the writer's batch): one transaction, each customer's row held
+        (in key order, so two writers never wait on each other in a circle) from read to write."""
+        by_key: dict[Key, list[ProfileDelta]] = {}
+        for delta in deltas:
+            by_key.setdefault(delta.key, []).append(delta)
+        merged: dict[Key, StoredProfile] = {}
+        with self.database.transaction() as tx:
+            for key in sorted(by_key):
+                for statement, params in self.database.backend.exclusive(f"profile.{customer_key(*key)}"):
+                    tx.execute(statement, params)
+                profile = merged[key] = self._read(tx, key)
+                for delta in by_key[key]:
+                    if delta.changes.generation != profile.memory.generation:
+                        self.dropped += 1
+                        log.info("a change of an erased customer's memory was not written (generation %d, now %d)",
+                                 delta.changes.generation, profile.memory.generation)
+                    profile.merge(delta)
+                memory = profile.memory
+                if profile.updated_at is not None:
+                    tx.execute(UPSERT_PROFILE, (*key, _to_json(memory.attributes), _to_json(memory.document()),
+                                                self._encode_time(profile.updated_at)))
+            # Settled within the transaction, so a load (which reads on this connection) never counts a delta
+            # both in the row and as unwritten; a failed commit leaves them out of reads until the retry.
+            self._settle(deltas, merged)
 
-        Profiles still queued are written first, so none comes back after the erasure."""
+    def _settle(self, deltas: Sequence[ProfileDelta], merged: dict[Key, StoredProfile] | None = None) -> None:
+        """`deltas` are written (or given up): no longer merged into reads. The rows just written, with what is
+        still unwritten, are the freshest view of those customers, so they replace the cached ones."""
+        with self._lock:
+            for delta in deltas:
+                queued = self._unwritten.get(delta.key)
+                if queued is not None and delta in queued:
+                    queued.remove(delta)
+                    if not queued:
+                        del self._unwritten[delta.key]
+            for key, profile in (merged or {}).items():
+                for delta in self._unwritten.get(key, ()):
+                    profile.merge(delta)
+                if profile.updated_at is None:  # nothing stored (an erased customer's dropped deltas)
+                    self._cache.pop(key, None)
+                else:
+                    self._remember(key, profile)
+
+    def _remember(self, key: Key, profile: StoredProfile) -> None:
+        """Cache a profile (the caller holds the lock)."""
+        self._cache[key] = (profile, time.monotonic() + self._cache_ttl)
+        self._cache.move_to_end(key)
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
+    # -- erasure and retention -------------------------------------------------------------------------
+    def forget(self, level: str, customer_id: str, now: datetime) -> tuple[int, int]:
+        """Erase a customer's profile and history rows and raise their generation; returns (profiles deleted,
+        history rows deleted). Profiles still queued are written first, then erased with the rest."""
         self.writer.flush(timeout=10.0)
-        with self._cache_lock:
-            self._cache.pop((level, customer_id), None)
+        key = (level, customer_id)
         with self.database.transaction() as tx:
             history = 0
             for statement in FORGET_STATEMENTS:
                 history += tx.execute(statement, (customer_id,) * statement.count("?")).rowcount
-            profiles = tx.execute(FORGET_PROFILE, (level, customer_id)).rowcount
+            profiles = tx.execute(FORGET_PROFILE, key).rowcount
+            tx.execute(RAISE_GENERATION, (customer_key(*key), self._encode_time(now)))
+            generation = int(tx.execute(SELECT_GENERATION, (customer_key(*key),)).fetchone()[0])
+            with self._lock:
+                self._generations[customer_key(*key)] = generation
+                self._cache.pop(key, None)
+                self._unwritten.pop(key, None)
         log.info("forgot customer %s (%s): %d profile(s), %d history row(s)", customer_id, level, profiles, history)
         return profiles, history
 
-    def purge(self, older_than: datetime) -> int:
-        """Delete profiles not changed since `older_than`; returns how many."""
+    def refresh(self, now: datetime) -> None:
+        """Learn the tombstones other processes wrote recently (the sweeper calls this every few seconds)."""
+        since = self._encode_time(now - timedelta(days=TOMBSTONE_DAYS))
+        with self.database.transaction() as tx:  # replaced within it: an erasure here commits before or after
+            found = {key: int(generation) for key, generation in tx.execute(RECENT_TOMBSTONES, (since,)).fetchall()}
+            with self._lock:
+                self._generations = found
+
+    def purge(self, older_than: datetime | None, now: datetime) -> int:
+        """Delete profiles not changed since `older_than` (None: keep them), and tombstones past
+        TOMBSTONE_DAYS; returns how many profiles."""
         with self.database.transaction() as tx:
+            tx.execute(PURGE_TOMBSTONES, (self._encode_time(now - timedelta(days=TOMBSTONE_DAYS)),))
+            if older_than is None:
+                return 0
             purged = tx.execute(PURGE_PROFILES, (self._encode_time(older_than),)).rowcount
-        with self._cache_lock:
+        with self._lock:
             self._cache.clear()
         if purged:
             log.info("purged %d profile(s) unused since %s", purged, older_than.isoformat())
@@ -169,6 +292,6 @@ class ProfileStore:
             self.database.close()
 
 
-def _text(value: Any) -> str:
-    """A JSON column as text: SQLite returns the text, PostgreSQL's JSONB comes back parsed."""
-    return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+def _json(value: Any) -> Any:
+    """A JSON column's value: SQLite returns the text, PostgreSQL's JSONB comes back parsed."""
+    return json.loads(value) if isinstance(value, str) else value

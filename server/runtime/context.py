@@ -10,7 +10,7 @@ from segflow.rules.context import EvalContext
 from segflow.rules.ruleset import CompiledRuleset
 
 from segflow.server.callouts import CalloutRegistry, Outcome
-from segflow.server.profiles.memory import day_of
+from segflow.server.profiles.memory import day_of, span
 from segflow.server.profiles.patterns import pattern_met
 from segflow.server.runtime.trace import Tracer
 from segflow.server.sessions.state import SessionState
@@ -58,27 +58,27 @@ class SessionContext(EvalContext):
     def in_segment(self, name: str) -> bool:
         return name in self.session.segments
 
-    # -- the customer's memory: windows of whole days, today and the days-1 before it ------------------
-    def event_count_within(self, name: str, days: int) -> int:
+    # -- the customer's memory: rolling windows ending now, read from the finest tier that reaches back -----
+    def event_count_within(self, name: str, seconds: int) -> int:
         memory = self.session.memory
-        return 0 if memory is None else memory.event_count(name, self.today - days + 1, self.today)
+        return 0 if memory is None else memory.event_count(name, *span(seconds, self._now))
 
-    def event_first_time_within(self, name: str, days: int) -> datetime | None:
+    def event_first_time_within(self, name: str, seconds: int) -> datetime | None:
         memory = self.session.memory
-        return None if memory is None else memory.event_time(name, self.today - days + 1, self.today, last=False)
+        return None if memory is None else memory.event_time(name, *span(seconds, self._now), latest=False)
 
-    def event_last_time_within(self, name: str, days: int) -> datetime | None:
+    def event_last_time_within(self, name: str, seconds: int) -> datetime | None:
         memory = self.session.memory
-        return None if memory is None else memory.event_time(name, self.today - days + 1, self.today, last=True)
+        return None if memory is None else memory.event_time(name, *span(seconds, self._now), latest=True)
 
-    def event_sum_within(self, name: str, param: str, days: int) -> Any:
+    def event_sum_within(self, name: str, param: str, seconds: int) -> Any:
         memory = self.session.memory
-        return None if memory is None else memory.event_sum(name, param, self.today - days + 1, self.today)
+        return None if memory is None else memory.event_sum(name, param, *span(seconds, self._now))
 
     def pattern_met(self, name: str) -> bool:
         memory = self.session.memory
         pattern = self.compiled.patterns.get(name) if self.compiled is not None else None
-        return memory is not None and pattern is not None and pattern_met(pattern, memory, self.today)
+        return memory is not None and pattern is not None and pattern_met(pattern, memory, self._now)
 
     def audience_id(self, field: str) -> Any:
         return self.session.audience_ids.get(field)

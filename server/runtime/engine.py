@@ -17,6 +17,7 @@ from segflow.v1 import decision_service_pb2 as pb, session_pb2
 from segflow.server.errors import InvalidArgument, NotFound, ServiceError, as_service_error, require
 from segflow.server.history.records import SessionSummary
 from segflow.server.profiles.messages import profile_message
+from segflow.server.profiles.patterns import met_patterns
 from segflow.server.profiles.recall import Recall, memory_of, recalled
 from segflow.server.profiles.store import ProfileStore
 from segflow.server.rulesets import ActiveVersion
@@ -108,14 +109,17 @@ class Engine:
         return pb.EndSessionResponse(session=message)
 
     def get_profile(self, request: pb.GetProfileRequest) -> pb.GetProfileResponse:
-        """What segflow remembers of a customer (the latest state, also of a visit still running)."""
+        """What segflow remembers of a customer (the latest state, also of a visit still running, read from the
+        database: another process may have written or erased it)."""
         level, customer = self.customer_of(request.audience)
-        stored = self.recall.store.load(level, customer) if self.recall.store is not None else None
+        stored = self.recall.store.load(level, customer, fresh=True) if self.recall.store is not None else None
         if stored is None:
             return pb.GetProfileResponse(found=False, profile=pb.CustomerProfile(audience_level=level,
                                                                                  customer_id=customer))
-        memory = recalled(self.rulesets.current().compiled, level, customer, stored)
-        return pb.GetProfileResponse(found=True, profile=profile_message(memory, stored.updated_at))
+        compiled = self.rulesets.current().compiled
+        memory = recalled(compiled, level, customer, stored)
+        return pb.GetProfileResponse(found=True, profile=profile_message(
+            memory, stored.updated_at, met_patterns(compiled, memory, self.clock())))
 
     def customer_of(self, audience) -> tuple[str, str]:
         """(audience level, canonical customer id) of a request's audience; INVALID_ARGUMENT without ids."""
@@ -277,10 +281,9 @@ class Engine:
                 raise
             self.journeys.save(session_id)
 
-    @staticmethod
-    def _context(active: ActiveVersion, session: SessionState, now: datetime, deadline: float | None,
+    def _context(self, active: ActiveVersion, session: SessionState, now: datetime, deadline: float | None,
                  decision: Decision) -> SessionContext:
-        memory_of(active.compiled, session)
+        self.recall.current(active.compiled, session)  # what an erasure took away is dropped first
         return SessionContext(session, now, active.callouts, deadline, decision.advise, decision.tracer,
                               active.compiled)
 
@@ -299,8 +302,10 @@ class Engine:
     def _recall(self, active: ActiveVersion, ctx: SessionContext, decision: Decision) -> None:
         """Recall the identified customer's memory; patterns it makes met (with an anonymous visit's counts)
         fire their rules."""
-        if self.recall.identify(active.compiled, active.profiles, ctx.session, ctx.deadline, decision.advise):
-            EventProcessor(active.compiled, ctx, decision, self.journeys.journeys_of).identified()
+        became = self.recall.identify(active.compiled, active.profiles, ctx.session, decision.now, ctx.deadline,
+                                      decision.advise)
+        if became:
+            EventProcessor(active.compiled, ctx, decision, self.journeys.journeys_of).identified(became)
 
     def _emit(self, decision: Decision, committed: bool) -> None:
         """After the commit: the profile, history records, and the actions unless the store `committed` them

@@ -58,14 +58,19 @@ class EventProcessor:
         stat.count += 1
         stat.last_time = when
         stat.last_data = dict(params)
-        remembered = name in self.compiled.remembered_events and session.memory is not None
-        if remembered:
-            session.memory.count(name, when, params)
+        memory = session.memory
+        became = ()
+        if name in self.compiled.remembered_events and memory is not None:
+            watching = self.compiled.patterns_by_event.get(name, ()) if fire else ()
+            now = self.decision.now
+            before = [pattern_met(pattern, memory, now) for pattern in watching]
+            memory.count(name, when, params)
+            became = [p for p, met in zip(watching, before) if not met and pattern_met(p, memory, now)]
         if not fire:
             return
         self.rules(name, params, depth)
-        if remembered and name in self.compiled.patterns_by_event:
-            self.patterns(self.compiled.patterns_by_event[name], depth, (name, params))
+        if became:
+            self.patterns(became, depth, (name, params))
 
     def rules(self, name: str, params: Mapping[str, Any], depth: int) -> None:
         """Run the journey triggers and rules listening to `name` (an event, or `pattern:<name>`)."""
@@ -98,26 +103,15 @@ class EventProcessor:
             decision.event_name = name
         decision.rule_id = ""
 
-    def identified(self) -> None:
-        """Re-evaluate every pattern once the customer's memory was recalled (an anonymous visit's counts may
-        have just made one met): those met now fire their rules."""
-        if self.compiled.patterns and self.ctx.session.memory is not None:
-            self.patterns(self.compiled.patterns.values(), 0)
+    def identified(self, became: list[str]) -> None:
+        """Fire the rules of the patterns the identification made met (the customer's memory with the visit's
+        counts meets them, neither alone did)."""
+        self.patterns([self.compiled.patterns[name] for name in became], 0)
 
-    def patterns(self, patterns, depth: int, event: tuple[str, Mapping[str, Any]] | None = None) -> None:
-        """Re-evaluate `patterns` (those counting the event being processed, `event`); those that became met fire
-        rules `on: pattern:<name>`, those no longer met (their window moved on) may become met, and fire, again
-        later."""
-        memory = self.ctx.session.memory
-        for pattern in patterns:
-            met = pattern_met(pattern, memory, self.ctx.today)
-            if met == (pattern.name in memory.patterns):
-                continue
-            memory.dirty = True
-            if not met:
-                del memory.patterns[pattern.name]
-                continue
-            memory.patterns[pattern.name] = self.decision.now.timestamp()
+    def patterns(self, became, depth: int, event: tuple[str, Mapping[str, Any]] | None = None) -> None:
+        """Run the rules `on: pattern:<name>` of the patterns that just became met (by `event`, the event being
+        processed, when there is one); see server/profiles/patterns.py for when that is."""
+        for pattern in became:
             if depth + 1 > self.compiled.max_trigger_depth:
                 self.decision.advise("trigger_depth", f"pattern {pattern.name!r} met at the depth limit: its "
                                                       f"rules did not run")

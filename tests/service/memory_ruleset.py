@@ -12,11 +12,14 @@ attributes:
   - {name: member_since, type: timestamp, scope: profile}
   - {name: spent, type: double, scope: profile, default: 0.0}
   - {name: who, type: string}
+  - {name: purchases, type: int, default: 0}
+  - {name: recent_purchases, type: int, default: 0}
 events:
   - {name: view, parameters: [{name: category, type: string}]}
   - {name: join, parameters: [{name: tier, type: string}]}
   - {name: purchase, parameters: [{name: amount, type: double}]}
   - {name: login}
+  - {name: tally}
   - {name: offer_shown, interaction: true, parameters: [{name: treatment_code, type: string}]}
   - {name: offer_click, interaction: true, parameters: [{name: treatment_code, type: string}]}
 rules:
@@ -45,9 +48,18 @@ rules:
   - id: accept
     on: [offer_click]
     then: [{log_acceptance: {treatment_code: event.treatment_code}}]
+  - id: tally
+    on: [tally]
+    then:
+      - expression: {expression: "EVENT_COUNT('purchase', INTERVAL '30' DAY)", assign_to: purchases}
+      - expression: {expression: "EVENT_COUNT('purchase', INTERVAL '90' MINUTE)", assign_to: recent_purchases}
+  - id: quick-buyer
+    on: ["pattern:quick_buyer"]
+    then: [{notify: {topic: crm, message: "'quick: ' || audience.customer_id"}}]
 patterns:
   - {name: regular, kind: counter, events: [{event: purchase}], count: 3, window: 30d}
   - {name: browser_and_buyer, kind: all_of, events: [{event: view}, {event: purchase}], window: 7d}
+  - {name: quick_buyer, kind: counter, events: [{event: purchase}], count: 2, window: 1h}
   - {name: big_fan, kind: weighted_counter, events: [{event: view, weight: 1}, {event: purchase, weight: 5}],
      threshold: 10, starts_at: "2026-01-01T00:00:00Z", ends_at: "2026-12-31T00:00:00Z"}
 flowcharts:

@@ -4,6 +4,8 @@ windowed counts and patterns with a moving clock, per-customer offer caps, and F
 from __future__ import annotations
 
 import sqlite3
+import threading
+import time
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -28,11 +30,11 @@ def customer(customer_id: str) -> session_pb2.Audience:
 
 
 class Client:
-    """Both stubs of one running service."""
+    """Both stubs of one running service (in this process, or None: a `segflow serve` of its own)."""
 
-    def __init__(self, channel: grpc.Channel, service):
+    def __init__(self, channel: grpc.Channel, service=None):
         self.service = service
-        self.target = f"127.0.0.1:{service.port}"
+        self.target = f"127.0.0.1:{service.port}" if service is not None else ""
         self.decisions = decision_service_pb2_grpc.DecisionServiceStub(channel)
         self.admin = ruleset_service_pb2_grpc.RulesetServiceStub(channel)
 
@@ -295,3 +297,171 @@ def test_set_audience_recalls_the_profile_and_get_profile_refuses_bad_audiences(
     assert "audience.id_fields.shoe_size" in fields
     missing = memory.profile("c-nobody")
     assert not missing.found and missing.profile.customer_id == "customer_id=c-nobody"
+
+
+def _events(profile: pb.GetProfileResponse) -> dict[str, int]:
+    return {e.event_name: e.count for e in profile.profile.events}
+
+
+def _flush(*clients: Client) -> None:
+    for client in clients:
+        assert client.service.profiles.writer.flush(timeout=10)
+
+
+def _remembered_nothing_erased(profile: pb.GetProfileResponse) -> None:
+    """What the erased visit did before the erasure (tier gold, 100 spent, a purchase) is not in `profile`."""
+    remembered = {name: from_value(value) for name, value in profile.profile.attributes.items()}
+    assert remembered.get("tier") != "gold" and remembered.get("spent") in (None, 0.0, 5.0)
+    assert _events(profile).get("purchase", 0) <= 1 and _events(profile).get("view", 0) <= 1
+
+
+def _before_the_erasure(client: Client, session_id: str, customer_id: str) -> None:
+    client.visit(session_id, customer_id)
+    client.decisions.PostEvent(event(session_id, "join", tier="gold"))
+    client.decisions.PostEvent(event(session_id, "purchase", amount=100.0))
+    _flush(client)
+    assert client.profile(customer_id).found
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgres"])
+def test_forget_customer_reaches_a_live_session_which_writes_nothing_erased_back(request, config, clock, database):
+    config = replace(config, history_url=request.getfixturevalue(f"{database}_target").url)
+    with running(config, clock) as client:
+        _before_the_erasure(client, "live", "c-live")
+        client.admin.ForgetCustomer(admin_pb.ForgetCustomerRequest(audience=customer("c-live"), reason="asked"))
+        client.decisions.PostEvent(event("live", "view", category="hats"))  # the visit goes on
+        after = attributes(client.session("live"))
+        assert (after["tier"], after["spent"], after["favourite"]) == ("unknown", 0.0, "hats")  # dropped at once
+        _flush(client)
+        profile = client.profile("c-live")
+        _remembered_nothing_erased(profile)
+        assert _events(profile) == {"view": 1}  # what the visit did after the erasure is a new profile
+        client.decisions.PostEvent(event("live", "tally"))
+        assert attributes(client.session("live"))["purchases"] == 0
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgres"])
+def test_forget_customer_on_another_replica_sharing_redis_sessions(request, config, clock, redis_url, prefix, database):
+    target = request.getfixturevalue(f"{database}_target")
+    shared = replace(config, sessions_url=f"{redis_url}?prefix={prefix}", history_url=target.url)
+    with running(shared, clock) as one, running(replace(shared, data_dir=config.data_dir / "two"), clock) as two:
+        _before_the_erasure(one, "roaming", "c-roam")
+        two.admin.ForgetCustomer(admin_pb.ForgetCustomerRequest(audience=customer("c-roam")))
+        # Replica one may not know yet (its sweep learns within seconds): this call may decide with what the
+        # session loaded, but what it changes is not written back.
+        one.decisions.PostEvent(event("roaming", "purchase", amount=5.0))
+        _flush(one)
+        for client in (one, two):
+            _remembered_nothing_erased(client.profile("c-roam"))
+        one.service.profiles.refresh(clock())  # what its sweeper does every few seconds
+        two.decisions.PostEvent(event("roaming", "view", category="new"))
+        assert attributes(two.session("roaming"))["tier"] == "unknown"
+        _flush(one, two)
+        for client in (one, two):
+            profile = client.profile("c-roam")
+            _remembered_nothing_erased(profile)
+            assert from_value(profile.profile.attributes["favourite"]) == "new"
+
+
+def test_forget_customer_reaches_a_live_session_on_every_worker_of_a_host(tmp_path):
+    from tests.multiproc.conftest import start_host, stop_host
+
+    host = start_host(tmp_path / "host")
+    try:
+        (_, to_a), (_, to_b) = host.channels_by_worker().items()
+        a, b = Client(to_a), Client(to_b)
+        a.admin.DeployRuleset(admin_pb.DeployRulesetRequest(source=admin_pb.RulesetSource(yaml=MEMORY_RULESET)))
+        a.visit("host-visit", "c-host")
+        a.decisions.PostEvent(event("host-visit", "join", tier="gold"))
+        a.decisions.PostEvent(event("host-visit", "purchase", amount=100.0))
+        deadline = time.monotonic() + 30
+        while not b.profile("c-host").found:  # worker a writes it within 0.2 s
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        b.admin.ForgetCustomer(admin_pb.ForgetCustomerRequest(audience=customer("c-host")))
+        # Worker a learns of the erasure at its next sweep (5 s) or when its next write is refused; the
+        # visit goes on through it meanwhile, and nothing erased is ever remembered again.
+        deadline = time.monotonic() + 30
+        while True:
+            a.decisions.PostEvent(event("host-visit", "view", category="new"))
+            for client in (a, b):
+                _remembered_nothing_erased_ever(client.profile("c-host"))
+            if attributes(a.session("host-visit"))["tier"] == "unknown" and b.profile("c-host").found:
+                break
+            assert time.monotonic() < deadline, "worker a never dropped the erased memory"
+            time.sleep(0.2)
+    finally:
+        host.close()
+        assert stop_host(host) == 0, host.process.stderr.read()
+
+
+def _remembered_nothing_erased_ever(profile: pb.GetProfileResponse) -> None:
+    remembered = {name: from_value(value) for name, value in profile.profile.attributes.items()}
+    assert remembered.get("tier") != "gold" and "purchase" not in _events(profile)
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgres"])
+def test_concurrent_visits_of_one_customer_on_two_replicas_are_all_counted(request, config, clock, database):
+    target = request.getfixturevalue(f"{database}_target")
+    config = replace(config, history_url=target.url)
+    with running(config, clock) as one, running(replace(config, data_dir=config.data_dir / "two"), clock) as two:
+        one.visit("laptop", "c-both")
+        two.visit("phone", "c-both")
+        for n in range(5):  # interleaved
+            one.decisions.PostEvent(event("laptop", "purchase", amount=1.0))
+            two.decisions.PostEvent(event("phone", "purchase", amount=1.0))
+        one.decisions.PostEvent(event("laptop", "join", tier="silver"))  # an attribute: the later change wins
+        clock.advance(seconds=1)
+        two.decisions.PostEvent(event("phone", "join", tier="gold"))
+
+        def buy(client: Client, session_id: str) -> None:
+            for _ in range(10):
+                client.decisions.PostEvent(event(session_id, "purchase", amount=1.0))
+
+        threads = [threading.Thread(target=buy, args=pair) for pair in [(one, "laptop"), (two, "phone")] * 2]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        _flush(one, two)
+        for client in (one, two):
+            assert _events(client.profile("c-both"))["purchase"] == 50
+            assert from_value(client.profile("c-both").profile.attributes["tier"]) == "gold"
+    with running(config, clock) as three:  # a new process: the windowed count reads the merged counters
+        three.visit("tablet", "c-both")
+        three.decisions.PostEvent(event("tablet", "tally"))
+        assert attributes(three.session("tablet"))["purchases"] == 50
+
+
+def test_windows_of_minutes_and_hours_and_a_pattern_over_one_hour(memory, clock):
+    def buy(session_id: str) -> bool:  # each in a visit of its own: a visit idles out after 30 minutes
+        memory.visit(session_id, "c-quick")
+        response = memory.decisions.PostEvent(event(session_id, "purchase", amount=1.0))
+        return "quick-buyer" in [a.rule_id for a in response.actions]
+
+    def tally(session_id: str) -> tuple[int, int]:
+        memory.visit(session_id, "c-quick")
+        memory.decisions.PostEvent(event(session_id, "tally"))
+        counted = attributes(memory.session(session_id))
+        return counted["purchases"], counted["recent_purchases"]
+
+    notified = [buy("first")]
+    clock.advance(minutes=61)
+    notified.append(buy("second"))  # the first left the hour
+    clock.advance(minutes=39)
+    notified.append(buy("third"))
+    assert notified == [False, False, True]  # two purchases within an hour, on the third
+    assert tally("now") == (3, 2)  # 90 minutes: the last two
+    clock.advance(minutes=55)  # 155 minutes after the first: the second left the 90 minutes
+    assert tally("later") == (3, 1)
+    assert "quick_buyer" not in memory.profile("c-quick").profile.patterns_met  # it lapsed: nothing fired
+
+
+def test_a_pattern_that_lapsed_as_its_window_slid_fires_again_on_the_event_that_meets_it_again(memory, clock):
+    fired = []
+    for minutes in (0, 30, 100, 110):  # met at 30, lapsed by 100 (nothing fires then), met again at 110
+        clock.now = datetime(2026, 3, 1, 12, 0, tzinfo=clock.now.tzinfo) + timedelta(minutes=minutes)
+        memory.visit(f"v{minutes}", "c-lapse")
+        response = memory.decisions.PostEvent(event(f"v{minutes}", "purchase", amount=1.0))
+        fired.append(bool([a for a in response.actions if a.rule_id == "quick-buyer"]))
+    assert fired == [False, True, False, True]
