@@ -1,4 +1,5 @@
-"""What differs between SQLite and PostgreSQL: connecting, transactions, type names and value conversion.
+"""What differs between SQLite and PostgreSQL: connecting, transactions, type names, value conversion and how
+rows are inserted in bulk.
 
 SQL text is written once (in `schema` and `versions`) with `?` placeholders; a back end only renames types,
 rewrites placeholders, and converts values. No SQL statement text here may contain a literal `?` or `%`.
@@ -16,9 +17,15 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from segflow.server.history.schema import Kind
+from segflow.server.history.connections import PooledConnections, SharedConnection
+from segflow.server.history.schema import Kind, Table, insert_statement
 
 Converter = Callable[[Any], Any]
+# Connections per PostgreSQL database object (the history writer and readers share them; profiles have their
+# own), and how long a caller waits for one when all are busy or the server is down.
+POOL_SIZE = 4
+MAX_POOL_SIZE = 64
+POOL_TIMEOUT = 5.0
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -76,13 +83,17 @@ class Backend:
         """Open a DB-API connection in autocommit mode, with the history schema in scope."""
         raise NotImplementedError
 
+    def connections(self) -> SharedConnection | PooledConnections:
+        """Where a `Database` on this back end gets its connections (see `connections`)."""
+        return SharedConnection(self.connect())
+
     def transaction(self, connection: Any) -> contextlib.AbstractContextManager[None]:
         """Context manager running its body in one transaction: committed on exit, rolled back on error."""
         raise NotImplementedError
 
-    def is_broken(self, connection: Any) -> bool:
-        """True when the connection is unusable and must be reopened."""
-        return False
+    def insert_rows(self, cursor: Any, table: Table, rows: list[tuple]) -> None:
+        """Insert full rows of `table` (parameter tuples of `schema.row_builder`) in the fastest way available."""
+        cursor.executemany(self.sql(insert_statement(table)), rows)
 
     def prepare_statements(self) -> list[tuple[str, tuple]]:
         """Statements (with parameters) that start the migrating transaction: one replica migrates at a time."""
@@ -142,7 +153,8 @@ class SQLiteBackend(Backend):
 
 
 class PostgresBackend(Backend):
-    """A PostgreSQL database (psycopg 3), with the history tables in their own schema."""
+    """A PostgreSQL database (psycopg 3), with the history tables in their own schema, reached through a pool of
+    at most `pool_size` connections."""
 
     type_names = {
         Kind.TEXT: "TEXT",
@@ -157,26 +169,40 @@ class PostgresBackend(Backend):
     encoders = {kind: _same for kind in Kind} | {Kind.TIME: _utc, Kind.JSON: _to_json}
     decoders = {kind: _same for kind in Kind} | {Kind.TIME: _utc, Kind.BYTES: bytes}
 
-    def __init__(self, dsn: str, schema: str = "segflow") -> None:
+    def __init__(self, dsn: str, schema: str = "segflow", pool_size: int = POOL_SIZE) -> None:
         import psycopg  # Only deployments that use PostgreSQL need psycopg installed.
 
         if not _IDENTIFIER.fullmatch(schema):
             raise ValueError(f"PostgreSQL schema name must be a plain identifier: {schema!r}")
+        if not 1 <= pool_size <= MAX_POOL_SIZE:
+            raise ValueError(f"PostgreSQL pool_size must be 1 to {MAX_POOL_SIZE}, got {pool_size}")
         self._psycopg = psycopg
         self.dsn = dsn
         self.schema = schema
+        self.pool_size = pool_size
 
     def connect(self) -> Any:
         connection = self._psycopg.connect(self.dsn, autocommit=True)
-        connection.execute(f'SET search_path TO "{self.schema}"')
-        connection.execute("SET TIME ZONE 'UTC'")
+        self._configure(connection)
         return connection
+
+    def connections(self) -> PooledConnections:
+        self.connect().close()  # an unreachable server fails the start at once, with the driver's reason
+        return PooledConnections(self.dsn, self._configure, size=self.pool_size, timeout=POOL_TIMEOUT,
+                                 name=f"segflow-history-{self.schema}")
 
     def transaction(self, connection: Any) -> contextlib.AbstractContextManager[None]:
         return connection.transaction()
 
-    def is_broken(self, connection: Any) -> bool:
-        return connection.closed or connection.broken
+    def insert_rows(self, cursor: Any, table: Table, rows: list[tuple]) -> None:
+        # COPY takes a batch in one stream: about 4x executemany's rows/s (benchmarks/bench_history.py).
+        with cursor.copy(f"COPY {table.name} ({', '.join(table.column_names)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+
+    def _configure(self, connection: Any) -> None:
+        connection.execute(f'SET search_path TO "{self.schema}"')
+        connection.execute("SET TIME ZONE 'UTC'")
 
     def prepare_statements(self) -> list[tuple[str, tuple]]:
         return [*self.exclusive("schema"), (f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"', ())]
@@ -190,8 +216,8 @@ class PostgresBackend(Backend):
 
 def backend_for_url(url: str) -> Backend:
     """The back end a URL names: `sqlite:///relative/path.db`, `sqlite:////absolute/path.db`,
-    `sqlite://:memory:`, or `postgresql://user@host:port/db` (also `postgres://`) with an optional
-    `schema=name` query parameter (default "segflow")."""
+    `sqlite://:memory:`, or `postgresql://user@host:port/db` (also `postgres://`) with optional query parameters
+    `schema=name` (default "segflow") and `pool_size=n` (connections, default 4)."""
     scheme, _, rest = url.partition("://")
     if scheme == "sqlite":
         if rest == ":memory:":
@@ -202,7 +228,10 @@ def backend_for_url(url: str) -> Backend:
     if scheme in ("postgresql", "postgres"):
         parts = urlsplit(url)
         query = parse_qsl(parts.query, keep_blank_values=True)
-        schema = [value for key, value in query if key == "schema"]
-        dsn = urlunsplit(parts._replace(query=urlencode([(k, v) for k, v in query if k != "schema"])))
-        return PostgresBackend(dsn, schema[-1] if schema else "segflow")
+        ours = {key: value for key, value in query if key in ("schema", "pool_size")}
+        dsn = urlunsplit(parts._replace(query=urlencode([(k, v) for k, v in query if k not in ours])))
+        size = ours.get("pool_size", str(POOL_SIZE))
+        if not size.isdigit():
+            raise ValueError(f"PostgreSQL pool_size must be a number of connections: {size!r}")
+        return PostgresBackend(dsn, ours.get("schema", "segflow"), int(size))
     raise ValueError(f"unsupported history URL scheme {scheme!r} in {url!r}: use sqlite:// or postgresql://")

@@ -1,17 +1,18 @@
-"""One connection to the history database, shared by the history sink and the ruleset versions.
+"""The history database, shared by the history sink, the ruleset versions and the profile store.
 
-The connection is guarded by a lock: the writer thread and deploys take turns, one transaction at a time.
-A connection the back end reports broken (the server restarted) is reopened at the next transaction.
+Each transaction takes a connection from the back end (`connections`: SQLite's one shared connection, whose
+callers take turns; PostgreSQL's bounded pool, which replaces connections the server dropped) for as long as
+the transaction runs.
 """
 
 from __future__ import annotations
 
 import contextlib
-import threading
 from typing import Any, Iterator, Sequence
 
 from segflow.server.history.backends import Backend, backend_for_url
 from segflow.server.history.migrations import migrate
+from segflow.server.history.schema import Table
 
 
 class Transaction:
@@ -30,15 +31,18 @@ class Transaction:
         """Run one statement once per parameter row."""
         self._cursor.executemany(self._backend.sql(sql), rows)
 
+    def insert(self, table: Table, rows: list[tuple]) -> None:
+        """Insert full rows of `table` in bulk (PostgreSQL: COPY)."""
+        self._backend.insert_rows(self._cursor, table, rows)
+
 
 class Database:
     """The history database: opened on a back end, its schema migrated to this code's version."""
 
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
-        self._lock = threading.Lock()
         self._closed = False
-        self._connection: Any = backend.connect()
+        self._connections = backend.connections()
         migrate(self)
 
     @classmethod
@@ -48,27 +52,19 @@ class Database:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Transaction]:
-        """Hold the connection for one transaction: committed when the block exits, rolled back if it raises."""
-        with self._lock:
-            if self._closed:
-                raise RuntimeError("the history database is closed")
-            if self.backend.is_broken(self._connection):
-                self._reconnect()
-            cursor = self._connection.cursor()
+        """Hold a connection for one transaction: committed when the block exits, rolled back if it raises."""
+        if self._closed:
+            raise RuntimeError("the history database is closed")
+        with self._connections.connection() as connection:
+            cursor = connection.cursor()
             try:
-                with self.backend.transaction(self._connection):
+                with self.backend.transaction(connection):
                     yield Transaction(self.backend, cursor)
             finally:
                 cursor.close()
 
     def close(self) -> None:
-        """Close the connection; idempotent."""
-        with self._lock:
-            if not self._closed:
-                self._closed = True
-                self._connection.close()
-
-    def _reconnect(self) -> None:
-        with contextlib.suppress(Exception):
-            self._connection.close()
-        self._connection = self.backend.connect()
+        """Close the connections; idempotent."""
+        if not self._closed:
+            self._closed = True
+            self._connections.close()

@@ -10,7 +10,7 @@ from typing import Any, Callable, Protocol, Sequence
 from segflow.server.history.backends import PostgresBackend, SQLiteBackend
 from segflow.server.history.database import Database
 from segflow.server.history.records import Record
-from segflow.server.history.schema import PURGE_STATEMENTS, RECORD_TABLES, Kind, insert_statement, row_builder
+from segflow.server.history.schema import PURGE_STATEMENTS, RECORD_TABLES, Kind, Table, row_builder
 
 
 class HistorySink(Protocol):
@@ -29,14 +29,15 @@ class HistorySink(Protocol):
 
 
 class SQLSink:
-    """A history sink over a `Database`: one transaction per batch, one executemany per record type."""
+    """A history sink over a `Database`: one transaction per batch, one bulk insert (PostgreSQL: COPY) per
+    record type."""
 
     def __init__(self, database: Database) -> None:
         self.database = database
         encoders = database.backend.encoders
         self._encode_time = encoders[Kind.TIME]
-        self._inserts: dict[type, tuple[str, Callable[[Any], tuple]]] = {
-            record_type: (insert_statement(table), row_builder(table, encoders))
+        self._inserts: dict[type, tuple[Table, Callable[[Any], tuple]]] = {
+            record_type: (table, row_builder(table, encoders))
             for record_type, table in RECORD_TABLES.items()
         }
 
@@ -51,7 +52,7 @@ class SQLSink:
         if rows:
             with self.database.transaction() as tx:
                 for record_type, type_rows in rows.items():
-                    tx.executemany(self._inserts[record_type][0], type_rows)
+                    tx.insert(self._inserts[record_type][0], type_rows)
         return unencodable
 
     def purge_anonymous(self, older_than: datetime) -> int:
