@@ -71,6 +71,10 @@ def _action_log(config: Config, store, worker: "Worker | None"):
     return ActionBus(retention=config.action_retention, queue_size=config.subscriber_queue)
 
 
+def _retention(days: float) -> timedelta | None:
+    return timedelta(days=days) if days > 0 else None
+
+
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -103,8 +107,10 @@ class Service:
                                 max_sessions=config.max_sessions, clock=clock)
         self.bus = _action_log(config, self.store, worker)
         self.profiles = ProfileStore.beside(config.history, self.sink.database)
+        # A customer's journeys in Redis are kept as long as their profile.
+        journeys = open_journeys(self.store, _retention(config.profile_retention_days))
         self.engine = Engine(self.registry, self.store, clock=clock, submit=submit,
-                             publish=self.bus.publish_all, admit=self._admit, journeys=open_journeys(self.store),
+                             publish=self.bus.publish_all, admit=self._admit, journeys=journeys,
                              profiles=self.profiles)
         self.store.on_close = self.engine.summarise
         self.health = health.HealthServicer()

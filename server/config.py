@@ -34,8 +34,8 @@ class Config:
     max_sessions: int = 100_000
     # How long anonymous session summaries are kept in history.
     anonymous_retention_days: float = 60.0
-    # How long a customer's profile (attributes, counters, patterns, offer memory) is kept after it last
-    # changed; 0 keeps profiles forever.
+    # How long a customer's profile (attributes, counters, patterns, offer memory), and with sessions in Redis
+    # their journeys, are kept after they last changed; 0 keeps them forever.
     profile_retention_days: float = 730.0
     # Action events kept for subscribers resuming after a disconnect.
     action_retention: int = 10_000
@@ -91,7 +91,7 @@ _HELP = {
     "idle_timeout_seconds": "session idle timeout",
     "max_sessions": "live sessions kept before eviction",
     "anonymous_retention_days": "days anonymous session summaries are kept",
-    "profile_retention_days": "days a customer profile is kept after it last changed (0: forever)",
+    "profile_retention_days": "days a customer profile (and journeys in Redis) is kept after it last changed (0: forever)",
     "action_retention": "action events kept for subscribers that resume",
     "action_retention_seconds": "with Redis sessions, seconds action events stay in the shared stream (0: no limit)",
     "subscriber_queue": "action events queued per subscriber before it is dropped",

@@ -21,7 +21,7 @@ from segflow.server.profiles.patterns import met_patterns
 from segflow.server.profiles.recall import Recall, memory_of, recalled
 from segflow.server.profiles.store import ProfileStore
 from segflow.server.rulesets import ActiveVersion
-from segflow.server.runtime import offers
+from segflow.server.runtime import idempotency, offers
 from segflow.server.runtime.context import SessionContext
 from segflow.server.runtime.decision import Decision
 from segflow.server.runtime.events import EventProcessor
@@ -159,10 +159,9 @@ class Engine:
         audience = audience_of(compiled, event.audience, "event.audience") if event.HasField("audience") else None
         occurred = timestamp_of(event.occurred_at, "event.occurred_at") if event.HasField("occurred_at") else None
         with self._session(request.session_id) as (slot, session):
-            if event.event_id and event.event_id in session.processed_events:
-                response = pb.PostEventResponse.FromString(session.processed_events[event.event_id])
-                response.duplicate = True
-                return response
+            first = idempotency.first_response(session, event.event_id) if event.event_id else None
+            if first is not None:
+                return first
             now = self.clock()
             when = occurred or now
             decision = Decision(session, version, now, event.name, explain=request.explain, notes=notes)
@@ -179,7 +178,7 @@ class Engine:
                                          segments_left=sorted(decision.left), event_sequence=session.event_sequence)
             decision.profile = self.recall.commit(compiled, session, now)
             if event.event_id:  # last: a failed call must not be remembered (see SessionState.copy)
-                session.remember_event(event.event_id, response.SerializeToString())
+                idempotency.remember(session, event.event_id, response)
             committed = self.store.commit_actions(slot, decision.actions)
         self._emit(decision, committed)
         return response

@@ -10,6 +10,7 @@ several deployments share one database. Redis is an optional dependency, importe
 
 from __future__ import annotations
 
+from datetime import timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from segflow.server.sessions.journeys import JourneyBook
@@ -41,13 +42,14 @@ def open_store(url: str, **kwargs) -> SessionStore:
                              prefix=prefixes[-1] if prefixes else "segflow:", **kwargs)
 
 
-def open_journeys(store: SessionStore):
+def open_journeys(store: SessionStore, retention: timedelta | None = None):
     """The journey book that goes with a store: in this process for the memory store, else beside the
-    sessions in the same LMDB environment, or Redis database and prefix."""
+    sessions in the same LMDB environment, or Redis database and prefix (where a customer's journeys expire
+    `retention` after they last changed; None: kept)."""
     if isinstance(store, MemorySessionStore):
         return JourneyBook()
     if isinstance(store, LmdbSessionStore):
         return LmdbJourneyBook(store.env)
     from segflow.server.sessions.redis_journeys import RedisJourneyBook
 
-    return RedisJourneyBook(store.client, prefix=store.prefix)
+    return RedisJourneyBook(store, retention=retention)

@@ -66,9 +66,10 @@ class StoredJourneyBook:
     Same contract as `JourneyBook.journeys_of`: an anonymous session's journeys are its own (stored with the
     session); an identified customer's are loaded from the store (`_read`). The runtime changes the returned dict
     and its steps in place, so the book keeps what it loaded for the call and the engine calls `save(session_id)`
-    before it releases the session's lock: only the journeys that changed are written (`_store`), so two sessions
-    of one customer in two processes advancing different journeys both keep their change; on the same journey
-    the later save wins. Journeys are kept until deleted, as in the memory book.
+    before it releases the session's lock: only the journeys that changed are written (`_store`; in Redis with the
+    commit of the session), so two sessions of one customer in two processes advancing different journeys both
+    keep their change; on the same journey the later save wins. Journeys are kept until deleted, as in the
+    memory book (in Redis, for a retention).
     """
 
     def __init__(self):
@@ -82,8 +83,8 @@ class StoredJourneyBook:
             return session.journeys
         loaded = self._open.get(session.session_id)
         if loaded is None or loaded.session is not session or loaded.customer != customer:
-            if loaded is not None:  # a customer change within the call, or a call that did not save
-                self._write(loaded)
+            if loaded is not None and loaded.session is session:  # the customer changed within the call
+                self._write(loaded)  # (what a call that neither saved nor discarded left is dropped)
             loaded = self._open[session.session_id] = self._load(session, customer)
         if session.journeys:  # the session was just de-anonymized: its journeys become the customer's
             for name, step in session.journeys.items():
@@ -112,12 +113,12 @@ class StoredJourneyBook:
         changed = {name: value for name, value in current.items() if loaded.stored.get(name) != value}
         removed = loaded.stored.keys() - current.keys()
         if changed or removed:
-            self._store(loaded.customer, changed, removed)
+            self._store(loaded.session.session_id, loaded.customer, changed, removed)
 
     def _read(self, customer: str) -> dict[str, str]:
         """The customer's journeys as stored: name -> encoded step."""
         raise NotImplementedError
 
-    def _store(self, customer: str, changed: dict[str, str], removed: set[str]) -> None:
-        """Write the changed journeys and delete the removed ones, all at once."""
+    def _store(self, session_id: str, customer: str, changed: dict[str, str], removed: set[str]) -> None:
+        """Write the changed journeys and delete the removed ones, all at once, for the call on `session_id`."""
         raise NotImplementedError

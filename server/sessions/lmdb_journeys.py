@@ -32,7 +32,7 @@ class LmdbJourneyBook(StoredJourneyBook):
                     stored[key[len(prefix):].decode()] = value.decode()
         return stored
 
-    def _store(self, customer: str, changed: dict[str, str], removed: set[str]) -> None:
+    def _store(self, session_id: str, customer: str, changed: dict[str, str], removed: set[str]) -> None:
         prefix = customer.encode() + b"\0"
         with self.env.begin(write=True, db=self._db) as txn:
             for name, value in changed.items():

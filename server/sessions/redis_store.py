@@ -15,12 +15,15 @@ call another checks that the lock still holds this call's token, writes (or dele
 score, appends the call's actions to the action log (`commit_actions`) and releases the lock (`_COMMIT`). The
 token is the write's fence: a call that outlived its lock never overwrites the work of the call that took the
 lock after it, nor fires its actions. On a Redis Cluster the index and the log live in another slot, so they
-are changed by a third script once the commit succeeded. Closing a session (expired, evicted) deletes it under
+are changed by a third script once the commit succeeded. A call's changes to customers' journeys
+(`server.sessions.redis_journeys`) are written by the commit script too; on a Cluster, where each customer's hash
+is in its own slot, after the commit while the call still holds the session lock, then released. Closing a session (expired, evicted) deletes it under
 its lock before `on_close` runs, so exactly one replica reports it.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from contextlib import contextmanager
@@ -43,38 +46,79 @@ if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return {0} 
 return {1, redis.call('GET', KEYS[2])}
 """
 
+# Lua for scripts: write customers' journeys (`server.sessions.redis_journeys`), KEYS[first_key..] one hash per
+# customer. ARGV from `at`: how many customers, then for each its retention in ms (0: kept), how many journeys
+# changed, name and encoded step of each, how many were removed, their names. Returns the ARGV index after them.
+_JOURNEYS_FUNCTION = """
+local function write_journeys(first_key, at)
+  local customers = tonumber(ARGV[at])
+  at = at + 1
+  for k = first_key, first_key + customers - 1 do
+    local retention, changed = tonumber(ARGV[at]), tonumber(ARGV[at + 1])
+    at = at + 2
+    for i = 1, changed do
+      redis.call('HSET', KEYS[k], ARGV[at], ARGV[at + 1])
+      at = at + 2
+    end
+    local removed = tonumber(ARGV[at])
+    at = at + 1
+    for i = 1, removed do
+      redis.call('HDEL', KEYS[k], ARGV[at])
+      at = at + 1
+    end
+    if retention > 0 then redis.call('PEXPIRE', KEYS[k], retention) end
+  end
+  return at
+end
+"""
+
 # Lua for scripts: after a commit, the index and the action log, which share the slot `{shared}`. ARGV from
 # `first`: "1" if the session was deleted, its score, its id, the action log's trimming arguments, then the
-# call's encoded actions. Returns how many sessions are live.
-_AFTER_COMMIT = APPEND_FUNCTION + """
+# journeys (`write_journeys`, KEYS from 6, none on a cluster) and the call's encoded actions. Returns how many
+# sessions are live.
+_AFTER_COMMIT = APPEND_FUNCTION + _JOURNEYS_FUNCTION + """
 local function after_commit(index, log_key, count_key, first)
   if ARGV[first] == '1' then
     redis.call('ZREM', index, ARGV[first + 2])
   else
     redis.call('ZADD', index, ARGV[first + 1], ARGV[first + 2])
   end
-  append_actions(log_key, count_key, tonumber(ARGV[first + 3]), tonumber(ARGV[first + 4]), first + 5)
+  local actions = write_journeys(6, first + 5)
+  append_actions(log_key, count_key, tonumber(ARGV[first + 3]), tonumber(ARGV[first + 4]), actions)
   return redis.call('ZCARD', index)
 end
 """
 
-# KEYS: lock, session, then on one server the index, action log and its counter. ARGV: token, encoded state
-# ("" to delete), TTL in ms, then (on one server) `after_commit`'s. Returns -1 if the lock is not held with this
-# token (nothing written), else how many sessions are live (0 on a cluster). Releases the lock.
+# KEYS: lock, session, then on one server the index, action log, its counter and the journeys' hashes. ARGV:
+# token, encoded state ("" to delete), TTL in ms, "1" to keep the lock (on a cluster, while the journeys are
+# written), then (on one server) `after_commit`'s. Returns -1 if the lock is not held with this token (nothing
+# written), else how many sessions are live (0 on a cluster). Releases the lock unless asked to keep it.
 _COMMIT = _AFTER_COMMIT + """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
-redis.call('DEL', KEYS[1])
+if ARGV[4] ~= '1' then redis.call('DEL', KEYS[1]) end
 if ARGV[2] == '' then
   redis.call('DEL', KEYS[2])
 else
   redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
 end
-if KEYS[3] then return after_commit(KEYS[3], KEYS[4], KEYS[5], 4) end
+if KEYS[3] then return after_commit(KEYS[3], KEYS[4], KEYS[5], 5) end
 return 0
 """
 
-# On a cluster, run once the session's write committed. KEYS: index, action log, counter. ARGV: `after_commit`'s.
+# On a cluster, once the session's write committed, in the slot `{shared}`. KEYS: index, action log, counter.
+# ARGV: `after_commit`'s (with no journeys).
 _CLUSTER_AFTER_COMMIT = _AFTER_COMMIT + "return after_commit(KEYS[1], KEYS[2], KEYS[3], 1)\n"
+
+# On a cluster, once the session's write committed: one customer's journeys. KEYS: its hash. ARGV: `write_journeys`'.
+_CLUSTER_JOURNEYS = _JOURNEYS_FUNCTION + "write_journeys(1, 1)\n"
+
+# KEYS: lock. ARGV: token. Releases the lock if this call still holds it.
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+"""
+
+# One customer's journey writes: its hash, retention in ms, changed name -> encoded step, removed names.
+JourneyWrite = tuple[str, int, dict[str, str], set[str]]
 
 # How often a call waiting for a busy session tries its lock again; small, as a call holds it about a millisecond.
 _POLL_SECONDS = 0.002
@@ -94,13 +138,14 @@ class RedisSlot:
     """A session's slot for one call: the state the caller reads and sets, the lock's token, and the sessions
     closed during the call, reported once the call's write is committed."""
 
-    __slots__ = ("state", "token", "closed", "actions")
+    __slots__ = ("state", "token", "closed", "actions", "journeys")
 
     def __init__(self, state: SessionState | None, token: str):
         self.state = state
         self.token = token
         self.closed: list[tuple[SessionState, str]] = []
         self.actions: list[bytes] = []  # encoded, appended to the action log with the commit
+        self.journeys: list[JourneyWrite] = []  # written with the commit
 
 
 class RedisSessionStore:
@@ -131,6 +176,11 @@ class RedisSessionStore:
         self._acquire = self.client.register_script(_ACQUIRE)
         self._commit = self.client.register_script(_COMMIT)
         self._after_commit = self.client.register_script(_CLUSTER_AFTER_COMMIT)
+        self._write_journeys = self.client.register_script(_CLUSTER_JOURNEYS)
+        self._release = self.client.register_script(_RELEASE)
+        # The slots of the calls this process is running, by session id and thread (a call runs in one thread;
+        # one that outlived its lock must not hand its journeys to the call that took the lock after it).
+        self._held: dict[tuple[str, int], RedisSlot] = {}
 
     def __len__(self) -> int:
         return self.client.zcard(self._index)
@@ -157,14 +207,17 @@ class RedisSessionStore:
         if slot.state is not None and self.clock() >= self.expires_at(slot.state):
             slot.closed.append((slot.state, "expired"))
             slot.state = None
+        held = (session_id, threading.get_ident())
+        self._held[held] = slot
         try:
             yield slot
             if slot.state is not None:
                 slot.state.last_activity_at = self.clock()
         except BaseException:
-            slot.actions = []  # a failed call fires nothing
+            slot.actions, slot.journeys = [], []  # a failed call fires nothing and changes no journey
             raise
         finally:
+            del self._held[held]
             # Also when the call failed: the engine has then put the state back as it was loaded.
             live = self._write(session_id, slot)
         self._report(slot)
@@ -185,6 +238,11 @@ class RedisSessionStore:
             return False
         slot.actions = [action.SerializeToString() for action in actions]
         return True
+
+    def commit_journeys(self, session_id: str, write: JourneyWrite) -> None:
+        """Write one customer's journeys with the commit of the call running on `session_id` (in this process,
+        inside `locked`), and only if it commits."""
+        self._held[session_id, threading.get_ident()].journeys.append(write)
 
     def end(self, slot: RedisSlot, reason: str) -> SessionState | None:
         """Remove the slot's session (inside `locked`: deleted from Redis on exit, then reported closed)."""
@@ -238,18 +296,25 @@ class RedisSessionStore:
         payload = b"" if state is None else codec.encode(state)
         score = 0.0 if state is None else state.last_activity_at.timestamp()
         trim = self.actions.trim_args if self.actions is not None else [1, 0]
-        after = ["1" if state is None else "0", score, session_id, *trim, *slot.actions]
+        after = ["1" if state is None else "0", score, session_id, *trim]
         keys = [self.key("lock", session_id), self.key("session", session_id)]
-        if self.cluster:  # the index and the log are in another slot: changed once the session's write committed
-            live = self._commit(keys=keys, args=[slot.token, payload, self._ttl_ms])
+        if self.cluster:  # the index, log and journeys are in other slots: changed once the session's committed
+            keep = "1" if slot.journeys else "0"
+            live = self._commit(keys=keys, args=[slot.token, payload, self._ttl_ms, keep])
         else:
-            live = self._commit(keys=[*keys, *self._shared], args=[slot.token, payload, self._ttl_ms, *after])
+            live = self._commit(keys=[*keys, *self._shared, *(write[0] for write in slot.journeys)],
+                                args=[slot.token, payload, self._ttl_ms, "0", *after,
+                                      *_journey_args(slot.journeys), *slot.actions])
         if live < 0:
             slot.closed.clear()  # the call that took the lock after this one reports them
             raise SessionLockLost(f"the call on session {session_id!r} outlived its lock ({self.lock_timeout}s); "
                                   "its changes were discarded", reason="SESSION_LOCK_LOST")
         if self.cluster:
-            live = self._after_commit(keys=self._shared, args=after)
+            if slot.journeys:  # under the lock still, so the next call on the session reads them
+                for write in slot.journeys:
+                    self._write_journeys(keys=[write[0]], args=_journey_args([write]))
+                self._release(keys=keys[:1], args=[slot.token])
+            live = self._after_commit(keys=self._shared, args=[*after, 0, *slot.actions])
         return live
 
     def _report(self, slot: RedisSlot) -> None:
@@ -276,6 +341,15 @@ class RedisSessionStore:
         for sid in self.client.zrange(self._index, 0, excess - 1):
             self._close_if(text(sid), lambda state: self.client.zcard(self._index) > self.max_sessions,
                            "evicted")
+
+
+def _journey_args(writes: list[JourneyWrite]) -> list:
+    """`write_journeys`' arguments for `writes`."""
+    args: list = [len(writes)]
+    for _, retention_ms, changed, removed in writes:
+        args += [retention_ms, len(changed), *(item for pair in changed.items() for item in pair),
+                 len(removed), *removed]
+    return args
 
 
 def connect(url: str) -> redis.Redis | redis.RedisCluster:

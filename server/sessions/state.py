@@ -57,10 +57,6 @@ def customer_id_of(ids: dict[str, Any]) -> str:
     return ";".join(f"{k}={ids[k]}" for k in sorted(ids) if ids[k] is not None)
 
 
-# How many processed event ids a session remembers for idempotent retries.
-PROCESSED_EVENTS_KEPT = 256
-
-
 @dataclass(slots=True)
 class SessionState:
     session_id: str
@@ -73,7 +69,7 @@ class SessionState:
     segments: frozenset[str] = frozenset()
     event_stats: dict[str, EventStat] = field(default_factory=dict)
     event_sequence: int = 0
-    # event id -> the serialized PostEventResponse it got the first time
+    # event id -> the serialized PostEventResponse it got the first time (bounded: server.runtime.idempotency)
     processed_events: OrderedDict[str, bytes] = field(default_factory=OrderedDict)
     last_recommended: list[IssuedOffer] = field(default_factory=list)
     issued: dict[str, IssuedOffer] = field(default_factory=dict)  # by treatment code
@@ -106,9 +102,3 @@ class SessionState:
             dict(self.issued), dict(self.presentations), set(self.rejected), set(self.suppressed),
             {name: step.copy() for name, step in self.journeys.items()}, self.ruleset_version,
             None if self.memory is None else self.memory.copy())
-
-    def remember_event(self, event_id: str, response: bytes) -> None:
-        """Keep the first response of an event id, forgetting the oldest beyond the bound."""
-        self.processed_events[event_id] = response
-        if len(self.processed_events) > PROCESSED_EVENTS_KEPT:
-            self.processed_events.popitem(last=False)

@@ -1,18 +1,38 @@
-"""RedisJourneyBook: a customer's journeys shared by replicas, written back by save, only where they changed."""
+"""RedisJourneyBook: a customer's journeys shared by replicas, written back by save with the commit of the call's
+session, only where they changed, and only if that commit succeeds; kept for a retention after they changed."""
 
 from __future__ import annotations
+
+import time
+from datetime import timedelta
 
 import pytest
 
 from segflow.server.sessions.journeys import JourneyBook
 from segflow.server.sessions.redis_journeys import RedisJourneyBook
+from segflow.server.sessions.redis_store import SessionLockLost
 from segflow.server.sessions.state import JourneyStep
 from tests.sessions.conftest import new_state
 
 
+class Replica:
+    """A journey book on its own session store, saving as the engine does: under the call's session lock."""
+
+    def __init__(self, store, **settings):
+        self.store = store
+        self.book = RedisJourneyBook(store, **settings)
+
+    def journeys_of(self, session):
+        return self.book.journeys_of(session)
+
+    def save(self, session_id: str) -> None:
+        with self.store.locked(session_id):
+            self.book.save(session_id)
+
+
 @pytest.fixture
-def make_book(redis_client, prefix):
-    return lambda: RedisJourneyBook(redis_client, prefix=prefix)
+def make_book(make_store):
+    return lambda **settings: Replica(make_store(), **settings)
 
 
 def step(clock, number=1, active=True, event="login") -> JourneyStep:
@@ -68,12 +88,14 @@ def test_two_replicas_advancing_different_journeys_of_one_customer_both_keep_the
     assert set(make_book().journeys_of(identified("s3", clock))) == {"onboarding", "winback"}
 
 
-def test_a_call_that_did_not_save_is_written_before_the_next_call_loads(make_book, clock):
+def test_what_a_call_that_did_not_save_changed_is_not_written_by_the_next_call(make_book, clock):
     book = make_book()
     book.journeys_of(identified("s1", clock))["onboarding"] = step(clock)
     fresh = identified("s1", clock)  # the next call on s1 loads a new SessionState from the store
-    assert "onboarding" in book.journeys_of(fresh)
-    assert "onboarding" in make_book().journeys_of(identified("s2", clock))
+    with book.store.locked("s1"):
+        assert book.journeys_of(fresh) == {}
+        book.book.save("s1")
+    assert make_book().journeys_of(identified("s2", clock)) == {}
 
 
 def test_a_journey_deleted_from_the_dict_is_deleted_from_redis(make_book, clock):
@@ -83,6 +105,41 @@ def test_a_journey_deleted_from_the_dict_is_deleted_from_redis(make_book, clock)
     del book.journeys_of(identified("s1", clock))["onboarding"]
     book.save("s1")
     assert make_book().journeys_of(identified("s2", clock)) == {}
+
+
+def test_a_call_that_fails_changes_no_journey(make_book, clock):
+    book = make_book()
+    with pytest.raises(RuntimeError):
+        with book.store.locked("s1"):
+            book.journeys_of(identified("s1", clock))["onboarding"] = step(clock)
+            book.book.save("s1")
+            raise RuntimeError("the call fails after its journeys were saved")
+    assert make_book().journeys_of(identified("s2", clock)) == {}
+
+
+def test_a_call_that_outlived_its_session_lock_changes_no_journey(make_book, make_store, clock):
+    book = make_book()
+    book.store.lock_timeout, book.store._lock_ms = 0.1, 100
+    with pytest.raises(SessionLockLost):
+        with book.store.locked("s1"):
+            book.journeys_of(identified("s1", clock))["onboarding"] = step(clock)
+            time.sleep(0.25)  # the lock expires
+            with make_store().locked("s1"):
+                pass  # another replica takes the session
+            book.book.save("s1")
+    assert make_book().journeys_of(identified("s2", clock)) == {}
+
+
+def test_a_customers_journeys_expire_the_retention_after_they_last_changed(make_book, clock, redis_client):
+    book = make_book(retention=timedelta(days=2))
+    book.journeys_of(identified("s1", clock, customer="c7"))["onboarding"] = step(clock)
+    book.save("s1")
+    ttl = redis_client.pttl(book.book.key("customer_id=c7"))
+    assert timedelta(days=2) - timedelta(minutes=1) < timedelta(milliseconds=ttl) <= timedelta(days=2)
+    kept = make_book()  # no retention: kept until deleted
+    kept.journeys_of(identified("s2", clock, customer="c8"))["onboarding"] = step(clock)
+    kept.save("s2")
+    assert redis_client.pttl(kept.book.key("customer_id=c8")) == -1
 
 
 def test_the_memory_book_has_the_same_save(clock):
