@@ -81,3 +81,33 @@ def test_journals_of_the_workers_are_replayed_by_a_restart_as_one_process(tmp_pa
         sessions = {row[0] for row in db.execute("SELECT session_id FROM data_rows WHERE table_name = 'cart_adds'")}
     assert sessions == {"of-worker-0", "of-worker-1"}
     assert list((tmp_path / "workers").iterdir()) == []
+
+
+def test_the_subscribers_of_a_lagging_worker_get_a_gap_message_for_the_events_it_never_read(tmp_path):
+    host = start_host(tmp_path, "--action-retention", "5")
+    try:
+        (lagging, to_lagging), (_, to_other) = host.channels_by_worker().items()
+        stream = decisions(to_lagging).SubscribeActions(pb.SubscribeActionsRequest(), timeout=30)
+        stream.initial_metadata()  # sent once the subscription is registered
+        other = decisions(to_other)
+        other.StartSession(start("lag"))
+        other.PostEvent(event("lag", "add_to_cart", sku="X", price=1.0))
+        seen = [next(stream)]
+        os.kill(lagging, signal.SIGSTOP)  # it reads nothing while the log moves on past its retention
+        try:
+            for n in range(6):  # each fires at least one action: more than the 5 retained
+                other.PostEvent(event("lag", "add_to_cart", sku=f"Y{n}", price=1.0))
+        finally:
+            os.kill(lagging, signal.SIGCONT)
+        with pytest.raises(grpc.RpcError) as ended:
+            for response in stream:
+                seen.append(response)
+        assert ended.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        *actions, gap = seen
+        assert gap.HasField("gap") and all(response.HasField("action") for response in actions)
+        sequences = [response.sequence for response in actions]
+        assert sequences == list(range(sequences[0], sequences[0] + len(sequences)))
+        assert gap.gap.first_missed == sequences[-1] + 1 <= gap.gap.last_missed
+    finally:
+        host.close()
+        assert stop_host(host) == 0, host.process.stderr.read()
