@@ -86,6 +86,7 @@ class Service:
         """`worker`: this service is one worker process of a host (`server.workers`), sharing its port."""
         self.config = config
         self.clock = clock
+        self.worker = worker
         self.tracing = open_tracing(config.otel_exporter)  # first: a missing otel extra fails before anything opens
         self.sink = open_sink(config.history)
         self.spill = Spill(config.data_dir / "history-spill")
@@ -159,7 +160,7 @@ class Service:
             self.admin_server.start()
             log.info("RulesetService on port %d only", self.admin_port)
         warn_if_exposed(self.config)
-        if self.config.metrics_port:
+        if self.config.metrics_port and self.worker is None:  # a host's workers are scraped through its parent
             host = self.config.address.rpartition(":")[0].strip("[]")
             self.metrics_server, _ = start_metrics_server(self.config.metrics_port, self.metrics, host)
             log.info("metrics on http://%s:%d/metrics", host, self.metrics_server.server_port)

@@ -5,7 +5,8 @@ Worker 0 starts first (it deploys `--ruleset`, or the example into an empty data
 take the active version. A deploy through any worker returns once every other live worker has activated it: the
 supervisor forwards the announcement to each and the acknowledgements back. A worker that dies is started again
 (its sessions are in the shared store); one that keeps dying within seconds of starting stops the server.
-On SIGTERM (or SIGINT) workers 1..N-1 stop first, each finishing its calls and flushing its history while
+With --metrics-port, the supervisor serves the metrics of every worker on that one port
+(`server.workers.metrics`). On SIGTERM (or SIGINT) workers 1..N-1 stop first, each finishing its calls and flushing its history while
 worker 0 still serves; then worker 0, which summarises the sessions still live. The exit code is 0 when every
 worker stopped cleanly, 1 otherwise (with the count of acknowledged history records the workers could neither
 write nor spill on stderr, as one process reports it).
@@ -22,11 +23,16 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection, wait
 
+from prometheus_client import CollectorRegistry
+
 from segflow.server.config import Config
+from segflow.server.metrics import start_metrics_server
 from segflow.server.workers import address
+from segflow.server.workers.metrics import WorkersCollector
 from segflow.server.workers.worker import Assignment, run
 
 log = logging.getLogger(__name__)
@@ -52,6 +58,13 @@ class _Running:
 
 
 @dataclass
+class _Scrape:
+    expected: int
+    texts: dict[int, str] = field(default_factory=dict)  # worker number -> its metrics
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass
 class _Announcement:
     origin: _Running
     waiting: set[int] = field(default_factory=set)  # indexes of the workers yet to confirm
@@ -66,6 +79,8 @@ class Supervisor:
         self._context = multiprocessing.get_context("spawn")  # a clean interpreter: no inherited threads or grpc
         self._workers: dict[int, _Running] = {}
         self._announcements: dict[str, _Announcement] = {}
+        self._scrapes: dict[str, _Scrape] = {}
+        self._sending = threading.Lock()  # the main thread and scrapes both write to the pipes
         self._stop = threading.Event()
 
     def run(self) -> int:
@@ -85,7 +100,13 @@ class Supervisor:
         self.shared = tempfile.mkdtemp(prefix="segflow-host-")
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: self._stop.set())
+        metrics = None
         try:
+            if self.config.metrics_port:
+                registry = CollectorRegistry()
+                registry.register(WorkersCollector(self._gather_metrics))
+                metrics, _ = start_metrics_server(self.config.metrics_port, registry, host)
+                log.info("metrics of every worker on http://%s:%d/metrics", host, metrics.server_port)
             if self._start_all():
                 log.info("%d worker processes serving", self.processes)
                 print(f"segflow serving on {host}:{port}", flush=True)  # as one process says it
@@ -97,6 +118,9 @@ class Supervisor:
             log.info("shutting down: workers finish their calls and flush history, one after another")
             return self._shutdown(failed=False)
         finally:
+            if metrics is not None:
+                metrics.shutdown()
+                metrics.server_close()
             held.close()
             if self.admin_address:
                 admin.close()
@@ -110,7 +134,7 @@ class Supervisor:
                        sessions_url=f"lmdb://{self.shared}" if sessions == "memory" else sessions,
                        ruleset=self.config.ruleset if index == 0 and first else None,
                        watch=self.config.watch and index == 0,
-                       metrics_port=self.config.metrics_port + index if self.config.metrics_port else 0)
+                       metrics_port=self.config.metrics_port)  # scraped through the supervisor
 
     def _spawn(self, index: int, first: bool, quick_deaths: int = 0) -> _Running:
         ours, theirs = self._context.Pipe()
@@ -168,6 +192,11 @@ class Supervisor:
             for index in waiting:
                 self._tell(self._workers[index], ("sync", value))
             self._settle(value)
+        elif kind == "metrics" and value[0] in self._scrapes:
+            scrape = self._scrapes[value[0]]
+            scrape.texts[worker.index] = value[1]
+            if len(scrape.texts) >= scrape.expected:
+                scrape.done.set()
         elif kind == "synced" and value in self._announcements:
             self._announcements[value].waiting.discard(worker.index)
             self._settle(value)
@@ -181,9 +210,24 @@ class Supervisor:
 
     def _tell(self, worker: _Running, message: tuple) -> None:
         try:
-            worker.pipe.send(message)
+            with self._sending:
+                worker.pipe.send(message)
         except OSError:
             pass  # it died: its sentinel says so
+
+    def _gather_metrics(self, timeout: float) -> dict[int, str]:
+        """Every serving worker's metrics (text format) by worker number, asked at once (from a scrape's thread:
+        the main loop receives the answers); one that does not answer within `timeout` is left out."""
+        token = uuid.uuid4().hex
+        asked = [worker for worker in list(self._workers.values()) if worker.ready]
+        scrape = self._scrapes[token] = _Scrape(len(asked))
+        try:
+            for worker in asked:
+                self._tell(worker, ("metrics", token))
+            scrape.done.wait(timeout)
+            return dict(scrape.texts)
+        finally:
+            del self._scrapes[token]
 
     def _died(self, worker: _Running, restart: bool) -> bool:
         """Forget a dead worker (no announcement waits for it) and start it again; False if it keeps dying."""

@@ -3,9 +3,10 @@ core, talking to the supervisor over a pipe.
 
 Over the pipe a worker says `("ready", pid)` once it serves, `("deployed", token)` after a deploy activated a
 version here (and waits for `("done", token)`), and answers `("sync", token)` (another worker deployed: activate
-the database's active version) with `("synced", token)`; last, `("stopped", lost)`. `("stopping", None)`
-says the host is stopping: a deploy then returns without waiting, since the other workers take no new call. SIGTERM stops it gracefully; SIGINT is the
-supervisor's to handle (a terminal sends it to the whole process group). A worker whose supervisor is gone
+the database's active version) with `("synced", token)` and `("metrics", token)` (a scrape) with
+`("metrics", (token, text))`; last, `("stopped", lost)`. `("stopping", None)` says the host is stopping: a deploy
+then returns without waiting, since the other workers take no new call. SIGTERM stops it gracefully; SIGINT is
+the supervisor's to handle (a terminal sends it to the whole process group). A worker whose supervisor is gone
 (killed, say) stops as on SIGTERM: an orphan must not go on holding the port.
 """
 
@@ -21,6 +22,8 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Callable
+
+from prometheus_client import generate_latest
 
 from segflow.server.config import Config
 from segflow.server.sessions.lmdb_store import LmdbSessionStore, open_environment
@@ -124,6 +127,8 @@ class Worker:
                 self._send(("synced", token))
             elif kind == "done" and token in self._waiting:
                 self._waiting[token].set()
+            elif kind == "metrics":
+                self._send(("metrics", (token, generate_latest(self.service.metrics).decode())))
             elif kind == "stopping":
                 self._stopping = True
                 for done in list(self._waiting.values()):

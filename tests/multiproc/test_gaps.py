@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import sqlite3
-import threading
+import urllib.request
 from concurrent import futures
 
 import grpc
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from segflow.v1 import decision_service_pb2 as pb, decision_service_pb2_grpc
 from segflow.v1 import ruleset_service_pb2 as admin_pb, ruleset_service_pb2_grpc
 
@@ -108,6 +110,41 @@ def test_the_subscribers_of_a_lagging_worker_get_a_gap_message_for_the_events_it
         sequences = [response.sequence for response in actions]
         assert sequences == list(range(sequences[0], sequences[0] + len(sequences)))
         assert gap.gap.first_missed == sequences[-1] + 1 <= gap.gap.last_missed
+    finally:
+        host.close()
+        assert stop_host(host) == 0, host.process.stderr.read()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def scrape(port: int) -> dict[tuple[str, tuple], float]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as response:
+        text = response.read().decode()
+    return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(text) for sample in family.samples}
+
+
+def test_one_metrics_endpoint_reports_every_worker_instead_of_a_port_per_worker(tmp_path):
+    port = free_port()
+    host = start_host(tmp_path, "--metrics-port", str(port))
+    try:
+        (a, to_a), (b, to_b) = host.channels_by_worker().items()
+        calls = {to_a: 3, to_b: 2}
+        for n, (channel, count) in enumerate(calls.items()):
+            decisions(channel).StartSession(start(f"scraped-{n}"))
+            for _ in range(count):
+                decisions(channel).PostEvent(event(f"scraped-{n}", "add_to_cart", sku="X", price=1.0))
+        metrics = scrape(port)
+        posted = {dict(labels)["worker"]: value for (name, labels), value in metrics.items()
+                  if name == "grpc_server_handled_total" and dict(labels)["grpc_method"] == "PostEvent"}
+        assert sorted(posted.values()) == [2.0, 3.0] and set(posted) == {"0", "1"}
+        assert metrics[("segflow_workers_scraped", ())] == 2
+        sessions = {value for (name, _), value in metrics.items() if name == "segflow_sessions_live"}
+        assert sessions == {2.0}  # the host's shared store, as each worker sees it
     finally:
         host.close()
         assert stop_host(host) == 0, host.process.stderr.read()
