@@ -77,6 +77,9 @@ MIGRATIONS = (
         "forgotten_at {TIME} NOT NULL)",
         "CREATE INDEX forgotten_customers_forgotten_at_idx ON forgotten_customers (forgotten_at)",
     )),
+    Migration(3, "trace_id of the call on the rows of contacts, responses, data_rows and journey_steps", tuple(
+        f"ALTER TABLE {table} ADD COLUMN trace_id {{TEXT}} NOT NULL DEFAULT ''"
+        for table in ("contacts", "responses", "data_rows", "journey_steps"))),
 )
 
 # The one table created "if not exists": where the others' history is kept.

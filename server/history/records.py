@@ -6,7 +6,7 @@ one cheap check (times must be timezone-aware; they are stored as UTC).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -28,10 +28,12 @@ class _Keys:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _Event(_Keys):
-    """A record of something that happened at `time` (aware, stored as UTC), fired by action `action_id`."""
+    """A record of something that happened at `time` (aware, stored as UTC), fired by action `action_id` in a
+    call of trace `trace_id` ("" when the call had none)."""
 
     time: datetime
     action_id: str
+    trace_id: str = ""
 
     def __post_init__(self) -> None:
         _require_aware("time", self.time)
@@ -102,6 +104,21 @@ class SessionSummary(_Keys):
     def time(self) -> datetime:
         """When the summary happened: the end of the session."""
         return self.ended_at
+
+
+def _setstate(record, state: list) -> None:
+    """Unpickle an event record, also one spilled or journaled before records had a trace id (its positional
+    state lacks that one field), so an upgrade replays what the previous version left unwritten."""
+    names = [field.name for field in fields(record)]
+    if len(state) == len(names) - 1:
+        at = names.index("trace_id")
+        state = [*state[:at], "", *state[at:]]
+    for name, value in zip(names, state):
+        object.__setattr__(record, name, value)
+
+
+for _event in (ContactRecord, ResponseRecord, DataRecord, JourneyRecord):
+    _event.__setstate__ = _setstate
 
 
 Record = ContactRecord | ResponseRecord | DataRecord | JourneyRecord | SessionSummary

@@ -15,6 +15,7 @@ Columns shared by the history tables (`contacts`, `responses`, `data_rows`, `jou
 | decision_id | text | the decision (event processing) that fired the action |
 | ruleset_version | integer | the ruleset version that made the decision |
 | action_id | text | the fired action that wrote the row |
+| trace_id | text | the W3C trace id of the call (as in `Decision.trace_id`), "" when it had none |
 
 `contacts`: an offer recommended to the visitor.
 
@@ -170,6 +171,7 @@ _KEYS = (
     Column("ruleset_version", Kind.INTEGER),
 )
 _EVENT = (Column("time", Kind.TIME), *_KEYS, Column("action_id", Kind.TEXT))
+_TRACE = Column("trace_id", Kind.TEXT)  # last: migration 3 added it to the tables of events
 _BY_SESSION = (("session_id",),)
 
 CONTACTS = Table(
@@ -182,6 +184,7 @@ CONTACTS = Table(
         Column("treatment_rule_id", Kind.TEXT),
         Column("segment", Kind.TEXT),
         Column("score", Kind.REAL),
+        _TRACE,
     ),
     _BY_SESSION,
 )
@@ -193,12 +196,13 @@ RESPONSES = Table(
         Column("treatment_code", Kind.TEXT),
         Column("response_type", Kind.TEXT),
         Column("accepted", Kind.BOOLEAN),
+        _TRACE,
     ),
     _BY_SESSION,
 )
 DATA_ROWS = Table(
     "data_rows",
-    (*_EVENT, Column("table_name", Kind.TEXT, "table"), Column("data", Kind.JSON, "columns")),
+    (*_EVENT, Column("table_name", Kind.TEXT, "table"), Column("data", Kind.JSON, "columns"), _TRACE),
     (*_BY_SESSION, ("table_name", "time")),
 )
 JOURNEY_STEPS = Table(
@@ -209,6 +213,7 @@ JOURNEY_STEPS = Table(
         Column("transition", Kind.TEXT),
         Column("step", Kind.INTEGER),
         Column("event_name", Kind.TEXT),
+        _TRACE,
     ),
     _BY_SESSION,
 )

@@ -21,6 +21,7 @@ from typing import Iterable
 
 from segflow.v1 import action_pb2, decision_service_pb2
 
+from segflow.server import calls
 from segflow.server.runtime.trace import Tracer
 from segflow.server.sessions.state import SessionState
 
@@ -72,6 +73,8 @@ class Decision:
                  explain: bool = False, notes: Iterable[tuple[str, str]] = ()):
         self.id = new_id()
         self.version = version
+        call = calls.current()
+        self.trace_id = call.trace_id if call is not None else ""  # the call's W3C trace, for actions and history
         self.session = session
         self.now = now
         self.event_name = event_name
@@ -126,7 +129,7 @@ class Decision:
             action_id=action_id or new_id(), type=type_, rule_id=self.rule_id, ruleset_version=self.version,
             state=ERRORED if error else state, session_id=self.session.session_id, customer_id=self.customer_id,
             anonymous=self.anonymous, event_name=self.event_name, time=self._time, media_type=media_type,
-            decision_id=self.id, **details)
+            decision_id=self.id, trace_id=self.trace_id, **details)
         if error:
             action.error_code, action.error_message = error
         return action

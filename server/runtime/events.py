@@ -204,7 +204,7 @@ class EventProcessor:
         self.decision.record(DataRecord(
             session_id=session.session_id, customer_id=self.decision.customer_id, decision_id=self.decision.id,
             ruleset_version=self.decision.version, time=self.decision.now, action_id=fired.action_id,
-            table=table, columns=columns))
+            trace_id=self.decision.trace_id, table=table, columns=columns))
 
     def journey(self, action: CompiledAction, depth: int) -> None:
         transition = action.kind.removeprefix("journey_")

@@ -40,5 +40,5 @@ def advance(journeys: dict[str, JourneyStep], journey: str, transition: str, dec
     session = decision.session
     decision.record(JourneyRecord(
         session_id=session.session_id, customer_id=decision.customer_id, decision_id=decision.id,
-        ruleset_version=decision.version, time=now, action_id=action.action_id, journey=journey,
-        transition=transition, step=current.step, event_name=decision.event_name))
+        ruleset_version=decision.version, time=now, action_id=action.action_id, trace_id=decision.trace_id,
+        journey=journey, transition=transition, step=current.step, event_name=decision.event_name))

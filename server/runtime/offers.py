@@ -167,7 +167,7 @@ def log_response(kind: str, treatment_codes: list[str], response_type: str, ctx:
         action = decision.action(type_, state=state, action_id=issued.action_id, offer_response=details)
         keys = dict(session_id=session.session_id, customer_id=decision.customer_id, decision_id=decision.id,
                     ruleset_version=decision.version, time=decision.now, action_id=action.action_id,
-                    offer_code=issued.offer_code, treatment_code=code)
+                    trace_id=decision.trace_id, offer_code=issued.offer_code, treatment_code=code)
         remember = session.memory is not None and ctx.compiled is not None and \
             issued.offer_code in ctx.compiled.offer_memory
         if kind == "log_contact":

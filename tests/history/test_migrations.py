@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+from dataclasses import replace
 
 import pytest
 
@@ -15,6 +16,7 @@ from segflow.server.history.database import Database
 from segflow.server.history.migrations import MIGRATIONS, Migration, migrate
 from tests.history.conftest import contact
 
+TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 EXTRA = Migration(MIGRATIONS[-1].number + 1, "a table for the test", ("CREATE TABLE extra (n {INTEGER} NOT NULL)",))
 
 
@@ -60,15 +62,17 @@ def test_a_database_made_before_migrations_is_migrated_with_its_rows(target):
             connection.execute(backend.sql(statement), params)
         for statement in MIGRATIONS[0].statements:
             connection.execute(statement.format_map(types))
-        row = schema.row_builder(schema.CONTACTS, backend.encoders)(contact(1))
-        connection.execute(backend.sql(schema.insert_statement(schema.CONTACTS)), row)
+        then = schema.Table("contacts", tuple(c for c in schema.CONTACTS.columns if c.name != "trace_id"))
+        row = schema.row_builder(then, backend.encoders)(contact(1))
+        connection.execute(backend.sql(schema.insert_statement(then)), row)
     connection.close()
 
     sink = target.open()
-    sink.write_batch([contact(2)])
+    sink.write_batch([replace(contact(2), trace_id=TRACE)])
     sink.close()
     assert applied(target) == [migration.number for migration in MIGRATIONS]
-    assert target.read("SELECT offer_code FROM contacts ORDER BY offer_code") == [("OFFER1",), ("OFFER2",)]
+    assert target.read("SELECT offer_code, trace_id FROM contacts ORDER BY offer_code") == [
+        ("OFFER1", ""), ("OFFER2", TRACE)]  # migration 3 gave the older row an empty trace id
 
 
 def test_a_new_migration_is_applied_once_and_an_older_segflow_still_serves(target, caplog):

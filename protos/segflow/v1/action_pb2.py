@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from segflow.v1 import value_pb2 as segflow_dot_v1_dot_value__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17segflow/v1/action.proto\x12\nsegflow.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16segflow/v1/value.proto\"\x9d\x06\n\x06\x41\x63tion\x12\x11\n\taction_id\x18\x01 \x01(\t\x12$\n\x04type\x18\x02 \x01(\x0e\x32\x16.segflow.v1.ActionType\x12\x0f\n\x07rule_id\x18\x03 \x01(\t\x12\x17\n\x0fruleset_version\x18\x04 \x01(\x03\x12&\n\x05state\x18\x05 \x01(\x0e\x32\x17.segflow.v1.ActionState\x12\x12\n\nsession_id\x18\x06 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x07 \x01(\t\x12\x11\n\tanonymous\x18\x08 \x01(\x08\x12\x12\n\nevent_name\x18\t \x01(\t\x12(\n\x04time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nerror_code\x18\x0b \x01(\t\x12\x15\n\rerror_message\x18\x0c \x01(\t\x12\x12\n\nmedia_type\x18\r \x01(\t\x12\x13\n\x0b\x64\x65\x63ision_id\x18\x0e \x01(\t\x12\x31\n\tresegment\x18\x14 \x01(\x0b\x32\x1c.segflow.v1.ResegmentDetailsH\x00\x12:\n\x0eoffer_response\x18\x15 \x01(\x0b\x32 .segflow.v1.OfferResponseDetailsH\x00\x12<\n\x0fuser_expression\x18\x16 \x01(\x0b\x32!.segflow.v1.UserExpressionDetailsH\x00\x12:\n\x0etrigger_events\x18\x17 \x01(\x0b\x32 .segflow.v1.TriggerEventsDetailsH\x00\x12.\n\x08log_data\x18\x18 \x01(\x0b\x32\x1a.segflow.v1.LogDataDetailsH\x00\x12-\n\x07journey\x18\x19 \x01(\x0b\x32\x1a.segflow.v1.JourneyDetailsH\x00\x12:\n\x0esuppress_offer\x18\x1a \x01(\x0b\x32 .segflow.v1.SuppressOfferDetailsH\x00\x12+\n\x06notify\x18\x1b \x01(\x0b\x32\x19.segflow.v1.NotifyDetailsH\x00\x42\t\n\x07\x64\x65tails\"W\n\x10ResegmentDetails\x12\x12\n\nflowcharts\x18\x01 \x03(\t\x12\x18\n\x10segments_entered\x18\x02 \x03(\t\x12\x15\n\rsegments_left\x18\x03 \x03(\t\"z\n\x14OfferResponseDetails\x12\x17\n\x0ftreatment_codes\x18\x01 \x03(\t\x12\x13\n\x0boffer_codes\x18\x02 \x03(\t\x12\x15\n\rresponse_type\x18\x03 \x01(\t\x12\x1d\n\x15\x66rom_last_recommended\x18\x04 \x01(\x08\"i\n\x15UserExpressionDetails\x12\x12\n\nexpression\x18\x01 \x01(\t\x12 \n\x05value\x18\x02 \x01(\x0b\x32\x11.segflow.v1.Value\x12\x1a\n\x12\x61ssigned_attribute\x18\x03 \x01(\t\"5\n\x14TriggerEventsDetails\x12\x0e\n\x06\x65vents\x18\x01 \x03(\t\x12\r\n\x05\x64\x65pth\x18\x02 \x01(\x05\"\x9c\x01\n\x0eLogDataDetails\x12\r\n\x05table\x18\x01 \x01(\t\x12\x38\n\x07\x63olumns\x18\x02 \x03(\x0b\x32\'.segflow.v1.LogDataDetails.ColumnsEntry\x1a\x41\n\x0c\x43olumnsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12 \n\x05value\x18\x02 \x01(\x0b\x32\x11.segflow.v1.Value:\x02\x38\x01\"/\n\x0eJourneyDetails\x12\x0f\n\x07journey\x18\x01 \x01(\t\x12\x0c\n\x04step\x18\x02 \x01(\x03\":\n\x14SuppressOfferDetails\x12\x12\n\noffer_code\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\xa2\x01\n\rNotifyDetails\x12\r\n\x05topic\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x31\n\x04\x64\x61ta\x18\x03 \x03(\x0b\x32#.segflow.v1.NotifyDetails.DataEntry\x1a>\n\tDataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12 \n\x05value\x18\x02 \x01(\x0b\x32\x11.segflow.v1.Value:\x02\x38\x01\":\n\x08\x41\x64visory\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x0f\n\x07rule_id\x18\x03 \x01(\t*\xa9\x03\n\nActionType\x12\x1b\n\x17\x41\x43TION_TYPE_UNSPECIFIED\x10\x00\x12\x19\n\x15\x41\x43TION_TYPE_RESEGMENT\x10\x01\x12\x1b\n\x17\x41\x43TION_TYPE_LOG_CONTACT\x10\x02\x12\x1e\n\x1a\x41\x43TION_TYPE_LOG_ACCEPTANCE\x10\x03\x12\x1d\n\x19\x41\x43TION_TYPE_LOG_REJECTION\x10\x04\x12\x1f\n\x1b\x41\x43TION_TYPE_USER_EXPRESSION\x10\x05\x12\x1e\n\x1a\x41\x43TION_TYPE_TRIGGER_EVENTS\x10\x06\x12\x18\n\x14\x41\x43TION_TYPE_LOG_DATA\x10\x07\x12\x1d\n\x19\x41\x43TION_TYPE_JOURNEY_START\x10\x08\x12 \n\x1c\x41\x43TION_TYPE_JOURNEY_CONTINUE\x10\t\x12\x1c\n\x18\x41\x43TION_TYPE_JOURNEY_STOP\x10\n\x12\x1e\n\x1a\x41\x43TION_TYPE_SUPPRESS_OFFER\x10\x0b\x12\x16\n\x12\x41\x43TION_TYPE_NOTIFY\x10\x0c\x12\x15\n\x11\x41\x43TION_TYPE_OFFER\x10\r*\x95\x02\n\x0b\x41\x63tionState\x12\x1c\n\x18\x41\x43TION_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12\x41\x43TION_STATE_FIRED\x10\x01\x12\x18\n\x14\x41\x43TION_STATE_OFFERED\x10\x02\x12\x19\n\x15\x41\x43TION_STATE_ACCEPTED\x10\x03\x12\x19\n\x15\x41\x43TION_STATE_REJECTED\x10\x04\x12\x18\n\x14\x41\x43TION_STATE_ERRORED\x10\x05\x12 \n\x1c\x41\x43TION_STATE_JOURNEY_STARTED\x10\x06\x12\"\n\x1e\x41\x43TION_STATE_JOURNEY_CONTINUED\x10\x07\x12 \n\x1c\x41\x43TION_STATE_JOURNEY_STOPPED\x10\x08\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17segflow/v1/action.proto\x12\nsegflow.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16segflow/v1/value.proto\"\xaf\x06\n\x06\x41\x63tion\x12\x11\n\taction_id\x18\x01 \x01(\t\x12$\n\x04type\x18\x02 \x01(\x0e\x32\x16.segflow.v1.ActionType\x12\x0f\n\x07rule_id\x18\x03 \x01(\t\x12\x17\n\x0fruleset_version\x18\x04 \x01(\x03\x12&\n\x05state\x18\x05 \x01(\x0e\x32\x17.segflow.v1.ActionState\x12\x12\n\nsession_id\x18\x06 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x07 \x01(\t\x12\x11\n\tanonymous\x18\x08 \x01(\x08\x12\x12\n\nevent_name\x18\t \x01(\t\x12(\n\x04time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nerror_code\x18\x0b \x01(\t\x12\x15\n\rerror_message\x18\x0c \x01(\t\x12\x12\n\nmedia_type\x18\r \x01(\t\x12\x13\n\x0b\x64\x65\x63ision_id\x18\x0e \x01(\t\x12\x10\n\x08trace_id\x18\x0f \x01(\t\x12\x31\n\tresegment\x18\x14 \x01(\x0b\x32\x1c.segflow.v1.ResegmentDetailsH\x00\x12:\n\x0eoffer_response\x18\x15 \x01(\x0b\x32 .segflow.v1.OfferResponseDetailsH\x00\x12<\n\x0fuser_expression\x18\x16 \x01(\x0b\x32!.segflow.v1.UserExpressionDetailsH\x00\x12:\n\x0etrigger_events\x18\x17 \x01(\x0b\x32 .segflow.v1.TriggerEventsDetailsH\x00\x12.\n\x08log_data\x18\x18 \x01(\x0b\x32\x1a.segflow.v1.LogDataDetailsH\x00\x12-\n\x07journey\x18\x19 \x01(\x0b\x32\x1a.segflow.v1.JourneyDetailsH\x00\x12:\n\x0esuppress_offer\x18\x1a \x01(\x0b\x32 .segflow.v1.SuppressOfferDetailsH\x00\x12+\n\x06notify\x18\x1b \x01(\x0b\x32\x19.segflow.v1.NotifyDetailsH\x00\x42\t\n\x07\x64\x65tails\"W\n\x10ResegmentDetails\x12\x12\n\nflowcharts\x18\x01 \x03(\t\x12\x18\n\x10segments_entered\x18\x02 \x03(\t\x12\x15\n\rsegments_left\x18\x03 \x03(\t\"z\n\x14OfferResponseDetails\x12\x17\n\x0ftreatment_codes\x18\x01 \x03(\t\x12\x13\n\x0boffer_codes\x18\x02 \x03(\t\x12\x15\n\rresponse_type\x18\x03 \x01(\t\x12\x1d\n\x15\x66rom_last_recommended\x18\x04 \x01(\x08\"i\n\x15UserExpressionDetails\x12\x12\n\nexpression\x18\x01 \x01(\t\x12 \n\x05value\x18\x02 \x01(\x0b\x32\x11.segflow.v1.Value\x12\x1a\n\x12\x61ssigned_attribute\x18\x03 \x01(\t\"5\n\x14TriggerEventsDetails\x12\x0e\n\x06\x65vents\x18\x01 \x03(\t\x12\r\n\x05\x64\x65pth\x18\x02 \x01(\x05\"\x9c\x01\n\x0eLogDataDetails\x12\r\n\x05table\x18\x01 \x01(\t\x12\x38\n\x07\x63olumns\x18\x02 \x03(\x0b\x32\'.segflow.v1.LogDataDetails.ColumnsEntry\x1a\x41\n\x0c\x43olumnsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12 \n\x05value\x18\x02 \x01(\x0b\x32\x11.segflow.v1.Value:\x02\x38\x01\"/\n\x0eJourneyDetails\x12\x0f\n\x07journey\x18\x01 \x01(\t\x12\x0c\n\x04step\x18\x02 \x01(\x03\":\n\x14SuppressOfferDetails\x12\x12\n\noffer_code\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\xa2\x01\n\rNotifyDetails\x12\r\n\x05topic\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x31\n\x04\x64\x61ta\x18\x03 \x03(\x0b\x32#.segflow.v1.NotifyDetails.DataEntry\x1a>\n\tDataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12 \n\x05value\x18\x02 \x01(\x0b\x32\x11.segflow.v1.Value:\x02\x38\x01\":\n\x08\x41\x64visory\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x0f\n\x07rule_id\x18\x03 \x01(\t*\xa9\x03\n\nActionType\x12\x1b\n\x17\x41\x43TION_TYPE_UNSPECIFIED\x10\x00\x12\x19\n\x15\x41\x43TION_TYPE_RESEGMENT\x10\x01\x12\x1b\n\x17\x41\x43TION_TYPE_LOG_CONTACT\x10\x02\x12\x1e\n\x1a\x41\x43TION_TYPE_LOG_ACCEPTANCE\x10\x03\x12\x1d\n\x19\x41\x43TION_TYPE_LOG_REJECTION\x10\x04\x12\x1f\n\x1b\x41\x43TION_TYPE_USER_EXPRESSION\x10\x05\x12\x1e\n\x1a\x41\x43TION_TYPE_TRIGGER_EVENTS\x10\x06\x12\x18\n\x14\x41\x43TION_TYPE_LOG_DATA\x10\x07\x12\x1d\n\x19\x41\x43TION_TYPE_JOURNEY_START\x10\x08\x12 \n\x1c\x41\x43TION_TYPE_JOURNEY_CONTINUE\x10\t\x12\x1c\n\x18\x41\x43TION_TYPE_JOURNEY_STOP\x10\n\x12\x1e\n\x1a\x41\x43TION_TYPE_SUPPRESS_OFFER\x10\x0b\x12\x16\n\x12\x41\x43TION_TYPE_NOTIFY\x10\x0c\x12\x15\n\x11\x41\x43TION_TYPE_OFFER\x10\r*\x95\x02\n\x0b\x41\x63tionState\x12\x1c\n\x18\x41\x43TION_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12\x41\x43TION_STATE_FIRED\x10\x01\x12\x18\n\x14\x41\x43TION_STATE_OFFERED\x10\x02\x12\x19\n\x15\x41\x43TION_STATE_ACCEPTED\x10\x03\x12\x19\n\x15\x41\x43TION_STATE_REJECTED\x10\x04\x12\x18\n\x14\x41\x43TION_STATE_ERRORED\x10\x05\x12 \n\x1c\x41\x43TION_STATE_JOURNEY_STARTED\x10\x06\x12\"\n\x1e\x41\x43TION_STATE_JOURNEY_CONTINUED\x10\x07\x12 \n\x1c\x41\x43TION_STATE_JOURNEY_STOPPED\x10\x08\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,32 +37,32 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LOGDATADETAILS_COLUMNSENTRY']._serialized_options = b'8\001'
   _globals['_NOTIFYDETAILS_DATAENTRY']._loaded_options = None
   _globals['_NOTIFYDETAILS_DATAENTRY']._serialized_options = b'8\001'
-  _globals['_ACTIONTYPE']._serialized_start=1765
-  _globals['_ACTIONTYPE']._serialized_end=2190
-  _globals['_ACTIONSTATE']._serialized_start=2193
-  _globals['_ACTIONSTATE']._serialized_end=2470
+  _globals['_ACTIONTYPE']._serialized_start=1783
+  _globals['_ACTIONTYPE']._serialized_end=2208
+  _globals['_ACTIONSTATE']._serialized_start=2211
+  _globals['_ACTIONSTATE']._serialized_end=2488
   _globals['_ACTION']._serialized_start=97
-  _globals['_ACTION']._serialized_end=894
-  _globals['_RESEGMENTDETAILS']._serialized_start=896
-  _globals['_RESEGMENTDETAILS']._serialized_end=983
-  _globals['_OFFERRESPONSEDETAILS']._serialized_start=985
-  _globals['_OFFERRESPONSEDETAILS']._serialized_end=1107
-  _globals['_USEREXPRESSIONDETAILS']._serialized_start=1109
-  _globals['_USEREXPRESSIONDETAILS']._serialized_end=1214
-  _globals['_TRIGGEREVENTSDETAILS']._serialized_start=1216
-  _globals['_TRIGGEREVENTSDETAILS']._serialized_end=1269
-  _globals['_LOGDATADETAILS']._serialized_start=1272
-  _globals['_LOGDATADETAILS']._serialized_end=1428
-  _globals['_LOGDATADETAILS_COLUMNSENTRY']._serialized_start=1363
-  _globals['_LOGDATADETAILS_COLUMNSENTRY']._serialized_end=1428
-  _globals['_JOURNEYDETAILS']._serialized_start=1430
-  _globals['_JOURNEYDETAILS']._serialized_end=1477
-  _globals['_SUPPRESSOFFERDETAILS']._serialized_start=1479
-  _globals['_SUPPRESSOFFERDETAILS']._serialized_end=1537
-  _globals['_NOTIFYDETAILS']._serialized_start=1540
-  _globals['_NOTIFYDETAILS']._serialized_end=1702
-  _globals['_NOTIFYDETAILS_DATAENTRY']._serialized_start=1640
-  _globals['_NOTIFYDETAILS_DATAENTRY']._serialized_end=1702
-  _globals['_ADVISORY']._serialized_start=1704
-  _globals['_ADVISORY']._serialized_end=1762
+  _globals['_ACTION']._serialized_end=912
+  _globals['_RESEGMENTDETAILS']._serialized_start=914
+  _globals['_RESEGMENTDETAILS']._serialized_end=1001
+  _globals['_OFFERRESPONSEDETAILS']._serialized_start=1003
+  _globals['_OFFERRESPONSEDETAILS']._serialized_end=1125
+  _globals['_USEREXPRESSIONDETAILS']._serialized_start=1127
+  _globals['_USEREXPRESSIONDETAILS']._serialized_end=1232
+  _globals['_TRIGGEREVENTSDETAILS']._serialized_start=1234
+  _globals['_TRIGGEREVENTSDETAILS']._serialized_end=1287
+  _globals['_LOGDATADETAILS']._serialized_start=1290
+  _globals['_LOGDATADETAILS']._serialized_end=1446
+  _globals['_LOGDATADETAILS_COLUMNSENTRY']._serialized_start=1381
+  _globals['_LOGDATADETAILS_COLUMNSENTRY']._serialized_end=1446
+  _globals['_JOURNEYDETAILS']._serialized_start=1448
+  _globals['_JOURNEYDETAILS']._serialized_end=1495
+  _globals['_SUPPRESSOFFERDETAILS']._serialized_start=1497
+  _globals['_SUPPRESSOFFERDETAILS']._serialized_end=1555
+  _globals['_NOTIFYDETAILS']._serialized_start=1558
+  _globals['_NOTIFYDETAILS']._serialized_end=1720
+  _globals['_NOTIFYDETAILS_DATAENTRY']._serialized_start=1658
+  _globals['_NOTIFYDETAILS_DATAENTRY']._serialized_end=1720
+  _globals['_ADVISORY']._serialized_start=1722
+  _globals['_ADVISORY']._serialized_end=1780
 # @@protoc_insertion_point(module_scope)

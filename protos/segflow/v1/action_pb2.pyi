@@ -64,7 +64,7 @@ ACTION_STATE_JOURNEY_CONTINUED: ActionState
 ACTION_STATE_JOURNEY_STOPPED: ActionState
 
 class Action(_message.Message):
-    __slots__ = ("action_id", "type", "rule_id", "ruleset_version", "state", "session_id", "customer_id", "anonymous", "event_name", "time", "error_code", "error_message", "media_type", "decision_id", "resegment", "offer_response", "user_expression", "trigger_events", "log_data", "journey", "suppress_offer", "notify")
+    __slots__ = ("action_id", "type", "rule_id", "ruleset_version", "state", "session_id", "customer_id", "anonymous", "event_name", "time", "error_code", "error_message", "media_type", "decision_id", "trace_id", "resegment", "offer_response", "user_expression", "trigger_events", "log_data", "journey", "suppress_offer", "notify")
     ACTION_ID_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
     RULE_ID_FIELD_NUMBER: _ClassVar[int]
@@ -79,6 +79,7 @@ class Action(_message.Message):
     ERROR_MESSAGE_FIELD_NUMBER: _ClassVar[int]
     MEDIA_TYPE_FIELD_NUMBER: _ClassVar[int]
     DECISION_ID_FIELD_NUMBER: _ClassVar[int]
+    TRACE_ID_FIELD_NUMBER: _ClassVar[int]
     RESEGMENT_FIELD_NUMBER: _ClassVar[int]
     OFFER_RESPONSE_FIELD_NUMBER: _ClassVar[int]
     USER_EXPRESSION_FIELD_NUMBER: _ClassVar[int]
@@ -101,6 +102,7 @@ class Action(_message.Message):
     error_message: str
     media_type: str
     decision_id: str
+    trace_id: str
     resegment: ResegmentDetails
     offer_response: OfferResponseDetails
     user_expression: UserExpressionDetails
@@ -109,7 +111,7 @@ class Action(_message.Message):
     journey: JourneyDetails
     suppress_offer: SuppressOfferDetails
     notify: NotifyDetails
-    def __init__(self, action_id: _Optional[str] = ..., type: _Optional[_Union[ActionType, str]] = ..., rule_id: _Optional[str] = ..., ruleset_version: _Optional[int] = ..., state: _Optional[_Union[ActionState, str]] = ..., session_id: _Optional[str] = ..., customer_id: _Optional[str] = ..., anonymous: _Optional[bool] = ..., event_name: _Optional[str] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., error_code: _Optional[str] = ..., error_message: _Optional[str] = ..., media_type: _Optional[str] = ..., decision_id: _Optional[str] = ..., resegment: _Optional[_Union[ResegmentDetails, _Mapping]] = ..., offer_response: _Optional[_Union[OfferResponseDetails, _Mapping]] = ..., user_expression: _Optional[_Union[UserExpressionDetails, _Mapping]] = ..., trigger_events: _Optional[_Union[TriggerEventsDetails, _Mapping]] = ..., log_data: _Optional[_Union[LogDataDetails, _Mapping]] = ..., journey: _Optional[_Union[JourneyDetails, _Mapping]] = ..., suppress_offer: _Optional[_Union[SuppressOfferDetails, _Mapping]] = ..., notify: _Optional[_Union[NotifyDetails, _Mapping]] = ...) -> None: ...
+    def __init__(self, action_id: _Optional[str] = ..., type: _Optional[_Union[ActionType, str]] = ..., rule_id: _Optional[str] = ..., ruleset_version: _Optional[int] = ..., state: _Optional[_Union[ActionState, str]] = ..., session_id: _Optional[str] = ..., customer_id: _Optional[str] = ..., anonymous: _Optional[bool] = ..., event_name: _Optional[str] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., error_code: _Optional[str] = ..., error_message: _Optional[str] = ..., media_type: _Optional[str] = ..., decision_id: _Optional[str] = ..., trace_id: _Optional[str] = ..., resegment: _Optional[_Union[ResegmentDetails, _Mapping]] = ..., offer_response: _Optional[_Union[OfferResponseDetails, _Mapping]] = ..., user_expression: _Optional[_Union[UserExpressionDetails, _Mapping]] = ..., trigger_events: _Optional[_Union[TriggerEventsDetails, _Mapping]] = ..., log_data: _Optional[_Union[LogDataDetails, _Mapping]] = ..., journey: _Optional[_Union[JourneyDetails, _Mapping]] = ..., suppress_offer: _Optional[_Union[SuppressOfferDetails, _Mapping]] = ..., notify: _Optional[_Union[NotifyDetails, _Mapping]] = ...) -> None: ...
 
 class ResegmentDetails(_message.Message):
     __slots__ = ("flowcharts", "segments_entered", "segments_left")
