@@ -51,6 +51,14 @@ _NAMES = frozenset(HELPERS) | _ATTRIBUTES | {FUNCTION}
 _CONSTANTS = (str, int, float, bool, type(None))
 
 
+class Loaded(NamedTuple):
+    """A compiled generated module: the function it defines, its source's sha256 hex digest, its code."""
+
+    function: Callable
+    digest: str
+    code: CodeType
+
+
 class CacheInfo(NamedTuple):
     hits: int
     misses: int
@@ -86,8 +94,8 @@ def remembered(key: Hashable, build: Callable[[], T]) -> T:
     return found
 
 
-def load(source: str, filename: str) -> tuple[Callable, str]:
-    """The generated function defined by `source` and the source's sha256 hex digest.
+def load(source: str, filename: str) -> Loaded:
+    """The generated function defined by `source`, the source's digest and the module's code object.
 
     Raises TooComplex when CPython cannot compile the code, ValueError when its bytecode fails the whitelist.
     """
@@ -103,9 +111,14 @@ def load(source: str, filename: str) -> tuple[Callable, str]:
         verify(code)
         with _lock:
             _cache[digest] = code
+    return Loaded(define(code), digest, code)
+
+
+def define(code: CodeType) -> Callable:
+    """The function a verified generated module defines (see `verify`; rules.stored verifies what it reads)."""
     namespace = {"__builtins__": {}, **HELPERS}
     exec(code, namespace)  # runs only our verified module body: constant definitions and one def
-    return namespace[FUNCTION], digest
+    return namespace[FUNCTION]
 
 
 def _printable(filename: str) -> str:

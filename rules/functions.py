@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from segflow.rules.ir import walk
+
 
 @dataclass(frozen=True)
 class Scalar:
@@ -120,6 +122,13 @@ AUDIENCE_ID = "audience_id"
 CONTEXT_MEMBERS = frozenset({f.member for f in CONTEXTUAL.values()} | {f.windowed for f in CONTEXTUAL.values()}
                             | {AUDIENCE_ID}) - {""}
 WINDOWED = {f.windowed: name for name, f in CONTEXTUAL.items() if f.windowed}
+
+
+def windowed_events(roots) -> frozenset[str]:
+    """The events that windowed functions (EVENT_COUNT('x', INTERVAL ...) and kin) read in these IR trees:
+    the customer's counters of those events must be kept."""
+    return frozenset(node.args[0].data for node in walk(roots) if node.op == "ctxcall" and node.data in WINDOWED)
+
 
 # Rolling windows over a customer's visits, in seconds per unit: whole minutes to MAX_WINDOW_DAYS days (the
 # customer's counters are kept per minute, hour and day: server/profiles/memory.py).

@@ -16,7 +16,7 @@ from operator import is_not
 from typing import Any, Callable, Mapping, NamedTuple
 
 from segflow.rules.context import DEFAULT_CONTEXT, EvalContext
-from segflow.rules.ir import Node
+from segflow.rules.ir import Node, walk
 
 # Context reads that are functions of the session's event statistics, segments and audience level alone.
 STABLE_READS = frozenset({"event_count", "event_first_time", "event_last_time", "event_last_data", "in_segment",
@@ -47,12 +47,8 @@ def dependencies(roots: tuple[Node, ...]) -> Dependencies:
     reads: dict[tuple, int] = {}
     volatile = 0
     for i, root in enumerate(roots):
-        bit, seen, stack = 1 << i, set(), [root]
-        while stack:
-            node = stack.pop()
-            if id(node) in seen:
-                continue
-            seen.add(id(node))
+        bit = 1 << i
+        for node in walk((root,)):
             if node.op == "attr":
                 attributes[node.data] = attributes.get(node.data, 0) | bit
             elif node.op in ("ctxcall", "ctxattr"):
@@ -63,7 +59,6 @@ def dependencies(roots: tuple[Node, ...]) -> Dependencies:
                     volatile |= bit
             elif node.op == "param":
                 volatile |= bit
-            stack.extend(node.args)
     return Dependencies(tuple(attributes), tuple(attributes.values()), tuple(reads), tuple(reads.values()),
                         volatile, len(roots))
 

@@ -14,7 +14,7 @@ the very same node, so the generator can count uses by identity. A node is
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterator
 
 
 class Node:
@@ -59,6 +59,17 @@ def tree_size(node: Node) -> int:
             found = sizes[id(n)] = 1 + sum(size(a) for a in n.args)
         return found
     return size(node)
+
+
+def walk(roots) -> Iterator[Node]:
+    """Every distinct node under `roots` (each shared subtree once), in no particular order."""
+    seen, stack = set(), list(roots)
+    while stack:
+        node = stack.pop()
+        if id(node) not in seen:
+            seen.add(id(node))
+            yield node
+            stack.extend(node.args)
 
 
 def data_key(data: Any) -> Any:

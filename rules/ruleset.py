@@ -9,6 +9,7 @@ version can be swapped in atomically and shared by all threads.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import time
 from dataclasses import dataclass, field
@@ -19,12 +20,16 @@ from google.protobuf.message import Message
 from segflow.v1 import ruleset_pb2, value_pb2
 
 from segflow.rules import Attribute, CompileError, Schema, compile_expression, compile_segments
-from segflow.rules.errors import RuleError, suggest
-from segflow.rules.functions import MAX_WINDOW_DAYS, MAX_WINDOW_SECONDS, WINDOWED
+from segflow.rules.errors import TOO_DEEP, RuleError, TooComplex, suggest
+from segflow.rules.expression import restore_expression
+from segflow.rules.functions import MAX_WINDOW_DAYS, MAX_WINDOW_SECONDS
 from segflow.rules.schema import type_problem
 from segflow.rules.values import from_value
 from segflow.rules.index import RuleIndex
 from segflow.rules.ruleset_yaml import LoadedRuleset, field_key, load_ruleset_yaml
+from segflow.rules.segments import restore_segments
+
+log = logging.getLogger(__name__)
 
 TYPE_NAMES = {
     value_pb2.VALUE_TYPE_STRING: "string",
@@ -176,6 +181,17 @@ class CompiledRuleset:
         return self.ruleset.settings.strict_events
 
 
+@dataclass
+class Stored:
+    """Compiled evaluators as plain values, by ruleset path (rules.stored keeps them on disk): a compile given
+    `entries` restores each evaluator whose text is unchanged instead of compiling it, and fills `kept` with
+    the state of every evaluator it used, counting in `compiled` those it had to compile."""
+
+    entries: Mapping[str, tuple] = field(default_factory=dict)  # path -> (text, state)
+    kept: dict[str, tuple] = field(default_factory=dict)
+    compiled: int = 0
+
+
 def ruleset_digest(ruleset: ruleset_pb2.Ruleset) -> str:
     """sha256 of the ruleset's deterministic serialization: equal rulesets, equal digests."""
     return hashlib.sha256(ruleset.SerializeToString(deterministic=True)).hexdigest()
@@ -190,12 +206,13 @@ def load_and_compile(text: str) -> CompiledRuleset:
 
 
 def compile_ruleset(ruleset: ruleset_pb2.Ruleset, loaded: LoadedRuleset | None = None, *,
-                    budget: float = COMPILE_BUDGET_SECONDS) -> CompiledRuleset:
-    """Check and compile a Ruleset message; `loaded` supplies file positions when it came from YAML.
+                    budget: float = COMPILE_BUDGET_SECONDS, stored: Stored | None = None) -> CompiledRuleset:
+    """Check and compile a Ruleset message; `loaded` supplies file positions when it came from YAML, `stored`
+    evaluators compiled before (and receives those of this compile).
 
     Raises CompileError with every problem; past `budget` seconds of compiling, with a "compile_budget" error
     at the expression reached."""
-    return _Compiler(ruleset, loaded, budget).run()
+    return _Compiler(ruleset, loaded, budget, stored if stored is not None else Stored()).run()
 
 
 class _OverBudget(Exception):
@@ -205,8 +222,9 @@ class _OverBudget(Exception):
 class _Compiler:
     """One compilation: collects errors and warnings while building the compiled parts."""
 
-    def __init__(self, ruleset: ruleset_pb2.Ruleset, loaded: LoadedRuleset | None, budget: float):
+    def __init__(self, ruleset: ruleset_pb2.Ruleset, loaded: LoadedRuleset | None, budget: float, stored: Stored):
         self.ruleset = ruleset
+        self.stored = stored
         self.deadline = time.monotonic() + budget
         self.budget = budget
         self.generated = 0  # characters of generated source so far
@@ -256,14 +274,42 @@ class _Compiler:
         """Compile one expression (a boolean one with `condition`), its errors ruleset errors at its position."""
         self.spend(path)
         try:
-            evaluator = compile_expression(text, schema, path=path, origin=self.origins.get(path), condition=condition)
+            evaluator = self.evaluator(
+                path, (text, condition),
+                lambda: compile_expression(text, schema, path=path, origin=self.origins.get(path), condition=condition),
+                lambda state: restore_expression(state, text, schema, condition=condition),
+                condition)
         except CompileError as exc:
             self.errors.extend(exc.errors)
             return None
         self.spend(path, len(evaluator.source))
         self.used_segments.update(evaluator.segment_names)
         self.used_events.update(evaluator.event_names)
-        self.windowed_events.update(_windowed_events((evaluator.root,)))
+        self.windowed_events.update(evaluator.windowed_events)
+        return evaluator
+
+    def evaluator(self, path: str, text: tuple, build: Callable, restore: Callable, precompile: bool):
+        """The evaluator at `path`: restored from `self.stored` when it holds one for this text, else built;
+        with `precompile`, its second function too (a condition's `test`, a flowchart's gated function), so
+        no call compiles anything. Raises CompileError."""
+        entry = self.stored.entries.get(path)
+        evaluator = None
+        if entry is not None and entry[0] == text:
+            try:
+                evaluator = restore(entry[1])
+            except Exception:  # noqa: BLE001 - a stored state that is not whole or not ours is never trusted
+                log.warning("the stored compiled form of %s is unusable: compiling it", path)
+        if evaluator is None:
+            evaluator = build()
+            self.stored.compiled += 1
+        if precompile:
+            try:
+                evaluator.precompile()
+            except TooComplex:
+                found: list[RuleError] = []
+                self.problem(found, TOO_DEEP, "the expression is too deeply nested or repetitive to compile", path)
+                raise CompileError(found) from None
+        self.stored.kept[path] = (text, evaluator.stored())
         return evaluator
 
     def spend(self, path: str, generated: int = 0) -> None:
@@ -533,13 +579,16 @@ class _Compiler:
             origins = {name: self.origins[p] for name, p in paths.items() if p in self.origins}
             self.spend(path)
             try:
-                evaluator = compile_segments(conditions, self.base_schema, paths=paths, origins=origins)
+                evaluator = self.evaluator(
+                    path, tuple(conditions.items()),
+                    lambda: compile_segments(conditions, self.base_schema, paths=paths, origins=origins),
+                    lambda state: restore_segments(state, conditions, self.base_schema), True)
             except CompileError as exc:
                 self.errors.extend(exc.errors)
                 continue
             self.spend(path, len(evaluator.source))
             self.used_segments.update(evaluator.segment_names)
-            self.windowed_events.update(_windowed_events(evaluator.roots))
+            self.windowed_events.update(evaluator.windowed_events)
             by_level.setdefault(level, []).append(CompiledFlowchart(chart.name, level, evaluator))
         return {level: tuple(charts) for level, charts in by_level.items()}
 
@@ -686,20 +735,6 @@ def _long_lists(message: Message, path: str):
             yield from _long_lists(value, child)
 
 
-def _windowed_events(roots) -> set[str]:
-    """The events that windowed functions (EVENT_COUNT('x', INTERVAL ...) and kin) read in these IR trees."""
-    found, stack, seen = set(), list(roots), set()
-    while stack:
-        node = stack.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        if node.op == "ctxcall" and node.data in WINDOWED:
-            found.add(node.args[0].data)
-        stack.extend(node.args)
-    return found
-
-
 def _constant_not_true(evaluator) -> bool:
     """True when a condition reads nothing and is not TRUE: its rule can never fire `then`."""
     if (evaluator.names or evaluator.event_params or evaluator.event_names or evaluator.segment_names
@@ -711,5 +746,5 @@ def _constant_not_true(evaluator) -> bool:
         return False
 
 
-__all__ = ["CompiledPattern", "OfferMemory", "CompiledRuleset", "CompiledRule", "CompiledAction", "CompiledFlowchart", "CompiledTreatment",
+__all__ = ["CompiledPattern", "OfferMemory", "Stored", "CompiledRuleset", "CompiledRule", "CompiledAction", "CompiledFlowchart", "CompiledTreatment",
            "compile_ruleset", "load_and_compile", "ruleset_digest"]

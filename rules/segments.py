@@ -7,6 +7,7 @@ when condition i (in the order given) is TRUE; NULL and FALSE both leave it clea
 
 from __future__ import annotations
 
+from types import CodeType
 from typing import Any, Callable, Mapping
 
 from segflow.rules import incremental
@@ -14,10 +15,16 @@ from segflow.rules.check import check
 from segflow.rules.context import EvalContext
 from segflow.rules.errors import TOO_DEEP, CompileError, ErrorSink, TooComplex
 from segflow.rules.generate import Generator
-from segflow.rules.compile import load, remembered
+from segflow.rules.compile import define, load, remembered, verify
+from segflow.rules.functions import windowed_events
 from segflow.rules.incremental import Dependencies, Memo, dependencies
-from segflow.rules.ir import Builder
+from segflow.rules.ir import Builder, Node
 from segflow.rules.schema import EMPTY, Schema
+
+
+# What a SegmentEvaluator is besides its code and IR, in the order SegmentEvaluator.stored() keeps it.
+_FIELDS = ("names", "source", "digest", "attributes", "event_params", "event_names", "segment_names", "callouts",
+           "windowed_events")
 
 
 class SegmentEvaluator:
@@ -25,40 +32,62 @@ class SegmentEvaluator:
 
     `seg.bits(values, ctx=None)` is the bare generated function returning the membership int (bit i is
     `names[i]`); `names_of(bits)` turns bits into names. `source`, `digest` and the union of the names the
-    conditions depend on (`attributes`, `event_params`, `event_names`, `segment_names`, `callouts`) are exposed
-    for validation and indexing; `roots` (the checked IR of each condition, in `names` order) for rules.explain.
-    `incremental(values, ctx, memo)` evaluates only what changed since `memo` (rules.incremental).
+    conditions depend on (`attributes`, `event_params`, `event_names`, `segment_names`, `callouts`,
+    `windowed_events`) are exposed for validation and indexing; `roots` (the checked IR of each condition, in
+    `names` order) for rules.explain: an evaluator restored from bytes checks its conditions again on the
+    first read of `roots`. `incremental(values, ctx, memo)` evaluates only what changed since `memo`
+    (rules.incremental) with a second, gated function compiled by `precompile()` or on first use.
     """
 
-    __slots__ = ("bits", "names", "source", "digest", "attributes", "event_params", "event_names",
-                 "segment_names", "callouts", "roots", "_dependencies", "_subset")
+    __slots__ = ("bits", *_FIELDS, "dependencies", "_codes", "_roots", "_rebuild", "_subset")
 
-    def __init__(self, bits: Callable, names: tuple[str, ...], source: str, digest: str, checked: list):
-        self.bits, self.names, self.source, self.digest = bits, names, source, digest
-        self.attributes = frozenset().union(*(c.names for c in checked))
-        self.event_params = frozenset().union(*(c.event_params for c in checked))
-        self.event_names = frozenset().union(*(c.events for c in checked))
-        self.segment_names = frozenset().union(*(c.segments for c in checked))
-        self.callouts = frozenset().union(*(c.callouts for c in checked))
-        self.roots = tuple(c.node for c in checked)
-        self._dependencies: Dependencies | None = None
-        self._subset: Callable | None = None
+    def __init__(self, fields: tuple, dependencies: Dependencies, codes: tuple[CodeType, CodeType | None],
+                 roots: tuple[Node, ...] | None, rebuild: Callable[[], tuple[Node, ...]] | None = None):
+        """`fields` in _FIELDS order; `codes` the verified modules of `bits` and the gated function (None: not
+        yet); `roots` the checked IR, or None with `rebuild` returning it."""
+        for name, value in zip(_FIELDS, fields, strict=True):
+            setattr(self, name, value)
+        self.dependencies, self._codes, self._roots, self._rebuild = dependencies, codes, roots, rebuild
+        self.bits = define(codes[0])
+        self._subset = define(codes[1]) if codes[1] is not None else None
+
+    @property
+    def roots(self) -> tuple[Node, ...]:
+        if self._roots is None:
+            self._roots = self._rebuild()
+        return self._roots
 
     def incremental(self, values: Mapping[str, Any], ctx: EvalContext | None,
                     memo: Memo | None) -> tuple[int, Memo]:
         """(bits, memo for next time), equal to `bits(values, ctx)`, evaluating only the segments whose inputs
         changed since `memo` (all of them without one) and the volatile ones."""
-        if self._dependencies is None:
-            self._dependencies = dependencies(self.roots)
-        return incremental.evaluate(self.bits, self.subset, self._dependencies, values, ctx, memo)
+        return incremental.evaluate(self.bits, self.subset, self.dependencies, values, ctx, memo)
 
     def subset(self, values: Mapping[str, Any], ctx: EvalContext | None, want: bytes) -> int:
-        """The bits of the segments whose byte in `want` is 1 (rules.incremental.flags) only: a second
-        generated function, compiled on first use."""
+        """The bits of the segments whose byte in `want` is 1 (rules.incremental.flags) only."""
+        return (self._subset or self.precompile())(values, ctx, want)
+
+    def precompile(self) -> Callable:
+        """Compile the gated function `subset` runs now (at deploy, not on the first call that needs it)."""
         if self._subset is None:
             source = Generator(f"segflow segments subset: {self.digest}").segments(list(self.roots), gated=True)
-            self._subset = load(source, f"segments subset {self.digest}")[0]
-        return self._subset(values, ctx, want)
+            loaded = load(source, f"segments subset {self.digest}")
+            self._codes, self._subset = (self._codes[0], loaded.code), loaded.function
+        return self._subset
+
+    def stored(self) -> tuple:
+        """What `restored` rebuilds this evaluator from without sqlglot: plain values and code objects."""
+        return tuple(getattr(self, name) for name in _FIELDS), tuple(self.dependencies), self._codes
+
+    @classmethod
+    def restored(cls, state: tuple, rebuild: Callable[[], tuple[Node, ...]]) -> SegmentEvaluator:
+        """The evaluator `stored()` returned `state` for; its code is verified first (ValueError when it is
+        not ours). `rebuild()` returns the checked IR of the conditions, needed only for `roots`."""
+        fields, dependencies, codes = state
+        for code in codes:
+            if code is not None:
+                verify(code)
+        return cls(tuple(fields), Dependencies(*dependencies), tuple(codes), None, rebuild)
 
     def __call__(self, values: Mapping[str, Any], ctx: EvalContext | None = None) -> frozenset[str]:
         return self.names_of(self.bits(values, ctx))
@@ -88,6 +117,13 @@ def compile_segments(conditions: Mapping[str, str], schema: Schema | None = None
     return remembered(key, lambda: _compile(conditions, schema, paths or {}, origins or {}))
 
 
+def restore_segments(state: tuple, conditions: Mapping[str, str], schema: Schema | None = None) -> SegmentEvaluator:
+    """The evaluator of `compile_segments(conditions, schema)` from its `stored()` state, without compiling it
+    (ValueError when its code is not ours)."""
+    schema = schema or EMPTY
+    return SegmentEvaluator.restored(state, lambda: _compile(conditions, schema, {}, {}).roots)
+
+
 def _compile(conditions: Mapping[str, str], schema: Schema, paths: Mapping[str, str],
              origins: Mapping[str, tuple[int, int]]) -> SegmentEvaluator:
     builder, errors, checked = Builder(), [], []
@@ -100,13 +136,19 @@ def _compile(conditions: Mapping[str, str], schema: Schema, paths: Mapping[str, 
         raise CompileError(errors)
     names = tuple(conditions)
     filename = "\n".join(f"{name}: {c.normalized}" for name, c in zip(names, checked))
-    source = Generator(f"segflow segments: {filename!r}").segments([c.node for c in checked])
+    roots = tuple(c.node for c in checked)
+    source = Generator(f"segflow segments: {filename!r}").segments(list(roots))
     try:
-        bits, digest = load(source, filename)
+        loaded = load(source, filename)
     except TooComplex:
         # Each condition passed its own limits; only all of them together are too much for CPython.
         name = names[0]
         sink = ErrorSink(conditions[name], paths.get(name, name), origins.get(name))
         sink.add(TOO_DEEP, f"the {len(names)} conditions together are too large to compile as one function", 0)
         raise CompileError(sink.errors) from None
-    return SegmentEvaluator(bits, names, source, digest, checked)
+
+    def union(reads: str) -> frozenset[str]:
+        return frozenset().union(*(getattr(c, reads) for c in checked))
+    fields = (names, source, loaded.digest, union("names"), union("event_params"), union("events"),
+              union("segments"), union("callouts"), windowed_events(roots))
+    return SegmentEvaluator(fields, dependencies(roots), (loaded.code, None), roots)

@@ -29,6 +29,7 @@ from segflow.server.profiles.store import ProfileStore
 from segflow.server.observability.access import AccessInterceptor
 from segflow.server.observability.tracing import open_tracing
 from segflow.server.metrics import MetricsInterceptor, ServiceCollector, build_info, start_metrics_server
+from segflow.rules.stored import CompiledCache
 from segflow.server.rulesets import RulesetRegistry, Source
 from segflow.server.runtime.engine import Engine
 from segflow.server.security.listeners import auth_interceptors, bind, warn_if_exposed
@@ -103,7 +104,7 @@ class Service:
                                      progress=self.journal.written if self.journal else None)
         submit = self.journal.submit if self.journal else self.history.submit
         self.versions = RulesetVersions(self.sink.database)
-        self.registry = RulesetRegistry(self.versions)
+        self.registry = RulesetRegistry(self.versions, cache=CompiledCache(config.data_dir / "compiled"))
         self.store = open_store(config.sessions_url, idle_timeout=timedelta(seconds=config.idle_timeout_seconds),
                                 max_sessions=config.max_sessions, clock=clock)
         self.bus = _action_log(config, self.store, worker)

@@ -19,6 +19,7 @@ from segflow.rules import CompileError
 from segflow.rules.errors import RuleError
 from segflow.rules.ruleset import CompiledRuleset, compile_ruleset, ruleset_digest
 from segflow.rules.ruleset_yaml import LoadedRuleset, load_ruleset_yaml
+from segflow.rules.stored import CompiledCache
 from segflow.server.callouts import CalloutRegistry, validate_definitions
 from segflow.server.errors import FailedPrecondition, NotFound
 from segflow.server.profiles.sources import ProfileSources, validate_sources
@@ -50,18 +51,24 @@ class ActiveVersion:
                 started.close()
 
 
-def _load(source: Source) -> tuple[ruleset_pb2.Ruleset, LoadedRuleset | None]:
-    """The source as a message (with file positions when it is YAML); YAML that does not parse raises."""
+def _load(source: Source, cache: CompiledCache | None = None) -> tuple[ruleset_pb2.Ruleset, LoadedRuleset | None]:
+    """The source as a message (with file positions when it is YAML read now, none when `cache` knows the
+    text: it compiled before); YAML that does not parse raises."""
     if source.ruleset is not None:
         return source.ruleset, None
+    known = cache.ruleset(source.yaml) if cache is not None else None
+    if known is not None:
+        return known, None
     loaded = load_ruleset_yaml(source.yaml)
     if loaded.errors and not loaded.positions:  # not even YAML: there is nothing to check further
         raise CompileError(loaded.errors)
     return loaded.ruleset, loaded
 
 
-def _compile(ruleset: ruleset_pb2.Ruleset, loaded: LoadedRuleset | None) -> CompiledRuleset:
-    """Compile a ruleset and check its callouts (plugins installed, arities, targets): every error at once."""
+def _compile(ruleset: ruleset_pb2.Ruleset, loaded: LoadedRuleset | None, cache: CompiledCache | None = None,
+             text: str = "") -> CompiledRuleset:
+    """Compile a ruleset (through `cache`, by its YAML `text`, when given) and check its callouts (plugins
+    installed, arities, targets): every error at once."""
     positions = loaded.positions if loaded else {}
     errors = list(loaded.errors) if loaded else []  # the reader's, reported with the compiler's
     errors += [RuleError(code="callout", message=p.message, path=p.path, expression="", expr_line=0, expr_column=0,
@@ -70,7 +77,7 @@ def _compile(ruleset: ruleset_pb2.Ruleset, loaded: LoadedRuleset | None) -> Comp
                         *validate_sources(ruleset.profile_sources,
                                           {level.name: level.id_fields for level in ruleset.audience_levels})]]
     try:
-        compiled = compile_ruleset(ruleset, loaded)
+        compiled = cache.compile(ruleset, loaded, text=text) if cache else compile_ruleset(ruleset, loaded)
     except CompileError as exc:
         raise CompileError([*exc.errors, *errors]) from None
     if errors:
@@ -102,10 +109,13 @@ class Deployment:
 class RulesetRegistry:
     """The active ruleset of this server, and the numbered versions behind it."""
 
-    def __init__(self, versions, announce: Callable[[int], None] = lambda version: None):
+    def __init__(self, versions, announce: Callable[[int], None] = lambda version: None,
+                 cache: CompiledCache | None = None):
         """`announce(version)` runs after a deploy activated `version` here, and returns once every other
-        process serving the same versions has activated it too (`server.workers`)."""
+        process serving the same versions has activated it too (`server.workers`). `cache` keeps compiled
+        versions on disk, so a restart serves the active one without compiling it again."""
         self.versions = versions
+        self.cache = cache
         self.announce = announce
         self._active: ActiveVersion | None = None
         self._previous: ActiveVersion | None = None  # calls may still be finishing on it
@@ -124,13 +134,13 @@ class RulesetRegistry:
     def deploy(self, source: Source, author: str = "", comment: str = "") -> Deployment:
         """Compile and activate a ruleset. An unchanged one (same digest as the active) recompiles nothing."""
         with self._deploying:
-            ruleset, loaded = _load(source)
+            ruleset, loaded = _load(source, self.cache)
             digest = ruleset_digest(ruleset)
             stored = self.versions.active()
             clean = loaded is None or not loaded.errors
             if clean and self._active is not None and stored is not None and stored.digest == digest:
                 return Deployment(stored, self._active.compiled, unchanged=True)
-            compiled = _compile(ruleset, loaded)
+            compiled = _compile(ruleset, loaded, self.cache, source.yaml)
             started = _start(ruleset, compiled, 0)  # numbered once the version is recorded
             record = self.versions.add(ruleset.name, ruleset.channel, digest, author, comment, source.yaml,
                                        ruleset.SerializeToString(deterministic=True))
@@ -147,7 +157,7 @@ class RulesetRegistry:
         version (the active one is then a rollback, or a later deploy) is not redeployed by a restart.
         """
         self.sync()
-        ruleset, _ = _load(source)
+        ruleset, _ = _load(source, self.cache)
         digest = ruleset_digest(ruleset)
         active, known = self.versions.active(), self.versions.with_digest(digest)
         if active is not None and active.digest == digest:
@@ -180,8 +190,9 @@ class RulesetRegistry:
             if record is None:
                 return False
             if self._active is None or self._active.version < record.version:
-                ruleset, loaded = _load(_stored_source(record))
-                self._swap(_start(ruleset, _compile(ruleset, loaded), record.version))
+                source = _stored_source(record)
+                ruleset, loaded = _load(source, self.cache)
+                self._swap(_start(ruleset, _compile(ruleset, loaded, self.cache, source.yaml), record.version))
         return True
 
     def close(self) -> None:
