@@ -15,6 +15,7 @@ checksum and the verification catch corruption and stale entries, not someone wh
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import importlib.metadata
@@ -129,15 +130,16 @@ class CompiledCache:
         if len(data) > self.max_bytes:
             log.warning("compiled ruleset not cached: %d bytes, over the cache's %d", len(data), self.max_bytes)
             return
-        self.directory.mkdir(parents=True, exist_ok=True)
         path = self.directory / (key + SUFFIX)
         temporary = path.with_name(f".{key}.{os.getpid()}.{threading.get_ident()}.tmp")
         try:
+            self.directory.mkdir(parents=True, exist_ok=True)
             temporary.write_bytes(data)
             os.replace(temporary, path)
-        except OSError as problem:
-            temporary.unlink(missing_ok=True)
+        except OSError as problem:  # a full disk, or no directory: serving does not need the cache
             log.warning("compiled ruleset not cached: %s", problem)
+            with contextlib.suppress(OSError):
+                temporary.unlink()
             return
         self._count("written")
         self._prune(keep=path)

@@ -161,3 +161,11 @@ def test_the_directory_keeps_at_most_max_bytes(tmp_path):
     cold(tiny)
     assert entries(tiny) == [] and tiny.stats["written"] == 0  # larger than the bound alone: not stored
 
+
+
+def test_regression_a_directory_that_cannot_be_written_only_loses_the_cache(tmp_path):
+    not_a_directory = tmp_path / "file"
+    not_a_directory.write_text("")
+    cache = CompiledCache(not_a_directory / "compiled")
+    assert behaviour(cold(cache)) == behaviour(cold(CompiledCache(tmp_path / "ok")))
+    assert cache.stats["written"] == cache.stats["hits"] == 0
