@@ -17,10 +17,10 @@ def test_a_sync_during_a_slow_deploy_does_not_revert_it(service, admin, decision
     compiling, release = threading.Event(), threading.Event()
     real = rulesets._compile
 
-    def slow_compile(ruleset, loaded):
+    def slow_compile(*args):
         compiling.set()
         release.wait(10)
-        return real(ruleset, loaded)
+        return real(*args)
 
     monkeypatch.setattr(rulesets, "_compile", slow_compile)
     renamed = EXAMPLE_RULESET.replace("id: big-cart-alert", "id: big-cart-alert-v2")
