@@ -55,9 +55,11 @@ def _same(a: Any, b: Any) -> bool:
 
 
 def _trim(buckets: dict, newest: int, kept: int) -> None:
-    """Drop the buckets older than the `kept` ending at `newest`."""
-    for key in [key for key in buckets if int(key) <= newest - kept]:
-        del buckets[key]
+    """Drop the buckets older than the `kept` ending at `newest`, once there are more than `kept` (then at
+    least one is that old): so the scan is paid once per bucket past the bound, not per event."""
+    if len(buckets) > kept:
+        for key in [key for key in buckets if int(key) <= newest - kept]:
+            del buckets[key]
 
 
 def _add_bucket(buckets: dict, key: str, count: int, first: float, last: float, sums: Mapping[str, Any]) -> None:
@@ -75,7 +77,8 @@ def _add_bucket(buckets: dict, key: str, count: int, first: float, last: float, 
 class CustomerMemory:
     """One customer's memory (or an anonymous visit's, with an empty `customer_id`).
 
-    `tiers`: one dict per TIERS entry, event -> bucket -> [count, first epoch, last epoch, {parameter: sum}].
+    `tiers`: one dict per TIERS entry, event -> bucket -> [count, first epoch, last epoch, {parameter: sum}]
+    (a delta keeps only minutes, unbounded: it lives one call, or one anonymous visit).
     `offers`: offer code -> {"contacts": {day: n}, "response": [epoch, accepted]}. `stamps`: attribute ->
     epoch of its last change. `generation`: the customer's erasure count when this memory was loaded (a
     delta of an older generation is never written: `store`). `unsaved`: the delta not yet written (None in
@@ -103,19 +106,20 @@ class CustomerMemory:
 
     # -- events ------------------------------------------------------------------------------------
     def count(self, event: str, when: datetime, params: Mapping[str, Any]) -> None:
-        """Add one occurrence of `event` at `when` to every tier, summing its numeric parameters."""
+        """Add one occurrence of `event` at `when` to every tier (to the minutes only in the delta, which
+        `merge` rolls up), summing its numeric parameters."""
         stamp = when.timestamp()
         sums = {name: value for name, value in params.items() if type(value) in (int, float)}
-        for memory in self._changes():
-            for (size, kept, _), tier in zip(TIERS, memory.tiers):
-                buckets = tier.get(event)
-                if buckets is None:
-                    buckets = tier[event] = {}
-                index = int(stamp // size)
-                key = str(index)
-                if key not in buckets:
-                    _trim(buckets, index, kept)
-                _add_bucket(buckets, key, 1, stamp, stamp, sums)
+        for (size, kept, _), tier in zip(TIERS, self.tiers):
+            buckets = tier.get(event)
+            if buckets is None:
+                buckets = tier[event] = {}
+            index = int(stamp // size)
+            _add_bucket(buckets, str(index), 1, stamp, stamp, sums)
+            _trim(buckets, index, kept)
+        if self.unsaved is not None:
+            _add_bucket(self.unsaved.tiers[0].setdefault(event, {}), str(int(stamp // TIERS[0][0])), 1, stamp, stamp,
+                        sums)
 
     def buckets(self, event: str, tier: int, first: int, last: int) -> Iterable[list]:
         """The buckets of `event` in `tier` from `first` to `last` (inclusive)."""
@@ -149,9 +153,8 @@ class CustomerMemory:
         for memory in self._changes():
             contacts = memory.offers.setdefault(offer, {}).setdefault("contacts", {})
             key = str(day)
-            if key not in contacts:
-                _trim(contacts, day, MAX_DAYS)
             contacts[key] = contacts.get(key, 0) + 1
+            _trim(contacts, day, MAX_DAYS)
 
     def respond(self, offer: str, when: datetime, accepted: bool) -> None:
         for memory in self._changes():
@@ -190,24 +193,26 @@ class CustomerMemory:
         return delta
 
     def merge(self, delta: CustomerMemory) -> None:
-        """Fold a delta (another visit's changes) into this memory; see the module doc."""
+        """Fold a delta (another visit's changes, its counts in minute buckets) into this memory, rolling the
+        minutes up into every tier; see the module doc."""
         for name, value in delta.attributes.items():
             stamp = delta.stamps.get(name, 0.0)
             if stamp >= self.stamps.get(name, float("-inf")):
                 self.attributes[name], self.stamps[name] = value, stamp
-        for (size, kept, _), mine, theirs in zip(TIERS, self.tiers, delta.tiers):
-            for event, buckets in theirs.items():
-                into = mine.setdefault(event, {})
+        minute = TIERS[0][0]
+        for event, buckets in delta.tiers[0].items():
+            for (size, kept, _), tier in zip(TIERS, self.tiers):
+                into = tier.setdefault(event, {})
                 for key, (count, first, last, sums) in buckets.items():
-                    _add_bucket(into, key, count, first, last, sums)
-                if into:
+                    _add_bucket(into, str(int(key) * minute // size), count, first, last, sums)
+                if len(into) > kept:
                     _trim(into, max(map(int, into)), kept)
         for offer, memory in delta.offers.items():
             mine = self.offers.setdefault(offer, {})
             contacts = mine.setdefault("contacts", {})
             for key, n in memory.get("contacts", {}).items():
                 contacts[key] = contacts.get(key, 0) + n
-            if contacts:
+            if len(contacts) > MAX_DAYS:
                 _trim(contacts, max(map(int, contacts)), MAX_DAYS)
             response = memory.get("response")
             if response is not None and response[0] >= mine.get("response", [float("-inf")])[0]:

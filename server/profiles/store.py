@@ -1,12 +1,12 @@
 """Customer profiles in the history database, behind a bounded in-process cache and a batching writer.
 
 A profile is read when a session is identified (cache first, then one primary-key lookup) and written by
-deltas after the call that changed it commits: `save` merges the delta into the cached profile and queues
-it for the background writer (`history.writer.HistoryWriter`, the one history uses), which merges the
-deltas of each customer into the stored row in one transaction that holds the row (read, merge, write), so
-concurrent visits of one customer, in this process or any other, are all counted. A delta queued but not
-written yet is also merged into a profile read from the database, so this process always sees its own
-writes; another process's are seen when this one next writes the customer, or within `cache_ttl`.
+deltas after the call that changed it commits: `save` queues the delta for the background writer
+(`history.writer.HistoryWriter`, the one history uses), which merges the deltas of each customer into the
+stored row in one transaction that holds the row (read, merge, write), so concurrent visits of one
+customer, in this process or any other, are all counted. The deltas queued but not written yet are added to
+every profile this process loads, so it always sees its own writes; another process's are seen when this
+one next writes the customer, or within `cache_ttl`.
 
 Erasure (`forget`) raises the customer's generation in a tombstone row. A delta carries the generation of
 the memory it was taken from, and one of an older generation is dropped at write-back: a live session that
@@ -22,7 +22,7 @@ import json
 import logging
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Sequence
@@ -50,9 +50,10 @@ def customer_key(level: str, customer_id: str) -> str:
     return hashlib.sha256(f"{level}\0{customer_id}".encode()).hexdigest()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class ProfileDelta:
-    """What one committed call changed of a customer's memory (JSON-ready values), and when."""
+    """What one committed call changed of a customer's memory (JSON-ready values), and when; equal only to
+    itself."""
 
     audience_level: str
     customer_id: str
@@ -65,11 +66,11 @@ class ProfileDelta:
 
 
 def profile_delta(delta: CustomerMemory, now: datetime) -> ProfileDelta:
-    """Snapshot a delta for writing, its values as JSON will hold them (timestamps as ISO text)."""
-    data = json.loads(_to_json({"attributes": delta.attributes, **delta.document()}))
-    changes = CustomerMemory.stored(delta.audience_level, delta.customer_id, data["attributes"], data,
-                                    delta.generation)
-    return ProfileDelta(delta.audience_level, delta.customer_id, changes, now)
+    """A delta taken from a session's memory (nothing changes it any more) ready to write: its attribute
+    values as JSON will hold them (timestamps as ISO text); counters and offers are plain data already."""
+    if delta.attributes:
+        delta.attributes = json.loads(_to_json(delta.attributes))
+    return ProfileDelta(delta.audience_level, delta.customer_id, delta, now)
 
 
 @dataclass(slots=True)
@@ -112,12 +113,13 @@ class ProfileStore:
         backend = self.database.backend
         self._decode_json, self._decode_time = backend.decoders[Kind.JSON], backend.decoders[Kind.TIME]
         self._encode_time = backend.encoders[Kind.TIME]
-        # key -> (profile, monotonic expiry), least recently used first: cheaper to update on every save than a
-        # TTLCache, and one TTL for all makes the oldest entry the first to expire. Guarded by _lock, as are
-        # the deltas queued and not written yet (by customer, in order) and the known tombstones.
+        # key -> (profile as last read or written, monotonic expiry), least recently used first: cheaper to update
+        # than a TTLCache, and one TTL for all makes the oldest entry the first to expire. Guarded by _lock, as
+        # are the deltas queued and not written yet (by customer, in order; a load adds them to what it read)
+        # and the known tombstones.
         self._cache: OrderedDict[Key, tuple[StoredProfile, float]] = OrderedDict()
         self._cache_size, self._cache_ttl = cache_size, cache_ttl
-        self._unwritten: dict[Key, list[ProfileDelta]] = {}
+        self._unwritten: dict[Key, deque[ProfileDelta]] = {}
         self._generations: dict[str, int] = {}  # customer_key -> generation, of recent tombstones
         self._lock = threading.Lock()
         self.dropped = 0  # deltas of an erased memory that were not written
@@ -147,18 +149,22 @@ class ProfileStore:
             if not fresh and entry is not None and entry[1] > time.monotonic() and \
                     entry[0].memory.generation == self.generation(*key):  # else erased since it was cached
                 self._cache.move_to_end(key)
-                return entry[0].copy()
+                return self._with_unwritten(key, entry[0].copy())
         # The writer merges deltas inside a transaction on the same connection: what is read here and what is
         # still unwritten are one consistent view.
         with self.database.transaction() as tx:
             profile = self._read(tx, key)
             with self._lock:
-                for delta in self._unwritten.get(key, ()):
-                    profile.merge(delta)
-                if profile.updated_at is None:
-                    return None  # not cached: a profile another replica writes soon is seen at once
-                self._remember(key, profile)
-                return profile.copy()
+                if profile.updated_at is not None:  # not cached: a profile another replica writes soon is seen
+                    self._remember(key, profile)
+                return self._with_unwritten(key, profile.copy())
+
+    def _with_unwritten(self, key: Key, profile: StoredProfile) -> StoredProfile | None:
+        """`profile` with the deltas of this process not written yet; None when nothing is known (the caller
+        holds the lock)."""
+        for delta in self._unwritten.get(key, ()):
+            profile.merge(delta)
+        return None if profile.updated_at is None else profile
 
     def _read(self, tx: Transaction, key: Key) -> StoredProfile:
         """The stored row of a customer (an empty profile of the current generation when there is none)."""
@@ -180,12 +186,9 @@ class ProfileStore:
 
     # -- writing -------------------------------------------------------------------------------------
     def save(self, delta: ProfileDelta) -> None:
-        """Queue a delta for writing; later loads in this process see it at once."""
+        """Queue a delta for writing; later loads in this process see it at once (they add the unwritten ones)."""
         with self._lock:
-            self._unwritten.setdefault(delta.key, []).append(delta)
-            entry = self._cache.get(delta.key)
-            if entry is not None:
-                entry[0].merge(delta)
+            self._unwritten.setdefault(delta.key, deque()).append(delta)
         try:
             self.writer.submit(delta)
         except BaseException:
@@ -219,18 +222,18 @@ class ProfileStore:
             self._settle(deltas, merged)
 
     def _settle(self, deltas: Sequence[ProfileDelta], merged: dict[Key, StoredProfile] | None = None) -> None:
-        """`deltas` are written (or given up): no longer merged into reads. The rows just written, with what is
-        still unwritten, are the freshest view of those customers, so they replace the cached ones."""
+        """`deltas` are written (or given up): no longer added to reads. The rows just written are the freshest
+        view of those customers, so they replace the cached ones."""
         with self._lock:
             for delta in deltas:
                 queued = self._unwritten.get(delta.key)
-                if queued is not None and delta in queued:
+                if queued and queued[0] is delta:  # the writer takes them in the order they were saved
+                    queued.popleft()
+                elif queued is not None and delta in queued:
                     queued.remove(delta)
-                    if not queued:
-                        del self._unwritten[delta.key]
+                if queued is not None and not queued:
+                    del self._unwritten[delta.key]
             for key, profile in (merged or {}).items():
-                for delta in self._unwritten.get(key, ()):
-                    profile.merge(delta)
                 if profile.updated_at is None:  # nothing stored (an erased customer's dropped deltas)
                     self._cache.pop(key, None)
                 else:
