@@ -195,7 +195,7 @@ class PostgresBackend(Backend):
         return connection.transaction()
 
     def insert_rows(self, cursor: Any, table: Table, rows: list[tuple]) -> None:
-        # COPY takes a batch in one stream: about 4x executemany's rows/s (benchmarks/bench_history.py).
+        # COPY streams a batch's rows: 1.7x executemany's rows/s, 3.8x row by row (benchmarks/bench_history.py).
         with cursor.copy(f"COPY {table.name} ({', '.join(table.column_names)}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
