@@ -45,17 +45,33 @@ def _to_json(value: Any) -> str:
     try:
         return _JSON.encode(value)
     except ValueError:
-        return _JSON.encode(_finite(value))
+        return _JSON.encode(_each(value, _finite))
+
+
+def _each(value: Any, change: Callable[[Any], Any]) -> Any:
+    """`value` with `change` applied to every key and scalar inside its dicts and lists."""
+    if isinstance(value, dict):
+        return {_each(key, change): _each(item, change) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_each(item, change) for item in value]
+    return change(value)
 
 
 def _finite(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return "NaN" if value != value else ("Infinity" if value > 0 else "-Infinity")
-    if isinstance(value, dict):
-        return {key: _finite(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(item) for item in value]
     return value
+
+
+def _postgres_text(value: Any) -> Any:
+    """PostgreSQL text cannot hold NUL (SQLite's can): it is stored as U+FFFD, so the row is not refused."""
+    return value.replace("\x00", "\ufffd") if isinstance(value, str) and "\x00" in value else value
+
+
+def _postgres_json(value: Any) -> str:
+    """JSON text for JSONB, which refuses the escape \\u0000: NUL in strings is stored as U+FFFD."""
+    text = _to_json(value)
+    return _to_json(_each(value, _postgres_text)) if "\\u0000" in text else text
 
 
 def _utc(value: datetime) -> datetime:
@@ -166,7 +182,7 @@ class PostgresBackend(Backend):
         Kind.BYTES: "BYTEA",
     }
     # JSON goes as text, which PostgreSQL casts to the JSONB column; psycopg returns JSONB already parsed.
-    encoders = {kind: _same for kind in Kind} | {Kind.TIME: _utc, Kind.JSON: _to_json}
+    encoders = {kind: _same for kind in Kind} | {Kind.TEXT: _postgres_text, Kind.TIME: _utc, Kind.JSON: _postgres_json}
     decoders = {kind: _same for kind in Kind} | {Kind.TIME: _utc, Kind.BYTES: bytes}
 
     def __init__(self, dsn: str, schema: str = "segflow", pool_size: int = POOL_SIZE) -> None:

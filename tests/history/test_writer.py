@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import threading
@@ -245,3 +246,17 @@ def test_drain_returns_what_a_stuck_database_did_not_take():
     left = writer.drain(timeout=0.3)
     assert sorted(r.offer_code for r in left) == sorted(contact(n).offer_code for n in range(5))
     sink.gate.set()
+
+
+def test_nul_in_text_and_json_is_stored_not_refused(target):
+    """PostgreSQL text and JSONB cannot hold NUL: a request's NUL made every batch it was in fail, then the
+    record was spilled and refused again at every start. It is stored as U+FFFD there; SQLite keeps it."""
+    writer = HistoryWriter(target.open(), retries=0)
+    writer.submit(dataclasses.replace(contact(1), segment="a\x00b"))
+    writer.submit(data_row({"note\x00": ["x\x00y", 1]}))
+    assert writer.close()
+    assert writer.stats()["failed"] == 0
+    nul = "\x00" if target.url.startswith("sqlite") else "\ufffd"
+    assert target.read("SELECT segment FROM contacts") == [(f"a{nul}b",)]
+    [(data,)] = target.read("SELECT data FROM data_rows")
+    assert target.as_json(data) == {f"note{nul}": [f"x{nul}y", 1]}
