@@ -92,8 +92,10 @@ class BoundedCallout:
         self._default = settings.default
         self._cache = ResultCache(CACHE_SIZE, settings.cache_ttl, clock) if settings.cache_ttl > 0 else None
         self._breaker = CircuitBreaker(settings.breaker_failures, settings.breaker_reset, clock)
-        self._slots = threading.BoundedSemaphore(settings.max_concurrency)
-        # Guards the cache, the in-flight table and the counters; never held while waiting.
+        # Calls holding one of the max_concurrency slots: a count under the lock (a BoundedSemaphore costs 2 µs).
+        self._max_concurrency = settings.max_concurrency
+        self._busy = 0
+        # Guards the cache, the in-flight table, the slots and the counters; never held while waiting.
         self._lock = threading.Lock()
         # Calls in flight by key: None until a second identical call comes to wait for the first.
         self._in_flight: dict[tuple, Future | None] = {}
@@ -170,20 +172,22 @@ class BoundedCallout:
         if timeout <= 0:
             return self._default, Outcome.TIMEOUT
         # Take a slot before asking the breaker, so that a half-open trial is never granted and then rejected.
-        if not self._slots.acquire(blocking=False):
-            return self._default, Outcome.REJECTED
+        with self._lock:
+            if self._busy >= self._max_concurrency:
+                return self._default, Outcome.REJECTED
+            self._busy += 1
         if not self._breaker.allow():
-            self._slots.release()
+            self._release()
             return self._default, Outcome.BREAKER_OPEN
         if self._source.inline:
             return self._inline(args, audience, session_id, timeout)
         try:
             future = self._source.submit(args, audience=audience, session_id=session_id, timeout=timeout)
         except Exception:
-            self._slots.release()
+            self._release()
             return self._failed(Outcome.ERROR)
         # The slot is held until the work itself ends, not just until this caller stops waiting.
-        future.add_done_callback(lambda _: self._slots.release())
+        future.add_done_callback(self._release)
         try:
             value = future.result(timeout=timeout)
         except TimeoutError:
@@ -202,13 +206,18 @@ class BoundedCallout:
         except Exception:
             return self._failed(Outcome.ERROR)
         finally:
-            self._slots.release()
+            self._release()
         if time.monotonic() - started > timeout:
             logger.warning("callout %s: an inline plugin call overran its %.3fs timeout; if it can block, set "
                            "blocking = True on its class", self.name, timeout)
             return self._failed(Outcome.TIMEOUT)
         self._breaker.record_success()
         return value, Outcome.MISS
+
+    def _release(self, _future: Future | None = None) -> None:
+        """Give back a concurrency slot (also as a future's done callback)."""
+        with self._lock:
+            self._busy -= 1
 
     def _failed(self, outcome: Outcome) -> tuple[Any, Outcome]:
         logger.debug("callout %s: %s", self.name, outcome, exc_info=outcome is Outcome.ERROR)

@@ -44,6 +44,8 @@ class CircuitBreaker:
 
     def record_success(self) -> None:
         """Close the breaker and forget earlier failures."""
+        if not self._failures and self._opened_at is None:  # the common case: nothing to forget, no lock
+            return
         with self._lock:
             self._failures = 0
             self._opened_at = None
