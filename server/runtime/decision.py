@@ -88,13 +88,24 @@ class Decision:
         self.profile = None  # the customer's profile to write once the call has committed (a ProfileRecord)
         self.tracer = Tracer() if explain else None  # an explain trace, only when the request asks
         since = now - _EPOCH
-        self._time = {"seconds": since.days * 86400 + since.seconds, "nanos": since.microseconds * 1000}
+        # The fields every action of this call shares, once: fields left at their defaults are not passed.
+        self._shared = {"ruleset_version": version, "session_id": session.session_id, "decision_id": self.id,
+                        "time": {"seconds": since.days * 86400 + since.seconds, "nanos": since.microseconds * 1000}}
+        if self.trace_id:
+            self._shared["trace_id"] = self.trace_id
         self.identify()
 
     def identify(self) -> None:
         """Note who the session belongs to (again, after its audience changed) for the actions to come."""
         self.customer_id = self.session.customer_id
         self.anonymous = not self.customer_id
+        shared = self._shared
+        shared.pop("customer_id", None)
+        shared.pop("anonymous", None)
+        if self.anonymous:
+            shared["anonymous"] = True
+        else:
+            shared["customer_id"] = self.customer_id
 
     @property
     def trace(self):
@@ -125,11 +136,11 @@ class Decision:
                media_type: str = "", **details) -> action_pb2.Action:
         """Record a fired action (or a state change of an earlier one, when `action_id` is given); `details` are
         its one details field, a message or, cheaper, a dict of its fields."""
-        action = self.actions.add(
-            action_id=action_id or new_id(), type=type_, rule_id=self.rule_id, ruleset_version=self.version,
-            state=ERRORED if error else state, session_id=self.session.session_id, customer_id=self.customer_id,
-            anonymous=self.anonymous, event_name=self.event_name, time=self._time, media_type=media_type,
-            decision_id=self.id, trace_id=self.trace_id, **details)
+        if media_type:
+            details["media_type"] = media_type
+        action = self.actions.add(action_id=action_id or new_id(), type=type_, rule_id=self.rule_id,
+                                  state=ERRORED if error else state, event_name=self.event_name, **self._shared,
+                                  **details)
         if error:
             action.error_code, action.error_message = error
         return action

@@ -35,8 +35,7 @@ def advance(journeys: dict[str, JourneyStep], journey: str, transition: str, dec
         current.last_event = decision.event_name
         current.updated_at = now
     type_, state = _TYPES[transition]
-    action = decision.action(type_, state=state,
-                             journey=action_pb2.JourneyDetails(journey=journey, step=current.step))
+    action = decision.action(type_, state=state, journey={"journey": journey, "step": current.step})
     session = decision.session
     decision.record(JourneyRecord(
         session_id=session.session_id, customer_id=decision.customer_id, decision_id=decision.id,

@@ -6,11 +6,12 @@ Only the segments whose inputs changed since this process last segmented the ses
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from typing import Iterable
 
-import cachetools
 from segflow.v1 import action_pb2
 
+from segflow.rules.incremental import Memo
 from segflow.rules.ruleset import CompiledRuleset
 from segflow.server.runtime.context import SessionContext
 from segflow.server.runtime.decision import EVALUATION_ERRORS, Decision, failure
@@ -21,7 +22,7 @@ from segflow.server.runtime.decision import EVALUATION_ERRORS, Decision, failure
 # session state, so it needs no invalidation; a session without one (evicted, or last served by another
 # process) is evaluated in full.
 MEMO_SIZE = 20_000
-_memos: cachetools.LRUCache = cachetools.LRUCache(maxsize=MEMO_SIZE)
+_memos: OrderedDict[tuple[str, str], Memo] = OrderedDict()  # least recently used first (half cachetools' cost)
 _memos_lock = threading.Lock()
 
 
@@ -47,10 +48,12 @@ def resegment(compiled: CompiledRuleset, ctx: SessionContext, decision: Decision
         try:
             if tracer is None:
                 with _memos_lock:
-                    memo = _memos.get(key)
+                    memo = _memos.pop(key, None)
                 bits, memo = evaluator.incremental(values, ctx, memo)
                 with _memos_lock:
                     _memos[key] = memo
+                    if len(_memos) > MEMO_SIZE:
+                        _memos.popitem(last=False)
                 members |= evaluator.names_of(bits)
             else:
                 members |= tracer.segments(chart.name, evaluator, values, ctx, before)
@@ -87,6 +90,5 @@ def resegment_action(compiled: CompiledRuleset, ctx: SessionContext, decision: D
     names = list(flowcharts)
     entered, left = resegment(compiled, ctx, decision, names)
     charts = names or [c.name for c in compiled.flowcharts_for(ctx.session.audience_level)]
-    details = action_pb2.ResegmentDetails(flowcharts=charts, segments_entered=sorted(entered),
-                                          segments_left=sorted(left))
-    return decision.action(action_pb2.ACTION_TYPE_RESEGMENT, resegment=details)
+    return decision.action(action_pb2.ACTION_TYPE_RESEGMENT, resegment={
+        "flowcharts": charts, "segments_entered": sorted(entered), "segments_left": sorted(left)})

@@ -60,33 +60,38 @@ class ActionBus:
         `sequence` and `at` (nanoseconds) are given when a log shared by several processes numbered the event
         (`server.workers.actionlog`): each is the one after the last.
         """
-        behind = None
         with self._lock:
-            if self._leaving:
-                self._drop_leaving()
-            self._sequence = sequence = self._sequence + 1 if sequence is None else sequence
-            entry = (sequence, self._clock() if at is None else at, action)
-            self._ring.append(entry)
-            for bucket in (
-                self._anywhere.get(""),
-                self._by_session.get(action.session_id),
-                self._by_customer.get(action.customer_id),
-            ):
-                if bucket:
-                    for subscription in bucket:
-                        if subscription.matcher(action) and not subscription.deliver(entry):
-                            behind = behind or []
-                            behind.append(subscription)
-            if behind:
-                for subscription in behind:
-                    self._remove(subscription)
-                self._dropped += len(behind)
-        return sequence
+            return self._publish(action, sequence, at)
 
     def publish_all(self, actions: Sequence[action_pb2.Action]) -> None:
-        """Publish one call's actions, in order."""
-        for action in actions:
-            self.publish(action)
+        """Publish one call's actions, in order, under one hold of the lock."""
+        with self._lock:
+            for action in actions:
+                self._publish(action, None, None)
+
+    def _publish(self, action: action_pb2.Action, sequence: int | None, at: int | None) -> int:
+        """`publish`, with the lock held."""
+        if self._leaving:
+            self._drop_leaving()
+        self._sequence = sequence = self._sequence + 1 if sequence is None else sequence
+        entry = (sequence, self._clock() if at is None else at, action)
+        self._ring.append(entry)
+        behind = None
+        for bucket in (
+            self._anywhere.get(""),
+            self._by_session.get(action.session_id),
+            self._by_customer.get(action.customer_id),
+        ):
+            if bucket:
+                for subscription in bucket:
+                    if subscription.matcher(action) and not subscription.deliver(entry):
+                        behind = behind or []
+                        behind.append(subscription)
+        if behind:
+            for subscription in behind:
+                self._remove(subscription)
+            self._dropped += len(behind)
+        return sequence
 
     def missed(self, first: int, last: int) -> None:
         """Events `first..last` will never reach this bus (a log shared by several processes dropped them before
