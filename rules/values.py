@@ -9,40 +9,61 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from google.protobuf import struct_pb2, timestamp_pb2
+from google.protobuf import struct_pb2
 
 from segflow.v1 import value_pb2
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
-def _timestamp(dt: datetime) -> value_pb2.Value:
+def _timestamp(dt: datetime) -> dict:
     if dt.utcoffset() is None:
         raise ValueError(f"naive datetime {dt.isoformat()} has no timezone; use an aware datetime")
     since = dt - _EPOCH
-    return value_pb2.Value(
-        timestamp_value=timestamp_pb2.Timestamp(
-            seconds=since.days * 86400 + since.seconds, nanos=since.microseconds * 1000
-        )
-    )
+    return {"timestamp_value": {"seconds": since.days * 86400 + since.seconds, "nanos": since.microseconds * 1000}}
 
 
-def _list(items: list | tuple) -> value_pb2.Value:
-    return value_pb2.Value(list_value=value_pb2.ValueList(values=[to_value(item) for item in items]))
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
+def _int(i: int) -> dict:
+    if not _INT64_MIN <= i <= _INT64_MAX:  # checked here, as building a Value would, not later in a message
+        raise ValueError(f"Value out of range: {i}")
+    return {"int_value": i}
+
+
+def _list(items: list | tuple) -> dict:
+    return {"list_value": {"values": [value_fields(item) for item in items]}}
 
 
 # Exact-type dispatch: the common case costs one dict lookup (bool is looked up before it could be
 # mistaken for an int, because type(True) is bool).
-_TO_VALUE: dict[type, Callable[[Any], value_pb2.Value]] = {
-    type(None): lambda _: value_pb2.Value(null_value=struct_pb2.NULL_VALUE),
-    str: lambda s: value_pb2.Value(string_value=s),
-    bool: lambda b: value_pb2.Value(bool_value=b),
-    int: lambda i: value_pb2.Value(int_value=i),
-    float: lambda f: value_pb2.Value(double_value=f),
+_FIELDS: dict[type, Callable[[Any], dict]] = {
+    type(None): lambda _: {"null_value": struct_pb2.NULL_VALUE},
+    str: lambda s: {"string_value": s},
+    bool: lambda b: {"bool_value": b},
+    int: _int,
+    float: lambda f: {"double_value": f},
     datetime: _timestamp,
     list: _list,
     tuple: _list,
 }
+
+
+def value_fields(py: Any) -> dict:
+    """The fields of the Value for a Python value, as a dict: what a message field of type Value takes as it
+    is, so a message holding values (e.g. an Action's details) is built without a Value message per value to
+    copy. Raises as `to_value`."""
+    convert = _FIELDS.get(type(py))
+    if convert is None:
+        # Subclasses (str enums, IntEnum, pendulum datetimes...) convert as their base type.
+        for base, candidate in _FIELDS.items():
+            if base is not type(None) and isinstance(py, base):
+                convert = candidate
+                break
+        else:
+            raise TypeError(f"cannot convert {type(py).__name__} to a segflow Value")
+    return convert(py)
 
 
 def to_value(py: Any) -> value_pb2.Value:
@@ -50,16 +71,7 @@ def to_value(py: Any) -> value_pb2.Value:
 
     Raises TypeError for an unsupported type, ValueError for a naive datetime or an int outside int64.
     """
-    convert = _TO_VALUE.get(type(py))
-    if convert is None:
-        # Subclasses (str enums, IntEnum, pendulum datetimes...) convert as their base type.
-        for base, candidate in _TO_VALUE.items():
-            if base is not type(None) and isinstance(py, base):
-                convert = candidate
-                break
-        else:
-            raise TypeError(f"cannot convert {type(py).__name__} to a segflow Value")
-    return convert(py)
+    return value_pb2.Value(**value_fields(py))
 
 
 def _from_timestamp(v: value_pb2.Value) -> datetime:

@@ -122,7 +122,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from operator import attrgetter
+from operator import attrgetter, call
 from typing import Any, Callable
 
 from segflow.server.history.records import ContactRecord, DataRecord, JourneyRecord, ResponseRecord, SessionSummary
@@ -298,7 +298,7 @@ def row_builder(table: Table, encoders: dict[Kind, Callable[[Any], Any]]) -> Cal
     encode = tuple(encoders[column.kind] for column in table.columns)
 
     def build(record: Any) -> tuple:
-        return tuple(convert(value) for convert, value in zip(encode, read(record)))
+        return tuple(map(call, encode, read(record)))
 
     return build
 

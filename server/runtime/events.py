@@ -26,7 +26,7 @@ from segflow.server.runtime.context import SessionContext
 from segflow.server.runtime.decision import EVALUATION_ERRORS, Decision, failure
 from segflow.server.runtime.segmentation import resegment_action
 from segflow.server.sessions.state import EventStat, JourneyStep
-from segflow.rules.values import to_value
+from segflow.rules.values import value_fields
 
 JourneysOf = Callable[[Any], dict[str, JourneyStep]]
 
@@ -155,18 +155,18 @@ class EventProcessor:
         definition = action.definition
         session = self.ctx.session
         value = action.expressions["expression"](session.attributes, self.ctx)
-        details = {"expression": definition.expression, "value": to_value(value),
+        details = {"expression": definition.expression, "value": value_fields(value),
                    "assigned_attribute": definition.assign_to}
-        error = None
+        error = kind = None
         if definition.assign_to:
             kind = self.compiled.schema.attributes[definition.assign_to].type
             problem = type_problem(value, kind)
             if problem:
                 error = ("type", f"cannot assign {problem} to {definition.assign_to!r} ({kind})")
-            else:
-                session.attributes[definition.assign_to] = float(value) if kind == "double" and value is not None \
-                    else value
         self.decision.action(action_pb2.ACTION_TYPE_USER_EXPRESSION, user_expression=details, error=error)
+        if kind is not None and error is None:  # after the action, which may still fail (e.g. a lone surrogate)
+            session.attributes[definition.assign_to] = float(value) if kind == "double" and value is not None \
+                else value
 
     def trigger_events(self, action: CompiledAction, depth: int) -> None:
         events = list(action.definition.events)
@@ -200,7 +200,7 @@ class EventProcessor:
                    for name, ev in action.expressions.items()}
         table = action.definition.table
         fired = self.decision.action(action_pb2.ACTION_TYPE_LOG_DATA, log_data={
-            "table": table, "columns": {k: to_value(v) for k, v in columns.items()}})
+            "table": table, "columns": {k: value_fields(v) for k, v in columns.items()}})
         self.decision.record(DataRecord(
             session_id=session.session_id, customer_id=self.decision.customer_id, decision_id=self.decision.id,
             ruleset_version=self.decision.version, time=self.decision.now, action_id=fired.action_id,

@@ -86,3 +86,31 @@ def test_a_start_session_that_fails_keeps_the_session_it_would_replace(decisions
     monkeypatch.setattr(engine, "resegment", lambda *args: (_ for _ in ()).throw(RuntimeError("a bug")))
     rpc_error(decisions.StartSession, start("v"), code=grpc.StatusCode.INTERNAL)
     assert session_of(decisions, "v").event_sequence == 1
+
+
+OVERFLOW = """
+name: overflow
+channel: web
+audience_levels: [{name: Visitor}]
+attributes:
+  - {name: big, type: int, default: 9223372036854775807}
+  - {name: cart_total, type: double, default: 100.0}
+events: [{name: grow}]
+rules:
+  - id: grow
+    on: [grow]
+    then:
+      - {expression: {expression: "big + 1", assign_to: big}}
+      - {expression: {expression: "cart_total + 1", assign_to: cart_total}}
+"""
+
+
+def test_an_expression_beyond_int64_fails_its_action_and_assigns_nothing(decisions, admin):
+    admin.DeployRuleset(admin_pb.DeployRulesetRequest(source=admin_pb.RulesetSource(yaml=OVERFLOW)))
+    decisions.StartSession(start("o"))
+    response = decisions.PostEvent(event("o", "grow"))
+    failed, assigned = [a for a in response.actions if a.type == action_pb2.ACTION_TYPE_USER_EXPRESSION]
+    assert failed.state == action_pb2.ACTION_STATE_ERRORED and "out of range" in failed.error_message.lower()
+    assert assigned.state == action_pb2.ACTION_STATE_FIRED  # the rule went on
+    session = session_of(decisions, "o")
+    assert session.attributes["big"].int_value == 2**63 - 1 and session.attributes["cart_total"].double_value == 101.0
