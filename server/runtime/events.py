@@ -83,6 +83,7 @@ class EventProcessor:
             journeys.advance(self.journeys_of(session), journey, transition, decision)
         values = session.attributes
         tracer = decision.tracer
+        ctx = self.ctx
         for _, rule in self.compiled.rules_for(name):
             decision.rule_id = rule.id
             try:
@@ -99,8 +100,10 @@ class EventProcessor:
                 self.run(action, depth)
             if tracer is not None:
                 tracer.rule(rule.id, name, condition, matched, [a.action_id for a in decision.actions[first:]])
-            self.ctx.on_event(name, params, session.event_sequence)  # restore after chained events
-            decision.event_name = name
+            # A chained event (or pattern) ran if the context moved to another name or sequence: restore this one.
+            if ctx.event_name is not name or ctx.event_sequence != session.event_sequence:
+                ctx.on_event(name, params, session.event_sequence)
+                decision.event_name = name
         decision.rule_id = ""
 
     def identified(self, became: list[str]) -> None:

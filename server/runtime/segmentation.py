@@ -20,9 +20,10 @@ from segflow.server.runtime.decision import EVALUATION_ERRORS, Decision, failure
 # Per process, the inputs and bits of the last evaluation of each (session, flowchart), so that a
 # resegmentation evaluates only the segments whose inputs changed (rules.incremental). A memo is valid for any
 # session state, so it needs no invalidation; a session without one (evicted, or last served by another
-# process) is evaluated in full.
+# process) is evaluated in full. Beside it, the names of its bits and the names tuple they were read from:
+# unchanged bits of the same evaluator reuse them instead of turning bits into names again.
 MEMO_SIZE = 20_000
-_memos: OrderedDict[tuple[str, str], Memo] = OrderedDict()  # least recently used first (half cachetools' cost)
+_memos: OrderedDict[tuple[str, str], tuple[Memo, frozenset[str], tuple[str, ...]]] = OrderedDict()  # LRU first
 _memos_lock = threading.Lock()
 
 
@@ -48,13 +49,15 @@ def resegment(compiled: CompiledRuleset, ctx: SessionContext, decision: Decision
         try:
             if tracer is None:
                 with _memos_lock:
-                    memo = _memos.pop(key, None)
-                bits, memo = evaluator.incremental(values, ctx, memo)
+                    memo, names, of = _memos.pop(key, None) or (None, None, None)
+                bits, memo_after = evaluator.incremental(values, ctx, memo)
+                if memo is None or bits != memo.bits or of is not evaluator.names:
+                    names = evaluator.names_of(bits)
                 with _memos_lock:
-                    _memos[key] = memo
+                    _memos[key] = memo_after, names, evaluator.names
                     if len(_memos) > MEMO_SIZE:
                         _memos.popitem(last=False)
-                members |= evaluator.names_of(bits)
+                members |= names
             else:
                 members |= tracer.segments(chart.name, evaluator, values, ctx, before)
         except EVALUATION_ERRORS as exc:
@@ -64,8 +67,11 @@ def resegment(compiled: CompiledRuleset, ctx: SessionContext, decision: Decision
     after = (before - covered) | members
     if not flowcharts:  # a full resegmentation also drops segments of other levels
         after = frozenset(members)
-    entered, left = set(after - before), set(before - after)
-    session.segments = frozenset(after)
+    if after == before:  # the common case: nothing entered or left
+        entered, left = set(), set()
+    else:
+        entered, left = set(after - before), set(before - after)
+        session.segments = frozenset(after)
     decision.segments_changed(entered, left)
     return entered, left
 

@@ -76,6 +76,8 @@ class ActionBus:
         self._sequence = sequence = self._sequence + 1 if sequence is None else sequence
         entry = (sequence, self._clock() if at is None else at, action)
         self._ring.append(entry)
+        if not self._subscribers:  # the common case: numbered and retained for resumers, no one to hand it to
+            return sequence
         behind = None
         for bucket in (
             self._anywhere.get(""),
