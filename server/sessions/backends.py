@@ -3,7 +3,9 @@
 `memory`: this process only (the embedded default). `redis://host:port/db` (or `rediss://`, `unix://`):
 shared by every replica using the same database; `redis+cluster://host:port` (or `cluster=1` in the query): a
 Redis Cluster, found from any of its nodes. An optional `prefix=` query parameter (default `segflow:`) lets
-several deployments share one database. Redis is an optional dependency, imported only when asked for.
+several deployments share one database; `lock_timeout=` (seconds a session lock held by a replica that died
+stays taken, default 30) and `wait_timeout=` (seconds a call waits for a busy session, default 5) tune the
+locks. Redis is an optional dependency, imported only when asked for.
 `lmdb:///directory`: shared by every process of the host that opens the directory (`segflow serve
 --processes N` gives its workers one for the time it runs).
 """
@@ -36,10 +38,25 @@ def open_store(url: str, **kwargs) -> SessionStore:
     query = parse_qsl(parts.query)
     prefixes = [value for name, value in query if name == "prefix"]
     cluster = parts.scheme == "redis+cluster" or ("cluster", "1") in query
-    rest = urlencode([(name, value) for name, value in query if name not in ("prefix", "cluster")])
+    timeouts = {name: _seconds(name, value) for name, value in query if name in _TIMEOUTS}
+    rest = urlencode([(name, value) for name, value in query if name not in ("prefix", "cluster", *_TIMEOUTS)])
     scheme = "redis+cluster" if cluster else parts.scheme
     return RedisSessionStore(urlunsplit(parts._replace(scheme=scheme, query=rest)),
-                             prefix=prefixes[-1] if prefixes else "segflow:", **kwargs)
+                             prefix=prefixes[-1] if prefixes else "segflow:", **timeouts, **kwargs)
+
+
+# Query parameters of a Redis URL that set the store's timeouts, in seconds.
+_TIMEOUTS = ("lock_timeout", "wait_timeout")
+
+
+def _seconds(name: str, value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds < 86400:
+        raise ValueError(f"session store URL: {name}={value!r} is not a number of seconds between 0 and 86400")
+    return seconds
 
 
 def open_journeys(store: SessionStore, retention: timedelta | None = None):

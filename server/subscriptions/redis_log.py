@@ -24,6 +24,8 @@ from collections.abc import Iterable, Sequence
 import redis
 from segflow.v1 import action_pb2, decision_service_pb2
 
+from segflow.server.errors import Unavailable
+
 from .bus import ActionBus
 from .subscription import Subscription
 
@@ -97,8 +99,12 @@ class RedisActionLog:
             self._append(keys=self.keys, args=[*self.trim_args, *(action.SerializeToString() for action in actions)])
 
     def subscribe(self, request: decision_service_pb2.SubscribeActionsRequest) -> Subscription:
-        """A live subscription, as `ActionBus.subscribe`, over the cluster's sequence."""
-        self._catch_up()
+        """A live subscription, as `ActionBus.subscribe`, over the cluster's sequence; Unavailable while Redis
+        cannot be reached."""
+        try:
+            self._catch_up()
+        except redis.RedisError as error:
+            raise Unavailable(f"the action stream is unreachable: {error}", reason="ACTION_LOG_UNAVAILABLE") from error
         subscription = self._local.subscribe(request)
         self._wanted.set()
         return subscription

@@ -7,7 +7,7 @@ import grpc
 
 from segflow.v1 import decision_service_pb2
 
-from segflow.server.errors import InvalidArgument, ResourceExhausted, Unavailable, to_status
+from segflow.server.errors import InvalidArgument, ResourceExhausted, ServiceError, Unavailable, to_status
 
 from .bus import ActionBus
 from .errors import BusClosed, InvalidSubscription, SubscriberFellBehind
@@ -22,7 +22,7 @@ def serve_subscription(
 
     Use as `yield from serve_subscription(self.bus, request, context)` in a servicer. A bad request aborts
     with INVALID_ARGUMENT; a subscriber that fell behind gets its gap event, then RESOURCE_EXHAUSTED; a bus
-    closed for shutdown aborts with UNAVAILABLE. Each message says which resume_after continues the stream.
+    closed for shutdown aborts with UNAVAILABLE, as does a shared log that cannot be reached. Each message says which resume_after continues the stream.
     """
     try:
         subscription = bus.subscribe(request)
@@ -42,3 +42,5 @@ def serve_subscription(
     except BusClosed as error:
         context.abort_with_status(to_status(Unavailable(
             str(error), reason="SHUTTING_DOWN", metadata={"resume_after": str(error.resume_after)})))
+    except ServiceError as error:  # e.g. a shared action log that cannot be reached
+        context.abort_with_status(to_status(error))

@@ -38,3 +38,19 @@ def test_a_redis_url_opens_a_shared_store_under_its_prefix(redis_url, redis_clie
 def test_an_unknown_store_is_refused_by_name(url, clock):
     with pytest.raises(ValueError, match="unknown session store"):
         open_store(url, clock=clock, **SETTINGS)
+
+
+def test_lock_and_wait_timeouts_come_from_the_redis_url(redis_url, redis_client, prefix, clock):
+    store = open_store(f"{redis_url}?prefix={prefix}&lock_timeout=2.5&wait_timeout=0.5", clock=clock, **SETTINGS)
+    try:
+        assert (store.lock_timeout, store.wait_timeout) == (2.5, 0.5)
+        with store.locked("s1") as slot:
+            slot.state = new_state("s1", clock)
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("query", ["lock_timeout=0", "wait_timeout=-1", "lock_timeout=soon", "lock_timeout=1e9"])
+def test_a_bad_timeout_in_the_redis_url_is_refused_by_name(query, clock):
+    with pytest.raises(ValueError, match=query.split("=")[0]):
+        open_store(f"redis://127.0.0.1:6379/0?{query}", clock=clock, **SETTINGS)
