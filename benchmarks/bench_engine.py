@@ -120,10 +120,11 @@ def pure_sqlglot_parse_ms(texts: list[str], repeats: int) -> float:
 
 
 def _timed(run: Callable[[], object]) -> float:
+    """CPU seconds of this process to run `run` (other work on a shared machine moves wall time far more)."""
     gc.collect()  # each timing starts from the same heap (the collector stays on: compiling allocates)
-    start = time.perf_counter()
+    start = time.process_time()
     run()
-    return time.perf_counter() - start
+    return time.process_time() - start
 
 
 def measure_compile(rules: list[Rule], big: list[Rule], repeats: int) -> dict:

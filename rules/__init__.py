@@ -5,6 +5,7 @@ The pipeline, one module per stage:
     check.py     tree -> typed, interned IR (names vs Schema, types, nullability, arity; all errors collected)
     generate.py  IR -> Python source (three-valued logic only where NULL is possible; shared subexpressions once)
     compile.py   source -> code object (whitelist-verified, no builtins, LRU-cached by source digest)
+    stored.py    compiled rulesets on disk (a restart rebuilds evaluators from marshalled, verified code)
     runtime.py   the helper functions generated code may call; context.py what it may ask the world
     expression.py / segments.py  the two entry points; index.py rules by event name
     explain.py   opt-in slow path: each subexpression's value and reads (unparse.py gives the IR's SQL text)
@@ -13,8 +14,9 @@ Public API:
     compile_expression(sql, schema=None, *, path="", origin=None) -> Evaluator
         ev(values, ctx=None) -> SQL value (None = NULL); ev.test(values, ctx=None) -> True iff TRUE;
         ev.names / event_params / event_names / segment_names / callouts: what it depends on
-    compile_segments({name: sql}, schema=None, *, paths=None, origins=None) -> SegmentEvaluator
-        seg(values, ctx=None) -> frozenset of names; seg.bits(values, ctx=None) -> int; seg.names_of(bits)
+    compile_segments({name: sql}, schema=None, *, paths=None, origins=None, incremental=False) -> SegmentEvaluator
+        seg(values, ctx=None) -> frozenset of names; seg.bits(values, ctx=None) -> int; seg.names_of(bits);
+        seg.incremental(values, ctx, memo) -> (bits, memo): only what changed since memo
     explain(ev, values, ctx=None) -> Explanation; explain_segments(seg, values, ctx=None) -> {name: Explanation}
         text, value, operands, reads (and skipped) per subexpression; to_dict() and an indented str()
     Schema, Attribute, EvalContext, CompileError, RuleError, RuleIndex, cache_info, clear_cache

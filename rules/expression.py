@@ -31,18 +31,19 @@ class Evaluator:
     that source), and the names the expression depends on: `names` (attributes), `event_params`, `event_names`
     (from EVENT_COUNT/EVENT_*_TIME/EVENT_LAST_DATA), `segment_names` (IN_SEGMENT), `callouts`
     (EXTERNALCALLOUT) and `windowed_events` (windowed counters). `root` is the checked IR, for rules.explain
-    only: an evaluator restored from bytes (rules.stored) checks its text again on the first read of `root`.
+    only: it is built again (the text checked again) on its first read.
     """
 
     __slots__ = ("evaluate", "test", *_FIELDS, "_codes", "_root", "_rebuild")
 
-    def __init__(self, fields: tuple, codes: tuple[CodeType, CodeType | None], root: Node | None,
-                 rebuild: Callable[[], Node] | None = None):
+    def __init__(self, fields: tuple, codes: tuple[CodeType, CodeType | None], rebuild: Callable[[], Node]):
         """`fields` in _FIELDS order; `codes` the verified modules of `evaluate` and `test` (None: not yet);
-        `root` the checked IR, or None with `rebuild` returning it."""
+        `rebuild()` checks the text again and returns its IR. The IR is not kept from the compile: a process
+        holding thousands of rules would carry it for nothing but explain, and each garbage collection would
+        traverse it."""
         for name, value in zip(_FIELDS, fields, strict=True):
             setattr(self, name, value)
-        self._codes, self._root, self._rebuild = codes, root, rebuild
+        self._codes, self._root, self._rebuild = codes, None, rebuild
         self.evaluate = define(codes[0])
         self.test = define(codes[1]) if codes[1] is not None else self._compile_test
 
@@ -76,7 +77,7 @@ class Evaluator:
         for code in codes:
             if code is not None:
                 verify(code)
-        return cls(tuple(fields), tuple(codes), None, rebuild)
+        return cls(tuple(fields), tuple(codes), rebuild)
 
     def __call__(self, values: Mapping[str, Any], ctx: EvalContext | None = None) -> Any:
         return self.evaluate(values, ctx)
@@ -91,7 +92,8 @@ def compile_expression(sql: str, schema: Schema | None = None, *, path: str = ""
 
     `path` names the expression's place in the ruleset (e.g. "rules[3].if") and `origin` is the (line,
     column) of its first character in the ruleset file; both only decorate errors. With `condition`, a value
-    that is not boolean is an error (as a segment's `when`). Raises CompileError listing every problem found.
+    that is not boolean is an error (as a segment's `when`), and `test` is compiled now too. Raises
+    CompileError listing every problem found.
     """
     schema = schema or EMPTY
     return remembered(("expression", sql, schema.key(), condition),
@@ -101,8 +103,12 @@ def compile_expression(sql: str, schema: Schema | None = None, *, path: str = ""
 def restore_expression(state: tuple, sql: str, schema: Schema | None = None, *, condition: bool = False) -> Evaluator:
     """The evaluator of `compile_expression(sql, schema, condition=condition)` from its `stored()` state,
     without compiling it (ValueError when its code is not ours)."""
-    schema = schema or EMPTY
-    return Evaluator.restored(state, lambda: _compile(sql, schema, "", None, condition).root)
+    return Evaluator.restored(state, _rebuild(sql, schema or EMPTY, condition))
+
+
+def _rebuild(sql: str, schema: Schema, condition: bool) -> Callable[[], Node]:
+    """What checks `sql` again for its IR (it compiled before, so it checks)."""
+    return lambda: check(sql, schema, Builder(), ErrorSink(sql, "", None), boolean=condition).node
 
 
 def _compile(sql: str, schema: Schema, path: str, origin: tuple[int, int] | None, condition: bool) -> Evaluator:
@@ -110,12 +116,14 @@ def _compile(sql: str, schema: Schema, path: str, origin: tuple[int, int] | None
     checked = check(sql, schema, Builder(), sink, boolean=condition)
     if checked is None:
         raise CompileError(sink.errors)
+    header = f"segflow expression: {checked.normalized!r}"
     try:
-        source = Generator(f"segflow expression: {checked.normalized!r}").value(checked.node)
+        source = Generator(header).value(checked.node)
         loaded = load(source, checked.normalized)
+        test = load(Generator(header).condition(checked.node), checked.normalized).code if condition else None
     except TooComplex:
         sink.add(TOO_DEEP, "expression is too deeply nested or repetitive to compile", 0)
         raise CompileError(sink.errors) from None
     fields = (checked.normalized, source, loaded.digest, checked.node.type, checked.names, checked.event_params,
               checked.events, checked.segments, checked.callouts, windowed_events((checked.node,)))
-    return Evaluator(fields, (loaded.code, None), checked.node)
+    return Evaluator(fields, (loaded.code, test), _rebuild(sql, schema, condition))

@@ -20,7 +20,7 @@ from google.protobuf.message import Message
 from segflow.v1 import ruleset_pb2, value_pb2
 
 from segflow.rules import Attribute, CompileError, Schema, compile_expression, compile_segments
-from segflow.rules.errors import TOO_DEEP, RuleError, TooComplex, suggest
+from segflow.rules.errors import RuleError, suggest
 from segflow.rules.expression import restore_expression
 from segflow.rules.functions import MAX_WINDOW_DAYS, MAX_WINDOW_SECONDS
 from segflow.rules.schema import type_problem
@@ -277,8 +277,7 @@ class _Compiler:
             evaluator = self.evaluator(
                 path, (text, condition),
                 lambda: compile_expression(text, schema, path=path, origin=self.origins.get(path), condition=condition),
-                lambda state: restore_expression(state, text, schema, condition=condition),
-                condition)
+                lambda state: restore_expression(state, text, schema, condition=condition))
         except CompileError as exc:
             self.errors.extend(exc.errors)
             return None
@@ -288,10 +287,10 @@ class _Compiler:
         self.windowed_events.update(evaluator.windowed_events)
         return evaluator
 
-    def evaluator(self, path: str, text: tuple, build: Callable, restore: Callable, precompile: bool):
-        """The evaluator at `path`: restored from `self.stored` when it holds one for this text, else built;
-        with `precompile`, its second function too (a condition's `test`, a flowchart's gated function), so
-        no call compiles anything. Raises CompileError."""
+    def evaluator(self, path: str, text: tuple, build: Callable, restore: Callable):
+        """The evaluator at `path`: restored from `self.stored` when it holds one for this text, else built
+        (raising CompileError). Built ones have a condition's `test` or a flowchart's gated function too, so no
+        call compiles anything."""
         entry = self.stored.entries.get(path)
         evaluator = None
         if entry is not None and entry[0] == text:
@@ -302,13 +301,6 @@ class _Compiler:
         if evaluator is None:
             evaluator = build()
             self.stored.compiled += 1
-        if precompile:
-            try:
-                evaluator.precompile()
-            except TooComplex:
-                found: list[RuleError] = []
-                self.problem(found, TOO_DEEP, "the expression is too deeply nested or repetitive to compile", path)
-                raise CompileError(found) from None
         self.stored.kept[path] = (text, evaluator.stored())
         return evaluator
 
@@ -581,8 +573,9 @@ class _Compiler:
             try:
                 evaluator = self.evaluator(
                     path, tuple(conditions.items()),
-                    lambda: compile_segments(conditions, self.base_schema, paths=paths, origins=origins),
-                    lambda state: restore_segments(state, conditions, self.base_schema), True)
+                    lambda: compile_segments(conditions, self.base_schema, paths=paths, origins=origins,
+                                             incremental=True),
+                    lambda state: restore_segments(state, conditions, self.base_schema))
             except CompileError as exc:
                 self.errors.extend(exc.errors)
                 continue

@@ -15,7 +15,7 @@ from segflow.rules.check import check
 from segflow.rules.context import EvalContext
 from segflow.rules.errors import TOO_DEEP, CompileError, ErrorSink, TooComplex
 from segflow.rules.generate import Generator
-from segflow.rules.compile import define, load, remembered, verify
+from segflow.rules.compile import Loaded, define, load, remembered, verify
 from segflow.rules.functions import windowed_events
 from segflow.rules.incremental import Dependencies, Memo, dependencies
 from segflow.rules.ir import Builder, Node
@@ -34,20 +34,22 @@ class SegmentEvaluator:
     `names[i]`); `names_of(bits)` turns bits into names. `source`, `digest` and the union of the names the
     conditions depend on (`attributes`, `event_params`, `event_names`, `segment_names`, `callouts`,
     `windowed_events`) are exposed for validation and indexing; `roots` (the checked IR of each condition, in
-    `names` order) for rules.explain: an evaluator restored from bytes checks its conditions again on the
-    first read of `roots`. `incremental(values, ctx, memo)` evaluates only what changed since `memo`
-    (rules.incremental) with a second, gated function compiled by `precompile()` or on first use.
+    `names` order) for rules.explain, built again (the conditions checked again) on its first read.
+    `incremental(values, ctx, memo)` evaluates only what changed since `memo` (rules.incremental) with a
+    second, gated function, compiled with the first (`compile_segments(..., incremental=True)`), by
+    `precompile()` or on first use.
     """
 
     __slots__ = ("bits", *_FIELDS, "dependencies", "_codes", "_roots", "_rebuild", "_subset")
 
     def __init__(self, fields: tuple, dependencies: Dependencies, codes: tuple[CodeType, CodeType | None],
-                 roots: tuple[Node, ...] | None, rebuild: Callable[[], tuple[Node, ...]] | None = None):
+                 rebuild: Callable[[], tuple[Node, ...]]):
         """`fields` in _FIELDS order; `codes` the verified modules of `bits` and the gated function (None: not
-        yet); `roots` the checked IR, or None with `rebuild` returning it."""
+        yet); `rebuild()` checks the conditions again and returns their IR. The IR is not kept from the
+        compile: a process would carry it for nothing but explain, and each garbage collection traverse it."""
         for name, value in zip(_FIELDS, fields, strict=True):
             setattr(self, name, value)
-        self.dependencies, self._codes, self._roots, self._rebuild = dependencies, codes, roots, rebuild
+        self.dependencies, self._codes, self._roots, self._rebuild = dependencies, codes, None, rebuild
         self.bits = define(codes[0])
         self._subset = define(codes[1]) if codes[1] is not None else None
 
@@ -70,8 +72,7 @@ class SegmentEvaluator:
     def precompile(self) -> Callable:
         """Compile the gated function `subset` runs now (at deploy, not on the first call that needs it)."""
         if self._subset is None:
-            source = Generator(f"segflow segments subset: {self.digest}").segments(list(self.roots), gated=True)
-            loaded = load(source, f"segments subset {self.digest}")
+            loaded = _gated(self.roots, self.digest)
             self._codes, self._subset = (self._codes[0], loaded.code), loaded.function
         return self._subset
 
@@ -87,7 +88,7 @@ class SegmentEvaluator:
         for code in codes:
             if code is not None:
                 verify(code)
-        return cls(tuple(fields), Dependencies(*dependencies), tuple(codes), None, rebuild)
+        return cls(tuple(fields), Dependencies(*dependencies), tuple(codes), rebuild)
 
     def __call__(self, values: Mapping[str, Any], ctx: EvalContext | None = None) -> frozenset[str]:
         return self.names_of(self.bits(values, ctx))
@@ -106,26 +107,44 @@ class SegmentEvaluator:
 
 def compile_segments(conditions: Mapping[str, str], schema: Schema | None = None, *,
                      paths: Mapping[str, str] | None = None,
-                     origins: Mapping[str, tuple[int, int]] | None = None) -> SegmentEvaluator:
-    """Compile {segment name: condition SQL} into one SegmentEvaluator.
+                     origins: Mapping[str, tuple[int, int]] | None = None,
+                     incremental: bool = False) -> SegmentEvaluator:
+    """Compile {segment name: condition SQL} into one SegmentEvaluator (with `incremental`, its gated
+    function too, as a deploy does: no call compiles it then).
 
     `paths`/`origins` give, per segment name, the ruleset path and (line, column) in the file used in errors
     (the path defaults to the segment name). Raises CompileError with the errors of every condition.
     """
     schema = schema or EMPTY
-    key = ("segments", tuple(conditions.items()), schema.key())
-    return remembered(key, lambda: _compile(conditions, schema, paths or {}, origins or {}))
+    key = ("segments", tuple(conditions.items()), schema.key(), incremental)
+    return remembered(key, lambda: _compile(conditions, schema, paths or {}, origins or {}, incremental))
 
 
 def restore_segments(state: tuple, conditions: Mapping[str, str], schema: Schema | None = None) -> SegmentEvaluator:
     """The evaluator of `compile_segments(conditions, schema)` from its `stored()` state, without compiling it
     (ValueError when its code is not ours)."""
-    schema = schema or EMPTY
-    return SegmentEvaluator.restored(state, lambda: _compile(conditions, schema, {}, {}).roots)
+    return SegmentEvaluator.restored(state, _rebuild(conditions, schema or EMPTY))
+
+
+def _rebuild(conditions: Mapping[str, str], schema: Schema) -> Callable[[], tuple[Node, ...]]:
+    """What checks the conditions again, in one builder as the compile did, for their IR (they compiled
+    before, so they check)."""
+    texts = tuple(conditions.values())
+
+    def roots() -> tuple[Node, ...]:
+        builder = Builder()
+        return tuple(check(sql, schema, builder, ErrorSink(sql, "", None), boolean=True).node for sql in texts)
+    return roots
+
+
+def _gated(roots: tuple[Node, ...], digest: str) -> Loaded:
+    """The gated function of the segments `roots` (rules.incremental), compiled."""
+    return load(Generator(f"segflow segments subset: {digest}").segments(list(roots), gated=True),
+                f"segments subset {digest}")
 
 
 def _compile(conditions: Mapping[str, str], schema: Schema, paths: Mapping[str, str],
-             origins: Mapping[str, tuple[int, int]]) -> SegmentEvaluator:
+             origins: Mapping[str, tuple[int, int]], incremental: bool) -> SegmentEvaluator:
     builder, errors, checked = Builder(), [], []
     for name, sql in conditions.items():
         sink = ErrorSink(sql, paths.get(name, name), origins.get(name))
@@ -140,6 +159,7 @@ def _compile(conditions: Mapping[str, str], schema: Schema, paths: Mapping[str, 
     source = Generator(f"segflow segments: {filename!r}").segments(list(roots))
     try:
         loaded = load(source, filename)
+        gated = _gated(roots, loaded.digest).code if incremental else None
     except TooComplex:
         # Each condition passed its own limits; only all of them together are too much for CPython.
         name = names[0]
@@ -151,4 +171,4 @@ def _compile(conditions: Mapping[str, str], schema: Schema, paths: Mapping[str, 
         return frozenset().union(*(getattr(c, reads) for c in checked))
     fields = (names, source, loaded.digest, union("names"), union("event_params"), union("events"),
               union("segments"), union("callouts"), windowed_events(roots))
-    return SegmentEvaluator(fields, dependencies(roots), (loaded.code, None), roots)
+    return SegmentEvaluator(fields, dependencies(roots), (loaded.code, gated), _rebuild(conditions, schema))
