@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 from concurrent import futures
+from pathlib import Path
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Callable
 
@@ -30,7 +31,7 @@ from segflow.server.observability.access import AccessInterceptor
 from segflow.server.observability.tracing import open_tracing
 from segflow.server.metrics import MetricsInterceptor, ServiceCollector, build_info, start_metrics_server
 from segflow.rules.stored import CompiledCache
-from segflow.server.rulesets import RulesetRegistry, Source
+from segflow.server.rulesets import RulesetRegistry, Source, channel_of
 from segflow.server.runtime.engine import Engine
 from segflow.server.security.listeners import auth_interceptors, bind, warn_if_exposed
 from segflow.server.servicers.decision import DecisionServicer
@@ -144,7 +145,7 @@ class Service:
         self.port = _bind(self.server, config.address, config)
         self.admin_port = _bind(self.admin_server, config.admin_address, config) if config.admin_address \
             else self.port
-        self._watcher: RulesetWatcher | None = None
+        self._watchers: list[RulesetWatcher] = []
         self.metrics_server = None  # the /metrics HTTP server while metrics_port is set
         self._stopping = threading.Event()
         self._sweeper = threading.Thread(target=self._sweep, name="segflow-sweeper", daemon=True)
@@ -154,8 +155,6 @@ class Service:
     def start(self) -> "Service":
         self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
         self.load_ruleset()
-        if self.config.watch:
-            self._watcher = RulesetWatcher(self.config.ruleset, self.registry).start()
         self.server.start()
         if self.admin_server is not self.server:
             self.admin_server.start()
@@ -166,15 +165,20 @@ class Service:
             self.metrics_server, _ = start_metrics_server(self.config.metrics_port, self.metrics, host)
             log.info("metrics on http://%s:%d/metrics", host, self.metrics_server.server_port)
         self._sweeper.start()
-        log.info("segflow listening on port %d (ruleset version %d)", self.port, self.registry.current().version)
+        log.info("segflow listening on port %d (%s)", self.port, ", ".join(
+            f"channel {channel!r}: ruleset version {active.version}"
+            for channel, active in sorted(self.registry.served().items())))
         return self
 
     def load_ruleset(self) -> None:
-        """Serve the configured file, else the version active when the server last ran, else the example."""
-        if self.config.ruleset is not None:
-            done = self.registry.load_file(Source(yaml=self.config.ruleset.read_text()), "segflow serve",
-                                           f"loaded from {self.config.ruleset}")
-            log.info("%s: %s", self.config.ruleset, done)
+        """Serve the configured files (one per channel, each watched on its own with --watch), else the versions
+        active when the server last ran, else the example."""
+        if self.config.ruleset:
+            for path, channel, data in _ruleset_files(self.config.ruleset):
+                done = self.registry.load_file(Source(yaml=data.decode()), "segflow serve", f"loaded from {path}")
+                log.info("%s (channel %r): %s", path, channel, done)
+                if self.config.watch:
+                    self._watchers.append(RulesetWatcher(path, self.registry, channel=channel, loaded=data).start())
         elif not self.registry.sync():
             # The example only seeds an empty database, never one that other replicas share.
             if self.versions.latest() is not None:
@@ -191,8 +195,8 @@ class Service:
         if self._stopping.is_set():
             return 0
         self._stopping.set()
-        if self._watcher is not None:
-            self._watcher.stop()
+        for watcher in self._watchers:
+            watcher.stop()
         self.health.enter_graceful_shutdown()
         self.bus.close()  # subscriptions end now, with UNAVAILABLE and where to resume, not cancelled at the grace
         grace = self.config.grace_seconds if grace is None else grace
@@ -246,7 +250,7 @@ class Service:
     def forget_customer(self, request: ruleset_service_pb2.ForgetCustomerRequest,
                         ) -> ruleset_service_pb2.ForgetCustomerResponse:
         """Erase a customer: history queued so far is written first, so none of it survives the erasure."""
-        level, customer = self.engine.customer_of(request.audience)
+        level, customer = self.engine.customer_of(request.audience, request.channel)
         self.history.flush(timeout=10.0)
         profiles, rows = self.profiles.forget(level, customer, self.clock())
         log.info("ForgetCustomer %s (%s): %s", customer, level, request.reason or "no reason given")
@@ -279,6 +283,20 @@ class Service:
                     next_purge = time.monotonic() + PURGE_SECONDS
             except Exception:  # the sweeper must outlive a transient database error
                 log.exception("session sweep failed")
+
+
+def _ruleset_files(paths) -> list[tuple[Path, str, bytes]]:
+    """(path, channel, content) of each ruleset file; ValueError when two serve the same channel."""
+    files, by_channel = [], {}
+    for path in paths:
+        data = Path(path).read_bytes()
+        channel = channel_of(Source(yaml=data.decode()))
+        if channel in by_channel:
+            raise ValueError(f"{by_channel[channel]} and {path} both serve channel {channel!r}: give one file per "
+                             f"channel")
+        by_channel[channel] = path
+        files.append((Path(path), channel, data))
+    return files
 
 
 def _bind(server: grpc.Server, address: str, config: Config) -> int:

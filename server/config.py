@@ -20,9 +20,9 @@ class Config:
     address: str = "127.0.0.1:50051"
     # Where the embedded SQLite history lives.
     data_dir: Path = Path("segflow-data")
-    # The ruleset to serve; the last deployed version (or the shipped example) when unset.
-    ruleset: Path | None = None
-    # Reload the ruleset file when it changes.
+    # The ruleset files to serve, one per channel; the versions last active (or the shipped example) when empty.
+    ruleset: tuple[Path, ...] = ()
+    # Reload each ruleset file when it changes.
     watch: bool = False
     # History database: sqlite:///path or postgresql://...; SQLite under data_dir when empty.
     history_url: str = ""
@@ -84,8 +84,9 @@ class Config:
 _HELP = {
     "address": "host:port to listen on",
     "data_dir": "directory of the embedded SQLite history",
-    "ruleset": "ruleset YAML file to deploy at start",
-    "watch": "reload the ruleset file when it changes",
+    "ruleset": "ruleset YAML files to deploy at start, one per channel (several after one flag or the flag "
+               "repeated; in the variable, separated by " + os.pathsep + ")",
+    "watch": "reload each ruleset file when it changes (a file that fails changes nothing)",
     "history_url": "history database URL (sqlite:///path or postgresql://...)",
     "sessions_url": "session store: memory, redis://host:port/db or redis+cluster://host:port[?prefix=segflow:]",
     "idle_timeout_seconds": "session idle timeout",
@@ -124,6 +125,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         if f.type in ("bool", bool):
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None,
                                 help=f"{_HELP[f.name]} (${env}{default})")
+        elif f.name == "ruleset":
+            parser.add_argument(flag, nargs="+", action="extend", default=None, metavar="FILE",
+                                help=f"{_HELP[f.name]} (${env})")
         else:
             parser.add_argument(flag, default=None, help=f"{_HELP[f.name]} (${env}{default})")
 
@@ -149,7 +153,7 @@ def load(args: argparse.Namespace | None = None, environ: dict[str, str] | None 
         raise ValueError(f"bad value for history_durability: {config.history_durability!r} (batched or sync)")
     if config.processes < 0:
         raise ValueError(f"bad value for processes: {config.processes} (0 for one per CPU, or a count)")
-    if config.watch and config.ruleset is None:
+    if config.watch and not config.ruleset:
         raise ValueError("--watch needs --ruleset: there is no file to watch")
     if bool(config.tls_cert) != bool(config.tls_key):
         raise ValueError("--tls-cert and --tls-key go together")
@@ -160,8 +164,9 @@ def load(args: argparse.Namespace | None = None, environ: dict[str, str] | None 
     return config
 
 
-def read_file(path: Path) -> dict[str, str | bool]:
-    """The settings of a YAML config file by field name; keys are spelt like the flags (with - or _)."""
+def read_file(path: Path) -> dict[str, str | bool | list[str]]:
+    """The settings of a YAML config file by field name; keys are spelt like the flags (with - or _); `ruleset`
+    may be a list of files."""
     try:
         document = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
@@ -176,6 +181,9 @@ def read_file(path: Path) -> dict[str, str | bool]:
         name = str(key).lstrip("-").replace("-", "_")
         if name not in names:
             raise ValueError(f"{path}: {key}: no such setting (segflow serve --help lists them)")
+        if name == "ruleset" and isinstance(value, list) and all(isinstance(item, str) for item in value):
+            settings[name] = value
+            continue
         if isinstance(value, (dict, list)) or value is None:
             raise ValueError(f"{path}: {key}: expected a single value")
         settings[name] = value if isinstance(value, bool) else str(value)
@@ -183,6 +191,7 @@ def read_file(path: Path) -> dict[str, str | bool]:
 
 
 def _parse(name: str, default, raw):
+    """A setting's value from a flag, variable or file entry (str, bool, or a list of files for `ruleset`)."""
     if isinstance(raw, bool):
         return raw
     try:
@@ -194,7 +203,9 @@ def _parse(name: str, default, raw):
             return int(raw)
         if isinstance(default, float):
             return float(raw)
-        if name in ("data_dir", "ruleset"):
+        if name == "ruleset":
+            return tuple(Path(item) for item in (raw if isinstance(raw, list) else raw.split(os.pathsep)) if item)
+        if name == "data_dir":
             return Path(raw)
         return raw
     except ValueError:

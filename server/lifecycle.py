@@ -47,6 +47,10 @@ def json_argument(command: argparse.ArgumentParser) -> None:
     command.add_argument("--json", action="store_true", help="print one JSON document instead of text")
 
 
+def channel_argument(command: argparse.ArgumentParser, help: str) -> None:
+    command.add_argument("--channel", default="", help=help)
+
+
 def connect(args: argparse.Namespace) -> grpc.Channel:
     return ClientTLS(args.ca, args.cert, args.key).channel(args.target)
 
@@ -99,10 +103,10 @@ class Admin:
         except grpc.RpcError as exc:
             raise CallFailed(f"{exc.code().name}: {exc.details()}") from exc
 
-    def versions(self) -> list[pb.RulesetVersion]:
+    def versions(self, channel: str = "") -> list[pb.RulesetVersion]:
         found, token = [], ""
         while True:
-            page = self.call("ListRulesets", pb.ListRulesetsRequest(page_token=token))
+            page = self.call("ListRulesets", pb.ListRulesetsRequest(page_token=token, channel=channel))
             found += page.versions
             token = page.next_page_token
             if not token:
@@ -121,6 +125,11 @@ def _run(args: argparse.Namespace, body, failed: int = 1) -> int:
 def deploy(args: argparse.Namespace) -> int:
     text = Path(args.file).read_text()
     source = pb.RulesetSource(yaml=text)
+    named = load_ruleset_yaml(text).ruleset.channel
+    if args.channel and named != args.channel:
+        print(f"segflow deploy: refused, nothing changed: {args.file} is for channel {named!r}, not "
+              f"{args.channel!r}", file=sys.stderr)
+        return 1
 
     def body(admin: Admin) -> int:
         try:
@@ -144,7 +153,8 @@ def deploy(args: argparse.Namespace) -> int:
             print(json.dumps({"file": args.file, "deployed": not response.unchanged, **as_dict(response)}, indent=2))
         else:
             state = "unchanged, still" if response.unchanged else "deployed as"
-            print(f"{args.file}: {state} version {response.version.version} (digest {response.version.digest[:12]})")
+            print(f"{args.file}: {state} version {response.version.version} of channel {response.version.channel!r} "
+                  f"(digest {response.version.digest[:12]})")
         for warning in response.warnings:
             print(located(args.file, warning, "warning"), file=sys.stderr)
         return 0
@@ -154,7 +164,7 @@ def deploy(args: argparse.Namespace) -> int:
 
 def versions(args: argparse.Namespace) -> int:
     def body(admin: Admin) -> int:
-        found = admin.versions()
+        found = admin.versions(args.channel)
         if args.json:
             print(json.dumps([as_dict(v) for v in found], indent=2))
             return 0
@@ -170,12 +180,12 @@ def versions(args: argparse.Namespace) -> int:
 
 def show(args: argparse.Namespace) -> int:
     def body(admin: Admin) -> int:
-        response = admin.call("GetRuleset", pb.GetRulesetRequest(version=args.version))
+        response = admin.call("GetRuleset", pb.GetRulesetRequest(version=args.version, channel=args.channel))
         if args.json:
             print(json.dumps(as_dict(response), indent=2))
             return 0
         v = response.version
-        print(f"# version {v.version}{' (active)' if v.active else ''}, deployed "
+        print(f"# version {v.version} of channel {v.channel!r}{' (active)' if v.active else ''}, deployed "
               f"{v.deployed_at.ToDatetime().isoformat()}Z by {v.author or '-'}: {v.comment or '-'}")
         print(dump_ruleset(response.ruleset), end="")
         return 0
@@ -185,7 +195,8 @@ def show(args: argparse.Namespace) -> int:
 
 def rollback(args: argparse.Namespace) -> int:
     def body(admin: Admin) -> int:
-        response = admin.call("RollbackRuleset", pb.RollbackRulesetRequest(version=args.version, author=args.author))
+        response = admin.call("RollbackRuleset", pb.RollbackRulesetRequest(version=args.version, author=args.author,
+                                                                          channel=args.channel))
         if args.json:
             print(json.dumps(as_dict(response), indent=2))
         elif response.version.comment.startswith("rollback"):
@@ -203,8 +214,8 @@ def diff(args: argparse.Namespace) -> int:
     """Exit 0 when the two are the same ruleset, 1 when they differ (like diff(1)), 2 when one cannot be read."""
 
     def body(admin: Admin) -> int:
-        old_label, old = _side(admin, args.old)
-        new_label, new = _side(admin, args.new) if args.new else _side(admin, "active")
+        old_label, old = _side(admin, args.old, args.channel)
+        new_label, new = _side(admin, args.new or "active", args.channel)
         lines = list(difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True),
                                           old_label, new_label))
         if args.json:
@@ -218,10 +229,12 @@ def diff(args: argparse.Namespace) -> int:
     return _run(args, body, failed=2)
 
 
-def _side(admin: Admin, what: str) -> tuple[str, str]:
-    """(label, ruleset YAML) of a version number, `active`, or a ruleset file; both sides in one normal form."""
+def _side(admin: Admin, what: str, channel: str) -> tuple[str, str]:
+    """(label, ruleset YAML) of a version number, `active` (of `channel`), or a ruleset file; both sides in one
+    normal form."""
     if what == "active" or what.isdigit():
-        response = admin.call("GetRuleset", pb.GetRulesetRequest(version=0 if what == "active" else int(what)))
+        response = admin.call("GetRuleset", pb.GetRulesetRequest(version=0 if what == "active" else int(what),
+                                                                 channel=channel))
         return f"version {response.version.version}", dump_ruleset(response.ruleset)
     loaded = load_ruleset_yaml(Path(what).read_text())
     if loaded.errors:
@@ -236,21 +249,26 @@ def add_commands(commands: Any) -> None:
     client_arguments(push)
     push.add_argument("--author", default="", help="who deploys (kept with the version)")
     push.add_argument("--comment", default="", help="why (kept with the version)")
+    channel_argument(push, "refuse the file unless it is for this channel (the file names its channel)")
     json_argument(push)
     push.set_defaults(handler=deploy)
     listing = commands.add_parser("versions", help="list the deployed versions, newest first (* marks the active)")
     client_arguments(listing)
+    channel_argument(listing, "only this channel's versions (default: every channel's)")
     json_argument(listing)
     listing.set_defaults(handler=versions)
     view = commands.add_parser("show", help="print a deployed version as ruleset YAML")
-    view.add_argument("version", type=int, nargs="?", default=0, help="version number (the active one if omitted)")
+    view.add_argument("version", type=int, nargs="?", default=0,
+                      help="version number (the active one of --channel if omitted)")
     client_arguments(view)
+    channel_argument(view, "the channel (default: the only one served); with a version, it must be this channel's")
     json_argument(view)
     view.set_defaults(handler=show)
     back = commands.add_parser("rollback", help="serve an earlier version again (as a new version)")
     back.add_argument("version", type=int, help="the version to serve again")
     back.add_argument("--author", default="", help="who rolls back (kept with the version)")
     client_arguments(back)
+    channel_argument(back, "refuse unless the version is this channel's (default: the version's own channel)")
     json_argument(back)
     back.set_defaults(handler=rollback)
     compare = commands.add_parser("diff", help="compare two versions, or a ruleset file with the active version "
@@ -258,5 +276,6 @@ def add_commands(commands: Any) -> None:
     compare.add_argument("old", help="a version number, 'active', or a ruleset file")
     compare.add_argument("new", nargs="?", default="", help="the same kinds (the active version if omitted)")
     client_arguments(compare)
+    channel_argument(compare, "whose active version 'active' means (default: the only channel served)")
     json_argument(compare)
     compare.set_defaults(handler=diff)

@@ -23,7 +23,6 @@ from prometheus_client.registry import Collector
 
 from segflow.v1 import action_pb2
 
-from segflow.server.errors import NotFound
 from segflow.server.interceptors import BehaviorInterceptor, split_path, streams
 
 if TYPE_CHECKING:
@@ -185,10 +184,10 @@ def build_info(registry: CollectorRegistry) -> None:
 
 
 class ServiceCollector(Collector):
-    """Reads a running service's live numbers at scrape time: sessions, history writer, action bus, active
-    ruleset version, and per-callout outcomes and breaker states. Nothing is counted on the hot path.
+    """Reads a running service's live numbers at scrape time: sessions, history writer, action bus, each channel's
+    active ruleset version, and per-callout outcomes and breaker states. Nothing is counted on the hot path.
 
-    Before the first ruleset is deployed the version is 0 and there are no callout series. Callout counts
+    Before the first ruleset is deployed no channel is served (0) and there are no version or callout series. Callout counts
     start again from 0 when a deploy replaces the callouts, which Prometheus's rate() reads as a reset.
     """
 
@@ -228,24 +227,26 @@ class ServiceCollector(Collector):
         yield CounterMetricFamily("segflow_action_subscribers_dropped", "Subscribers dropped for falling behind",
                                   value=bus["dropped"])
 
-        try:
-            active = service.registry.current()
-        except NotFound:
-            active = None
-        yield GaugeMetricFamily("segflow_ruleset_version", "Active ruleset version (0: none deployed yet)",
-                                value=0 if active is None else active.version)
-
+        served = sorted(service.registry.served().items())
+        yield GaugeMetricFamily("segflow_rulesets_served", "Channels with an active ruleset (0: none deployed yet)",
+                                value=len(served))
+        versions = GaugeMetricFamily("segflow_ruleset_version", "Active ruleset version of each channel",
+                                     labels=["channel"])
         outcomes = CounterMetricFamily("segflow_callout_calls", "EXTERNALCALLOUT calls by outcome",
-                                       labels=["callout", "outcome"])
+                                       labels=["channel", "callout", "outcome"])
         breakers = GaugeMetricFamily("segflow_callout_breaker_state",
-                                     "Circuit breaker per callout: 0 closed, 1 half_open, 2 open", labels=["callout"])
-        callouts = None if active is None else active.callouts
-        if callouts is not None:
-            for name, counts in sorted(callouts.stats().items()):
+                                     "Circuit breaker per callout: 0 closed, 1 half_open, 2 open",
+                                     labels=["channel", "callout"])
+        for channel, active in served:
+            versions.add_metric([channel], active.version)
+            if active.callouts is None:
+                continue
+            for name, counts in sorted(active.callouts.stats().items()):
                 for outcome, count in sorted(counts.items()):
-                    outcomes.add_metric([name, outcome], count)
-            for name, state in sorted(callouts.breaker_states().items()):
-                breakers.add_metric([name], BREAKER_STATES[state])
+                    outcomes.add_metric([channel, name, outcome], count)
+            for name, state in sorted(active.callouts.breaker_states().items()):
+                breakers.add_metric([channel, name], BREAKER_STATES[state])
+        yield versions
         yield outcomes
         yield breakers
 

@@ -1,4 +1,5 @@
-"""The deployed rulesets: which version is active, and how a new one replaces it without a gap or a risk.
+"""The deployed rulesets, one per channel: which version is active, and how a new one replaces it without a gap
+or a risk.
 
 A deploy compiles first and swaps after: the active version (compiled ruleset, number, callouts) is one
 reference, replaced in one assignment, so a call that took it finishes on the version it started with and a
@@ -21,7 +22,7 @@ from segflow.rules.ruleset import CompiledRuleset, compile_ruleset, ruleset_dige
 from segflow.rules.ruleset_yaml import LoadedRuleset, load_ruleset_yaml
 from segflow.rules.stored import CompiledCache
 from segflow.server.callouts import CalloutRegistry, validate_definitions
-from segflow.server.errors import FailedPrecondition, NotFound
+from segflow.server.errors import FailedPrecondition, InvalidArgument, NotFound
 from segflow.server.profiles.sources import ProfileSources, validate_sources
 
 log = logging.getLogger(__name__)
@@ -107,7 +108,11 @@ class Deployment:
 
 
 class RulesetRegistry:
-    """The active ruleset of this server, and the numbered versions behind it."""
+    """The active ruleset of each channel this server serves, and the numbered versions behind them.
+
+    Channels are independent: deploying, rolling back or syncing one never swaps, stops or recompiles another's
+    version. The active versions are one mapping, replaced whole on a swap, so a reader takes a consistent view
+    without a lock."""
 
     def __init__(self, versions, announce: Callable[[int], None] = lambda version: None,
                  cache: CompiledCache | None = None):
@@ -117,29 +122,38 @@ class RulesetRegistry:
         self.versions = versions
         self.cache = cache
         self.announce = announce
-        self._active: ActiveVersion | None = None
-        self._previous: ActiveVersion | None = None  # calls may still be finishing on it
+        self._active: dict[str, ActiveVersion] = {}  # by channel
+        self._previous: dict[str, ActiveVersion] = {}  # by channel: calls may still be finishing on them
         self._deploying = threading.Lock()
 
-    def current(self) -> ActiveVersion:
-        active = self._active
-        if active is None:
-            raise NotFound("no ruleset is deployed", reason="NO_RULESET")
-        return active
+    def current(self, channel: str = "") -> ActiveVersion:
+        """The active version of `channel` (see `active_of`)."""
+        return active_of(self._active, channel)
+
+    def served(self) -> dict[str, ActiveVersion]:
+        """The active version of every channel served, by channel."""
+        return self._active
+
+    def version_of(self, channel: str) -> int:
+        """The version serving `channel` here; 0 when none does."""
+        active = self._active.get(channel)
+        return 0 if active is None else active.version
 
     @property
     def ready(self) -> bool:
-        return self._active is not None
+        return bool(self._active)
 
     def deploy(self, source: Source, author: str = "", comment: str = "") -> Deployment:
-        """Compile and activate a ruleset. An unchanged one (same digest as the active) recompiles nothing."""
+        """Compile and activate a ruleset for its channel. An unchanged one (same digest as the channel's active
+        version) recompiles nothing."""
         with self._deploying:
             ruleset, loaded = _load(source, self.cache)
             digest = ruleset_digest(ruleset)
-            stored = self.versions.active()
+            stored = self.versions.active(ruleset.channel)
+            held = self._active.get(ruleset.channel)
             clean = loaded is None or not loaded.errors
-            if clean and self._active is not None and stored is not None and stored.digest == digest:
-                return Deployment(stored, self._active.compiled, unchanged=True)
+            if clean and held is not None and stored is not None and stored.digest == digest:
+                return Deployment(stored, held.compiled, unchanged=True)
             compiled = _compile(ruleset, loaded, self.cache, source.yaml)
             started = _start(ruleset, compiled, 0)  # numbered once the version is recorded
             record = self.versions.add(ruleset.name, ruleset.channel, digest, author, comment, source.yaml,
@@ -152,14 +166,15 @@ class RulesetRegistry:
     def load_file(self, source: Source, author: str, comment: str) -> str:
         """Serve a ruleset file at start, unless that would undo a rollback; returns what was done, for the log.
 
-        The version active when the server last ran is activated first. The file is deployed only when its
-        ruleset was never deployed: one equal to the active version changes nothing, and one equal to an older
-        version (the active one is then a rollback, or a later deploy) is not redeployed by a restart.
+        The versions active when the server last ran are activated first. The file is deployed only when its
+        ruleset was never deployed: one equal to its channel's active version changes nothing, and one equal
+        to an older version (the active one is then a rollback, or a later deploy) is not redeployed by a
+        restart.
         """
         self.sync()
         ruleset, _ = _load(source, self.cache)
         digest = ruleset_digest(ruleset)
-        active, known = self.versions.active(), self.versions.with_digest(digest)
+        active, known = self.versions.active(ruleset.channel), self.versions.with_digest(digest)
         if active is not None and active.digest == digest:
             return f"the file is the active version {active.version}: nothing deployed"
         if active is not None and known is not None:
@@ -169,45 +184,86 @@ class RulesetRegistry:
         deployment = self.deploy(source, author, comment)
         return f"deployed the file as version {deployment.version.version}"
 
-    def rollback(self, version: int, author: str = "") -> Deployment:
-        """Make an earlier version active again (as a new version, so the history stays a straight line)."""
+    def rollback(self, version: int, author: str = "", channel: str = "") -> Deployment:
+        """Make an earlier version active again for its channel (as a new version, so the history stays a
+        straight line); with `channel`, the version must be one of that channel's."""
         record = self.versions.get(version)
-        if record is None:
-            raise NotFound(f"no ruleset version {version}", reason="VERSION_NOT_FOUND",
-                           fields=[("version", "no such version")])
+        if record is None or (channel and record.channel != channel):
+            why = "no such version" if record is None else f"a version of channel {record.channel!r}"
+            raise NotFound(f"no ruleset version {version}" + (f" of channel {channel!r}" if channel else ""),
+                           reason="VERSION_NOT_FOUND", fields=[("version", why)])
         return self.deploy(_stored_source(record), author, f"rollback to version {version}")
 
     def sync(self) -> bool:
-        """Activate the version the history database says is active, unless it already is: at start (the
-        version active when the server last ran), and periodically, so a deploy through any replica sharing
-        the database reaches them all. False when no version was ever deployed.
+        """Activate, for each channel, the version the history database says is active, unless it already is:
+        at start (the versions active when the server last ran), and periodically, so a deploy through any
+        replica sharing the database reaches them all. False when no version was ever activated.
 
-        Versions only move forward (a rollback is a new version): the active version is read under the deploy
+        Versions only move forward (a rollback is a new version): the active versions are read under the deploy
         lock, and one older than the version this server runs is left alone, so a sync that overlaps a deploy
-        can never swap the version it replaces back in."""
+        can never swap the version it replaces back in. A channel whose version cannot start here leaves the
+        others syncing; its error is raised after them."""
+        failed: Exception | None = None
         with self._deploying:
-            record = self.versions.active()
-            if record is None:
-                return False
-            if self._active is None or self._active.version < record.version:
-                source = _stored_source(record)
-                ruleset, loaded = _load(source, self.cache)
-                self._swap(_start(ruleset, _compile(ruleset, loaded, self.cache, source.yaml), record.version))
-        return True
+            records = self.versions.active_versions()
+            for record in records:
+                if self.version_of(record.channel) >= record.version:
+                    continue
+                try:
+                    source = _stored_source(record)
+                    ruleset, loaded = _load(source, self.cache)
+                    self._swap(_start(ruleset, _compile(ruleset, loaded, self.cache, source.yaml), record.version))
+                except Exception as exc:
+                    log.exception("channel %r: version %d could not be activated", record.channel, record.version)
+                    failed = failed or exc
+        if failed is not None:
+            raise failed
+        return bool(records)
 
     def close(self) -> None:
         """Shut down the callouts of the versions still held (on server stop)."""
         with self._deploying:
-            for held in (self._previous, self._active):
-                if held is not None:
-                    held.close()
-            self._previous = self._active = None
+            for held in (*self._previous.values(), *self._active.values()):
+                held.close()
+            self._previous, self._active = {}, {}
 
     def _swap(self, new: ActiveVersion) -> None:
-        """Activate `new`; the version before the previous one has no calls left, so its callouts stop."""
-        retired, self._previous, self._active = self._previous, self._active, new
+        """Activate `new` for its channel; the channel's version before the previous one has no calls left, so
+        its callouts stop."""
+        channel = new.compiled.ruleset.channel
+        retired = self._previous.get(channel)
+        if channel in self._active:
+            self._previous = {**self._previous, channel: self._active[channel]}
+        self._active = {**self._active, channel: new}
         if retired is not None:
             retired.close()
+
+
+def active_of(served: dict[str, ActiveVersion], channel: str) -> ActiveVersion:
+    """The active version of `channel` among `served` (by channel), or of the only channel served when `channel`
+    is empty. NOT_FOUND for a channel not served (or nothing deployed), INVALID_ARGUMENT for an empty one among
+    several."""
+    if channel:
+        active = served.get(channel)
+        if active is None:
+            raise NotFound(f"no ruleset serves channel {channel!r} ({_serving(served)})",
+                           reason="UNKNOWN_CHANNEL", fields=[("channel", f"unknown; {_serving(served)}")])
+        return active
+    if len(served) == 1:
+        return next(iter(served.values()))
+    if not served:
+        raise NotFound("no ruleset is deployed", reason="NO_RULESET")
+    raise InvalidArgument(f"channel: name the channel ({_serving(served)})", reason="CHANNEL_REQUIRED",
+                          fields=[("channel", f"is required: {_serving(served)}")])
+
+
+def _serving(served: dict[str, ActiveVersion]) -> str:
+    return f"serving {', '.join(map(repr, sorted(served)))}" if served else "no ruleset is deployed"
+
+
+def channel_of(source: Source) -> str:
+    """The channel a source's ruleset is for; YAML that does not parse raises CompileError."""
+    return _load(source)[0].channel
 
 
 def start_callouts(ruleset: ruleset_pb2.Ruleset) -> CalloutRegistry | None:

@@ -68,7 +68,7 @@ from segflow.server.callouts import CalloutRegistry
 from segflow.server.errors import NotFound
 from segflow.server.expectations import Known, Outcome, check, unknown
 from segflow.server.profiles.store import ProfileStore
-from segflow.server.rulesets import ActiveVersion, Source, compile_source, start_callouts
+from segflow.server.rulesets import ActiveVersion, Source, active_of, compile_source, start_callouts
 from segflow.server.runtime.engine import Engine
 from segflow.server.sessions.store import MemorySessionStore
 from segflow.rules.ruleset_yaml import duration_seconds
@@ -188,8 +188,11 @@ class _Fixed:
     def __init__(self, version: ActiveVersion):
         self.version = version
 
-    def current(self) -> ActiveVersion:
-        return self.version
+    def current(self, channel: str = "") -> ActiveVersion:
+        return active_of(self.served(), channel)  # another channel is NOT_FOUND, as on a server
+
+    def served(self) -> dict[str, ActiveVersion]:
+        return {self.version.compiled.ruleset.channel: self.version}
 
 
 class _Clock:

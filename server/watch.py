@@ -1,9 +1,10 @@
-"""Reload the served ruleset when its file changes (`segflow serve --ruleset FILE --watch`).
+"""Reload a served ruleset when its file changes (`segflow serve --ruleset FILE... --watch`: one watcher per file).
 
 A thread polls the file's modification time and size, and reads it only when they change; a deploy happens only
 when the content's digest differs from the last one seen, so touching the file, or saving it unchanged, does
 nothing. The deploy goes through the registry like any other, so a file that fails validation changes nothing:
-its errors are logged, every one, and the version before keeps serving until the file is fixed.
+its errors are logged, every one, and the version before keeps serving until the file is fixed. Each file serves
+one channel: a change that names another channel is refused too, so one file can never replace another's.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from segflow.rules import CompileError
 from segflow.server.errors import ServiceError
-from segflow.server.rulesets import RulesetRegistry, Source
+from segflow.server.rulesets import RulesetRegistry, Source, channel_of
 
 log = logging.getLogger(__name__)
 
@@ -26,13 +27,17 @@ AUTHOR = "segflow serve --watch"
 class RulesetWatcher:
     """Polls `path` every `interval` seconds and deploys it to `registry` when its content changes."""
 
-    def __init__(self, path: Path, registry: RulesetRegistry, *, interval: float = 1.0):
+    def __init__(self, path: Path, registry: RulesetRegistry, *, interval: float = 1.0, channel: str = "",
+                 loaded: bytes | None = None):
+        """`channel`: the one the file serves (any when empty). `loaded`: the content the server loaded at start,
+        so that only a later change deploys (a restart must not redeploy a file a rollback replaced); without
+        it the first poll deploys the file, which is a no-op when it is what the server serves."""
         self.path = Path(path)
         self.registry = registry
         self.interval = interval
-        # None at first: the first poll deploys the file, which is a no-op when it is what the server loaded.
+        self.channel = channel
         self._stat: tuple[int, int] | None = None
-        self._digest: str | None = None
+        self._digest: str | None = None if loaded is None else hashlib.sha256(loaded).hexdigest()
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="segflow-ruleset-watch", daemon=True)
 
@@ -70,6 +75,11 @@ class RulesetWatcher:
 
     def _deploy(self, text: str) -> bool:
         try:
+            named = channel_of(Source(yaml=text)) if self.channel else ""
+            if named != self.channel:
+                log.error("%s changed but names channel %r, not %r, which it serves; still serving the previous "
+                          "version (serve each channel from its own file)", self.path, named, self.channel)
+                return False
             deployment = self.registry.deploy(Source(yaml=text), AUTHOR, f"reloaded from {self.path}")
         except CompileError as exc:
             log.error("%s changed but does not compile; still serving the previous version:\n%s", self.path,

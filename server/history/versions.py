@@ -1,7 +1,9 @@
 """Deployed ruleset versions, numbered and kept in the history database with author, time and digest.
 
 Deploys are rare, so versions are written synchronously (not through the history writer). The active version
-is a column, so it survives restarts; exactly one version is active once any has been activated.
+is a column, so it survives restarts; each channel has exactly one active version once any of its versions has
+been activated (one server serves one ruleset per channel). Numbers are shared by all channels: a version number
+alone names a version.
 """
 
 from __future__ import annotations
@@ -71,11 +73,13 @@ class RulesetVersions:
         """The version numbered `version`, or None."""
         return self._one(f"{_SELECT} WHERE version = ?", (version,))
 
-    def list(self, limit: int, before_version: int | None = None) -> list[VersionRecord]:
-        """Up to `limit` versions, newest first, all older than `before_version` when given (for paging)."""
-        if before_version is None:
-            return self._all(f"{_SELECT} ORDER BY version DESC LIMIT ?", (limit,))
-        return self._all(f"{_SELECT} WHERE version < ? ORDER BY version DESC LIMIT ?", (before_version, limit))
+    def list(self, limit: int, before_version: int | None = None, channel: str = "") -> list[VersionRecord]:
+        """Up to `limit` versions, newest first, all older than `before_version` when given (for paging), of
+        `channel` only when given."""
+        where = [("version < ?", before_version)] if before_version is not None else []
+        where += [("channel = ?", channel)] if channel else []
+        clause = f"WHERE {' AND '.join(test for test, _ in where)} " if where else ""
+        return self._all(f"{_SELECT} {clause}ORDER BY version DESC LIMIT ?", (*(v for _, v in where), limit))
 
     def with_digest(self, digest: str) -> VersionRecord | None:
         """The newest version whose ruleset has this digest, or None."""
@@ -86,17 +90,22 @@ class RulesetVersions:
         return self._one(f"{_SELECT} ORDER BY version DESC LIMIT 1", ())
 
     def set_active(self, version: int) -> None:
-        """Make `version` the only active version; raises KeyError for an unknown version."""
+        """Make `version` the only active version of its channel (other channels' stay as they are); raises
+        KeyError for an unknown version."""
         with self._database.transaction() as tx:
-            if tx.execute("SELECT 1 FROM ruleset_versions WHERE version = ?", (version,)).fetchone() is None:
+            found = tx.execute("SELECT channel FROM ruleset_versions WHERE version = ?", (version,)).fetchone()
+            if found is None:
                 raise KeyError(f"no ruleset version {version}")
-            tx.execute(
-                "UPDATE ruleset_versions SET active = (version = ?) WHERE active OR version = ?", (version, version)
-            )
+            tx.execute("UPDATE ruleset_versions SET active = (version = ?) WHERE channel = ? AND (active OR "
+                       "version = ?)", (version, found[0], version))
 
-    def active(self) -> VersionRecord | None:
-        """The active version, or None when none was activated."""
-        return self._one(f"{_SELECT} WHERE active", ())
+    def active(self, channel: str) -> VersionRecord | None:
+        """The active version of `channel`, or None when none of its versions was activated."""
+        return self._one(f"{_SELECT} WHERE active AND channel = ?", (channel,))
+
+    def active_versions(self) -> list[VersionRecord]:
+        """The active version of every channel, by channel name."""
+        return self._all(f"{_SELECT} WHERE active ORDER BY channel", ())
 
     def _one(self, sql: str, params: tuple) -> VersionRecord | None:
         found = self._all(sql, params)

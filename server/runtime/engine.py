@@ -1,7 +1,8 @@
 """The decision engine: every session operation, from a request message to a response message.
 
-Each call takes the active ruleset once (a call finishes on the version it started with, whatever is deployed
-meanwhile), holds the session's lock while it reads and changes the session, and only after releasing it
+Each call takes the active ruleset of its channel once (a call finishes on the version it started with, whatever
+is deployed meanwhile; a call on an existing session takes its session's channel's, under the session's lock),
+holds the session's lock while it reads and changes the session, and only after releasing it
 hands history records to the writer and actions to the subscription bus. The servicers, ExecuteBatch and the
 simulator all go through here, so they cannot disagree.
 """
@@ -14,7 +15,9 @@ from typing import Any, Callable, Iterator, Protocol, Sequence
 
 from segflow.v1 import decision_service_pb2 as pb, session_pb2
 
-from segflow.server.errors import InvalidArgument, NotFound, ServiceError, as_service_error, require
+from segflow.rules.ruleset import CompiledRuleset
+from segflow.server.errors import (FailedPrecondition, InvalidArgument, NotFound, ServiceError, as_service_error,
+                                   require)
 from segflow.server.history.records import SessionSummary
 from segflow.server.profiles.messages import profile_message
 from segflow.server.profiles.patterns import met_patterns
@@ -35,10 +38,13 @@ from segflow.server.sessions.store import SessionStore
 
 
 class RulesetProvider(Protocol):
-    """Where the engine finds what to run: `current()` returns the active version (compiled, version,
-    callouts); a call takes it once and keeps it to the end."""
+    """Where the engine finds what to run: `current(channel)` returns the channel's active version (compiled,
+    version, callouts; "" for the only channel served, raising when there are several); a call takes it once
+    and keeps it to the end. `served()` is every channel's, by channel."""
 
-    def current(self) -> ActiveVersion: ...
+    def current(self, channel: str = "") -> ActiveVersion: ...
+
+    def served(self) -> dict[str, ActiveVersion]: ...
 
 
 class Engine:
@@ -60,16 +66,18 @@ class Engine:
     def start_session(self, request: pb.StartSessionRequest, deadline: float | None = None) -> pb.StartSessionResponse:
         require(request.session_id, "session_id")
         self.admit()
-        active = self.rulesets.current()
+        active = self.rulesets.current(request.channel)
         compiled, version = active.compiled, active.version
-        if request.channel and request.channel != compiled.ruleset.channel:
-            raise NotFound(f"no ruleset serves channel {request.channel!r} (this server serves "
-                           f"{compiled.ruleset.channel!r})", reason="UNKNOWN_CHANNEL", fields=[("channel", "unknown")])
         level, ids = audience_of(compiled, request.audience, "audience")
         attributes, notes = attributes_of(compiled, request.parameters, "parameters")
         now = self.clock()
         with self._locked(request.session_id) as slot:
             resumed = slot.state is not None and request.rely_on_existing_session
+            if resumed and slot.state.channel != compiled.ruleset.channel:
+                raise FailedPrecondition(
+                    f"session {request.session_id!r} belongs to channel {slot.state.channel!r}, not "
+                    f"{compiled.ruleset.channel!r}: resume it there, or start it without rely_on_existing_session",
+                    reason="SESSION_CHANNEL_MISMATCH", fields=[("channel", f"the session's is {slot.state.channel!r}")])
             if resumed:
                 session = slot.state
                 session.attributes.update(attributes)
@@ -111,24 +119,34 @@ class Engine:
     def get_profile(self, request: pb.GetProfileRequest) -> pb.GetProfileResponse:
         """What segflow remembers of a customer (the latest state, also of a visit still running, read from the
         database: another process may have written or erased it)."""
-        level, customer = self.customer_of(request.audience)
+        compiled = self._for_audience(request.audience, request.channel)
+        level, customer = self.customer_of(request.audience, request.channel)
         stored = self.recall.store.load(level, customer, fresh=True) if self.recall.store is not None else None
         if stored is None:
             return pb.GetProfileResponse(found=False, profile=pb.CustomerProfile(audience_level=level,
                                                                                  customer_id=customer))
-        compiled = self.rulesets.current().compiled
         memory = recalled(compiled, level, customer, stored)
         return pb.GetProfileResponse(found=True, profile=profile_message(
             memory, stored.updated_at, met_patterns(compiled, memory, self.clock())))
 
-    def customer_of(self, audience) -> tuple[str, str]:
+    def customer_of(self, audience, channel: str = "") -> tuple[str, str]:
         """(audience level, canonical customer id) of a request's audience; INVALID_ARGUMENT without ids."""
-        level, ids = audience_of(self.rulesets.current().compiled, audience, "audience")
+        level, ids = audience_of(self._for_audience(audience, channel), audience, "audience")
         customer = customer_id_of(ids)
         if not customer:
             raise InvalidArgument("audience: name the customer by their id fields", reason="MISSING_FIELD",
                                   fields=[("audience.id_fields", "is required")])
         return level, customer
+
+    def _for_audience(self, audience, channel: str) -> CompiledRuleset:
+        """The ruleset that reads a customer's audience: the channel's when named (or the only one served), else
+        the first channel's, by name, that has the audience's level (a customer is the same on every channel)."""
+        served = self.rulesets.served()
+        if not channel and len(served) > 1:
+            for _, active in sorted(served.items()):
+                if (audience.level or active.compiled.default_audience_level) in active.compiled.audience_levels:
+                    return active.compiled
+        return self.rulesets.current(channel).compiled
 
     def summarise(self, session: SessionState, reason: str) -> None:
         """The store's on_close hook: a session that left is summarised to history."""
@@ -139,7 +157,7 @@ class Engine:
             audience_level=session.audience_level, anonymous=session.anonymous, started_at=session.started_at,
             ended_at=now, end_reason=reason, event_count=session.event_sequence,
             segments=sorted(session.segments),
-            attributes=self.rulesets.current().compiled.masked(session.attributes)))
+            attributes=self.rulesets.current(session.channel).compiled.masked(session.attributes)))
 
     # -- decisions --------------------------------------------------------------------------------
 
@@ -147,18 +165,19 @@ class Engine:
         event = request.event
         require(event.name, "event.name")
         self.admit()
-        active = self.rulesets.current()
-        compiled, version = active.compiled, active.version
-        definition = compiled.events.get(event.name)
-        if definition is None and compiled.strict_events:
-            raise InvalidArgument(f"event {event.name!r} is not defined in ruleset {compiled.ruleset.name!r}",
-                                  reason="UNKNOWN_EVENT",
-                                  fields=[("event.name", did_you_mean(event.name, compiled.events))])
-        params = parameters_of(definition, event.parameters)
-        attributes, notes = attributes_of(compiled, event.attributes, "event.attributes")
-        audience = audience_of(compiled, event.audience, "event.audience") if event.HasField("audience") else None
         occurred = timestamp_of(event.occurred_at, "event.occurred_at") if event.HasField("occurred_at") else None
         with self._session(request.session_id) as (slot, session):
+            active = self.rulesets.current(session.channel)
+            compiled, version = active.compiled, active.version
+            definition = compiled.events.get(event.name)
+            if definition is None and compiled.strict_events:
+                raise InvalidArgument(f"event {event.name!r} is not defined in ruleset {compiled.ruleset.name!r}",
+                                      reason="UNKNOWN_EVENT",
+                                      fields=[("event.name", did_you_mean(event.name, compiled.events))])
+            params = parameters_of(definition, event.parameters)
+            attributes, notes = attributes_of(compiled, event.attributes, "event.attributes")
+            audience = (audience_of(compiled, event.audience, "event.audience") if event.HasField("audience")
+                        else None)
             first = idempotency.first_response(session, event.event_id) if event.event_id else None
             if first is not None:
                 return first
@@ -185,19 +204,19 @@ class Engine:
 
     def get_offers(self, request: pb.GetOffersRequest, deadline: float | None = None) -> pb.GetOffersResponse:
         self.admit()
-        active = self.rulesets.current()
-        compiled, version = active.compiled, active.version
         if not request.slots:
             raise InvalidArgument("slots: ask for at least one interaction point", reason="MISSING_FIELD",
                                   fields=[("slots", "is required")])
-        points = {p.name for p in compiled.ruleset.interaction_points}
-        bad = [(f"slots[{i}].interaction_point", did_you_mean(s.interaction_point, points))
-               for i, s in enumerate(request.slots) if s.interaction_point not in points]
-        bad += [(f"slots[{i}].count", "must not be negative") for i, s in enumerate(request.slots) if s.count < 0]
-        if bad:
-            refuse(bad, "BAD_SLOT")
         allow = request.duplication_policy == pb.DUPLICATION_POLICY_ALLOW_DUPLICATES
         with self._session(request.session_id) as (slot, session):
+            active = self.rulesets.current(session.channel)
+            compiled, version = active.compiled, active.version
+            points = {p.name for p in compiled.ruleset.interaction_points}
+            bad = [(f"slots[{i}].interaction_point", did_you_mean(s.interaction_point, points))
+                   for i, s in enumerate(request.slots) if s.interaction_point not in points]
+            bad += [(f"slots[{i}].count", "must not be negative") for i, s in enumerate(request.slots) if s.count < 0]
+            if bad:
+                refuse(bad, "BAD_SLOT")
             now = self.clock()
             decision = Decision(session, version, now, explain=request.explain)
             ctx = self._context(active, session, now, deadline, decision)
@@ -210,11 +229,11 @@ class Engine:
 
     def set_audience(self, request: pb.SetAudienceRequest, deadline: float | None = None) -> pb.SetAudienceResponse:
         self.admit()
-        active = self.rulesets.current()
-        compiled, version = active.compiled, active.version
-        level, ids = audience_of(compiled, request.audience, "audience")
-        attributes, notes = attributes_of(compiled, request.parameters, "parameters")
         with self._session(request.session_id) as (slot, session):
+            active = self.rulesets.current(session.channel)
+            compiled, version = active.compiled, active.version
+            level, ids = audience_of(compiled, request.audience, "audience")
+            attributes, notes = attributes_of(compiled, request.parameters, "parameters")
             now = self.clock()
             decision = Decision(session, version, now, explain=request.explain, notes=notes)
             session.attributes.update(attributes)

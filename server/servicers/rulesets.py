@@ -62,8 +62,8 @@ class RulesetServicer(ruleset_service_pb2_grpc.RulesetServiceServicer):
         self.clock = clock
         self.forget = forget  # erases a customer (the service's profiles and history)
 
-    def _active_version(self) -> int:
-        return self.registry.current().version if self.registry.ready else 0
+    def _message(self, record) -> pb.RulesetVersion:
+        return version_message(record, self.registry.version_of(record.channel))
 
     @grpc_errors
     def ValidateRuleset(self, request, context):
@@ -79,18 +79,20 @@ class RulesetServicer(ruleset_service_pb2_grpc.RulesetServiceServicer):
         _audit("deploy", context, version=deployment.version.version, digest=deployment.version.digest,
                unchanged=deployment.unchanged, author=author, comment=request.comment)
         return pb.DeployRulesetResponse(
-            version=version_message(deployment.version, deployment.version.version),
+            version=self._message(deployment.version),
             warnings=[diagnostic(w, pb.SEVERITY_WARNING) for w in deployment.compiled.warnings],
             unchanged=deployment.unchanged)
 
     @grpc_errors
     def GetRuleset(self, request, context):
-        version = request.version or self._active_version()
+        version = request.version or self.registry.current(request.channel).version
         record = self.registry.versions.get(version)
-        if record is None:
-            raise NotFound(f"no ruleset version {version}", reason="VERSION_NOT_FOUND",
-                           fields=[("version", "no such version")])
-        return pb.GetRulesetResponse(version=version_message(record, self._active_version()),
+        if record is None or (request.channel and record.channel != request.channel):
+            why = "no such version" if record is None else f"a version of channel {record.channel!r}"
+            raise NotFound(f"no ruleset version {version}" + (f" of channel {request.channel!r}" if request.channel
+                                                              else ""),
+                           reason="VERSION_NOT_FOUND", fields=[("version", why)])
+        return pb.GetRulesetResponse(version=self._message(record),
                                      ruleset=ruleset_pb2.Ruleset.FromString(record.ruleset_bytes))
 
     @grpc_errors
@@ -102,10 +104,9 @@ class RulesetServicer(ruleset_service_pb2_grpc.RulesetServiceServicer):
         if given and not (given.isascii() and given.isdigit() and len(given) <= 18):  # a version, as we give them
             raise InvalidArgument("page_token is not one this server gave", fields=[("page_token", "invalid")])
         before = int(given) if given else None
-        records = self.registry.versions.list(size + 1, before)
-        active = self._active_version()
+        records = self.registry.versions.list(size + 1, before, request.channel)
         token = str(records[size - 1].version) if len(records) > size else ""
-        return pb.ListRulesetsResponse(versions=[version_message(r, active) for r in records[:size]],
+        return pb.ListRulesetsResponse(versions=[self._message(r) for r in records[:size]],
                                        next_page_token=token)
 
     @grpc_errors
@@ -113,10 +114,10 @@ class RulesetServicer(ruleset_service_pb2_grpc.RulesetServiceServicer):
         if request.version <= 0:
             raise InvalidArgument("version must be a deployed version number", fields=[("version", "must be > 0")])
         author = author_of(request.author)
-        deployment = self.registry.rollback(request.version, author)
+        deployment = self.registry.rollback(request.version, author, request.channel)
         _audit("rollback", context, to_version=request.version, version=deployment.version.version,
                digest=deployment.version.digest, author=author)
-        return pb.RollbackRulesetResponse(version=version_message(deployment.version, deployment.version.version))
+        return pb.RollbackRulesetResponse(version=self._message(deployment.version))
 
     @grpc_errors
     def SimulateRuleset(self, request, context):
@@ -130,7 +131,7 @@ class RulesetServicer(ruleset_service_pb2_grpc.RulesetServiceServicer):
         if request.HasField("source"):
             with simulation_version(source_of(request.source)) as (compiled, callouts):
                 return simulate(compiled, request.scenario, clock=self.clock, callouts=callouts)
-        active = self.registry.current()
+        active = self.registry.current(request.channel)
         return simulate(active.compiled, request.scenario, clock=self.clock, callouts=active.callouts)
 
     @grpc_errors

@@ -132,7 +132,8 @@ class Supervisor:
         sessions = self.config.sessions_url
         return replace(self.config, address=self.address, admin_address=self.admin_address, processes=1,
                        sessions_url=f"lmdb://{self.shared}" if sessions == "memory" else sessions,
-                       ruleset=self.config.ruleset if index == 0 and first else None,
+                       # Worker 0 deploys the files at the first start; restarted, it watches them again.
+                       ruleset=self.config.ruleset if index == 0 and (first or self.config.watch) else (),
                        watch=self.config.watch and index == 0,
                        metrics_port=self.config.metrics_port)  # scraped through the supervisor
 

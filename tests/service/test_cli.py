@@ -62,7 +62,7 @@ def test_deploy_to_a_running_server(capsys, service, broken, tmp_path):  # noqa:
     changed = tmp_path / "changed.yaml"
     changed.write_text(EXAMPLE_RULESET.replace("description: Browse", "description: Now browse"))
     assert main(["deploy", str(changed), *target]) == 0
-    assert capsys.readouterr().out.startswith(f"{changed}: deployed as version 2 (digest ")
+    assert capsys.readouterr().out.startswith(f"{changed}: deployed as version 2 of channel 'web' (digest ")
     assert main(["deploy", str(changed), *target]) == 0
     assert capsys.readouterr().out.startswith(f"{changed}: unchanged, still version 2")
 

@@ -45,7 +45,7 @@ def test_show_prints_a_version_as_ruleset_yaml_that_loads_back(capsys, target, c
     capsys.readouterr()
     assert main(["show", "1", *target]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("# version 1, deployed ")
+    assert out.startswith("# version 1 of channel 'web', deployed ")
     assert load_ruleset_yaml(out).ruleset == load_ruleset_yaml(EXAMPLE_RULESET).ruleset
     assert main(["show", *target, "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)

@@ -107,7 +107,8 @@ def test_calls_codes_latency_and_the_live_numbers_of_the_service(metered, servic
 
     history = service.history.stats()
     assert metrics[("segflow_sessions_live", ())] == 1
-    assert metrics[("segflow_ruleset_version", ())] == 1
+    assert metrics[("segflow_ruleset_version", (("channel", "web"),))] == 1
+    assert metrics[("segflow_rulesets_served", ())] == 1
     assert metrics[("segflow_history_written_total", ())] == history["written"] > 0
     assert metrics[("segflow_history_queued", ())] == 0
     assert metrics[("segflow_profiles_queued", ())] == metrics[("segflow_profiles_failed_total", ())] == 0
@@ -117,8 +118,9 @@ def test_calls_codes_latency_and_the_live_numbers_of_the_service(metered, servic
     assert metrics[("segflow_actions_published_total", ())] == service.bus.stats()["published"] > 0
     assert metrics[("segflow_action_subscribers", ())] == 0
     assert metrics[("segflow_action_subscribers_dropped_total", ())] == 0
-    assert metrics[("segflow_callout_calls_total", (("callout", "propensity"), ("outcome", "miss")))] >= 1
-    assert metrics[("segflow_callout_breaker_state", (("callout", "propensity"),))] == 0
+    web = ("channel", "web")
+    assert metrics[("segflow_callout_calls_total", (("callout", "propensity"), web, ("outcome", "miss")))] >= 1
+    assert metrics[("segflow_callout_breaker_state", (("callout", "propensity"), web))] == 0
 
 
 def test_unknown_for_a_crash_and_the_codes_that_end_streams():
@@ -179,10 +181,12 @@ def test_the_collector_before_any_ruleset_and_without_callouts(config):
     registry = CollectorRegistry()
     registry.register(ServiceCollector(idle))
     try:
-        assert registry.get_sample_value("segflow_ruleset_version") == 0
+        assert registry.get_sample_value("segflow_rulesets_served") == 0
         assert registry.get_sample_value("segflow_sessions_live") == 0
         idle.registry.deploy(Source(yaml=NO_CALLOUTS))
-        assert registry.get_sample_value("segflow_ruleset_version") == 1
+        assert registry.get_sample_value("segflow_rulesets_served") == 1
+        channel = idle.registry.current().compiled.ruleset.channel
+        assert registry.get_sample_value("segflow_ruleset_version", {"channel": channel}) == 1
         names = {sample.name for family in registry.collect() for sample in family.samples}
         assert not any(name.startswith("segflow_callout") for name in names)
     finally:

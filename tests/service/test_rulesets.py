@@ -139,26 +139,43 @@ def test_a_bad_deploy_under_concurrent_load_changes_nothing(decisions, admin):
 
 def test_in_flight_calls_finish_on_the_version_they_started_with(service, decisions, admin, monkeypatch):
     registry = service.engine.rulesets
-    taken = threading.Event()
+    taken, deployed = threading.Event(), threading.Event()
 
     class Spy:
-        def current(self):
-            version = registry.current()
+        def current(self, channel=""):
+            version = registry.current(channel)
             taken.set()
+            assert deployed.wait(5)  # the call has its version: a deploy now must not change it
             return version
+
+        def served(self):
+            return registry.served()
 
     decisions.StartSession(start("flight"))
     monkeypatch.setattr(service.engine, "rulesets", Spy())
-    with service.store.locked("flight"):  # the call takes its version, then waits here for the session
-        pending = decisions.PostEvent.future(event("flight", "add_to_cart", sku="TV", price=900.0))
-        assert taken.wait(5)
-        assert deploy(admin, RENAMED).version.version == 2
+    pending = decisions.PostEvent.future(event("flight", "add_to_cart", sku="TV", price=900.0))
+    assert taken.wait(5)
+    assert deploy(admin, RENAMED).version.version == 2
+    deployed.set()
     response = pending.result(timeout=5)
     assert response.decision.ruleset_version == 1
     assert {a.ruleset_version for a in response.actions} == {1}
     assert "big-cart-alert" in {a.rule_id for a in response.actions}
+    monkeypatch.setattr(service.engine, "rulesets", registry)
     version, fired = big_cart_rules(decisions, "after")
     assert version == 2 and "big-cart-alert-v2" in fired and "big-cart-alert" not in fired
+
+
+def test_regression_a_call_waiting_for_its_session_runs_the_version_deployed_meanwhile(service, decisions, admin):
+    """The version is taken under the session's lock: a call queued behind another one never runs a version
+    that was replaced while it waited."""
+    decisions.StartSession(start("queued"))
+    with service.store.locked("queued"):  # another call holds the session
+        pending = decisions.PostEvent.future(event("queued", "add_to_cart", sku="TV", price=900.0))
+        assert deploy(admin, RENAMED).version.version == 2
+    response = pending.result(timeout=5)
+    assert response.decision.ruleset_version == 2
+    assert "big-cart-alert-v2" in {a.rule_id for a in response.actions}
 
 
 def test_deploying_an_unchanged_ruleset_recompiles_nothing(admin):
@@ -312,7 +329,7 @@ def test_regression_a_restart_with_the_ruleset_file_does_not_undo_a_rollback(tmp
 
     rules = tmp_path / "rules.yaml"
     rules.write_text(EXAMPLE_RULESET)
-    config = Config(address="127.0.0.1:0", data_dir=tmp_path / "data", ruleset=rules, grace_seconds=1)
+    config = Config(address="127.0.0.1:0", data_dir=tmp_path / "data", ruleset=(rules,), grace_seconds=1)
 
     def versions_after_start() -> tuple[int, list[int]]:
         service = create_service(config, clock)

@@ -299,10 +299,12 @@ class SubscribeActionsResponse(_message.Message):
     def __init__(self, sequence: _Optional[int] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., action: _Optional[_Union[_action_pb2.Action, _Mapping]] = ..., gap: _Optional[_Union[ActionGap, _Mapping]] = ...) -> None: ...
 
 class GetProfileRequest(_message.Message):
-    __slots__ = ("audience",)
+    __slots__ = ("audience", "channel")
     AUDIENCE_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
     audience: _session_pb2.Audience
-    def __init__(self, audience: _Optional[_Union[_session_pb2.Audience, _Mapping]] = ...) -> None: ...
+    channel: str
+    def __init__(self, audience: _Optional[_Union[_session_pb2.Audience, _Mapping]] = ..., channel: _Optional[str] = ...) -> None: ...
 
 class RememberedEvent(_message.Message):
     __slots__ = ("event_name", "count", "first_time", "last_time")

@@ -117,10 +117,12 @@ class DeployRulesetResponse(_message.Message):
     def __init__(self, version: _Optional[_Union[RulesetVersion, _Mapping]] = ..., warnings: _Optional[_Iterable[_Union[Diagnostic, _Mapping]]] = ..., unchanged: _Optional[bool] = ...) -> None: ...
 
 class GetRulesetRequest(_message.Message):
-    __slots__ = ("version",)
+    __slots__ = ("version", "channel")
     VERSION_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
     version: int
-    def __init__(self, version: _Optional[int] = ...) -> None: ...
+    channel: str
+    def __init__(self, version: _Optional[int] = ..., channel: _Optional[str] = ...) -> None: ...
 
 class GetRulesetResponse(_message.Message):
     __slots__ = ("version", "ruleset")
@@ -131,12 +133,14 @@ class GetRulesetResponse(_message.Message):
     def __init__(self, version: _Optional[_Union[RulesetVersion, _Mapping]] = ..., ruleset: _Optional[_Union[_ruleset_pb2.Ruleset, _Mapping]] = ...) -> None: ...
 
 class ListRulesetsRequest(_message.Message):
-    __slots__ = ("page_size", "page_token")
+    __slots__ = ("page_size", "page_token", "channel")
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
     page_size: int
     page_token: str
-    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+    channel: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., channel: _Optional[str] = ...) -> None: ...
 
 class ListRulesetsResponse(_message.Message):
     __slots__ = ("versions", "next_page_token")
@@ -147,12 +151,14 @@ class ListRulesetsResponse(_message.Message):
     def __init__(self, versions: _Optional[_Iterable[_Union[RulesetVersion, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class RollbackRulesetRequest(_message.Message):
-    __slots__ = ("version", "author")
+    __slots__ = ("version", "author", "channel")
     VERSION_FIELD_NUMBER: _ClassVar[int]
     AUTHOR_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
     version: int
     author: str
-    def __init__(self, version: _Optional[int] = ..., author: _Optional[str] = ...) -> None: ...
+    channel: str
+    def __init__(self, version: _Optional[int] = ..., author: _Optional[str] = ..., channel: _Optional[str] = ...) -> None: ...
 
 class RollbackRulesetResponse(_message.Message):
     __slots__ = ("version",)
@@ -276,12 +282,14 @@ class Scenario(_message.Message):
     def __init__(self, name: _Optional[str] = ..., steps: _Optional[_Iterable[_Union[ScenarioStep, _Mapping]]] = ..., mocks: _Optional[_Mapping[str, CalloutMock]] = ...) -> None: ...
 
 class SimulateRulesetRequest(_message.Message):
-    __slots__ = ("source", "scenario")
+    __slots__ = ("source", "scenario", "channel")
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     SCENARIO_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
     source: RulesetSource
     scenario: Scenario
-    def __init__(self, source: _Optional[_Union[RulesetSource, _Mapping]] = ..., scenario: _Optional[_Union[Scenario, _Mapping]] = ...) -> None: ...
+    channel: str
+    def __init__(self, source: _Optional[_Union[RulesetSource, _Mapping]] = ..., scenario: _Optional[_Union[Scenario, _Mapping]] = ..., channel: _Optional[str] = ...) -> None: ...
 
 class StepResult(_message.Message):
     __slots__ = ("name", "result", "failures", "trace", "offers")
@@ -318,12 +326,14 @@ class Coverage(_message.Message):
     def __init__(self, rules_not_matched: _Optional[_Iterable[str]] = ..., segments_never_entered: _Optional[_Iterable[str]] = ..., treatments_never_offered: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ForgetCustomerRequest(_message.Message):
-    __slots__ = ("audience", "reason")
+    __slots__ = ("audience", "reason", "channel")
     AUDIENCE_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
     audience: _session_pb2.Audience
     reason: str
-    def __init__(self, audience: _Optional[_Union[_session_pb2.Audience, _Mapping]] = ..., reason: _Optional[str] = ...) -> None: ...
+    channel: str
+    def __init__(self, audience: _Optional[_Union[_session_pb2.Audience, _Mapping]] = ..., reason: _Optional[str] = ..., channel: _Optional[str] = ...) -> None: ...
 
 class ForgetCustomerResponse(_message.Message):
     __slots__ = ("profiles_deleted", "history_rows_deleted")

@@ -84,28 +84,29 @@ class RulesetServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def DeployRuleset(self, request, context):
-        """Compiles a ruleset and swaps it in atomically; a ruleset with errors changes nothing.
+        """Compiles a ruleset and swaps it in atomically for its channel (the ruleset's `channel`; a channel not served
+        yet is served from then on); a ruleset with errors changes nothing. Other channels are untouched.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetRuleset(self, request, context):
-        """Returns a deployed version (the active one by default).
+        """Returns a deployed version (the active one of a channel by default).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListRulesets(self, request, context):
-        """Lists deployed versions, newest first.
+        """Lists deployed versions, newest first (of every channel, or of one).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def RollbackRuleset(self, request, context):
-        """Redeploys an earlier version.
+        """Redeploys an earlier version for its channel; other channels are untouched.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
