@@ -15,6 +15,7 @@ from segflow.server.config import Config
 from segflow.server.examples import EXAMPLE_RULESET
 from segflow.server.simulate import load_scenario
 from tests.service.calls import event, offers, rpc_error, start
+from tests.service.test_rulesets import wait_for
 
 # A second channel: the example for an app, its big-cart rule renamed so a call shows which ruleset ran.
 APP = (EXAMPLE_RULESET.replace("name: retail-web", "name: retail-app").replace("channel: web", "channel: app")
@@ -147,15 +148,6 @@ def test_profiles_are_read_with_the_named_or_first_fitting_channel(two, decision
 
 
 # -- several files, each watched on its own ------------------------------------------------------
-
-def wait_for(predicate, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
-
 
 @pytest.fixture
 def files(tmp_path):
