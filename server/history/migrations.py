@@ -80,6 +80,11 @@ MIGRATIONS = (
     Migration(3, "trace_id of the call on the rows of contacts, responses, data_rows and journey_steps", tuple(
         f"ALTER TABLE {table} ADD COLUMN trace_id {{TEXT}} NOT NULL DEFAULT ''"
         for table in ("contacts", "responses", "data_rows", "journey_steps"))),
+    # Each channel has its own active version, looked up by channel (the rows need no change: a database of
+    # one channel has its one active version, and before, one version was active over all channels).
+    Migration(4, "ruleset versions: an active version per channel", (
+        "CREATE INDEX IF NOT EXISTS ruleset_versions_channel_active_idx ON ruleset_versions (channel, active)",
+    )),
 )
 
 # The one table created "if not exists": where the others' history is kept.

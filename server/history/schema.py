@@ -247,8 +247,6 @@ RULESET_VERSIONS = Table(
         Column("ruleset_bytes", Kind.BYTES),
         Column("active", Kind.BOOLEAN),
     ),
-    # Created on an existing database too when it is opened: the active versions are looked up by channel.
-    indexes=(("channel", "active"),),
     primary_key="version",
 )
 
