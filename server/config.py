@@ -76,6 +76,10 @@ class Config:
     # OpenTelemetry spans (the `otel` extra): "otlp", "console" or "none"; unset, OTEL_TRACES_EXPORTER, else none.
     otel_exporter: str = ""
 
+    def __post_init__(self) -> None:
+        if isinstance(self.ruleset, (str, Path)):  # one file, as before there were channels
+            object.__setattr__(self, "ruleset", (Path(self.ruleset),))
+
     @property
     def history(self) -> str:
         return self.history_url or f"sqlite:///{self.data_dir / 'history.db'}"

@@ -230,6 +230,7 @@ def test_serve_takes_several_ruleset_files_from_flags_variable_and_config_file(t
     assert settings.load(parser.parse_args(["--config", str(file)]), environ={}).ruleset == (
         Path("a.yaml"), Path("b.yaml"))
     assert settings.load(parser.parse_args([]), environ={}).ruleset == ()
+    assert Config(ruleset=Path("one.yaml")).ruleset == (Path("one.yaml"),)  # one file, as Config took it before
 
 
 def test_metrics_have_a_version_series_per_channel(two):
