@@ -174,7 +174,7 @@ class Service:
         """Serve the configured files (one per channel, each watched on its own with --watch), else the versions
         active when the server last ran, else the example."""
         if self.config.ruleset:
-            for path, channel, data in _ruleset_files(self.config.ruleset):
+            for path, channel, data in _ruleset_files(self.config.ruleset, self.registry.cache):
                 done = self.registry.load_file(Source(yaml=data.decode()), "segflow serve", f"loaded from {path}")
                 log.info("%s (channel %r): %s", path, channel, done)
                 if self.config.watch:
@@ -285,12 +285,12 @@ class Service:
                 log.exception("session sweep failed")
 
 
-def _ruleset_files(paths) -> list[tuple[Path, str, bytes]]:
+def _ruleset_files(paths, cache: CompiledCache | None) -> list[tuple[Path, str, bytes]]:
     """(path, channel, content) of each ruleset file; ValueError when two serve the same channel."""
     files, by_channel = [], {}
     for path in paths:
         data = Path(path).read_bytes()
-        channel = channel_of(Source(yaml=data.decode()))
+        channel = channel_of(Source(yaml=data.decode()), cache)
         if channel in by_channel:
             raise ValueError(f"{by_channel[channel]} and {path} both serve channel {channel!r}: give one file per "
                              f"channel")

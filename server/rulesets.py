@@ -261,9 +261,10 @@ def _serving(served: dict[str, ActiveVersion]) -> str:
     return f"serving {', '.join(map(repr, sorted(served)))}" if served else "no ruleset is deployed"
 
 
-def channel_of(source: Source) -> str:
-    """The channel a source's ruleset is for; YAML that does not parse raises CompileError."""
-    return _load(source)[0].channel
+def channel_of(source: Source, cache: CompiledCache | None = None) -> str:
+    """The channel a source's ruleset is for (not read again when `cache` knows it); YAML that does not parse
+    raises CompileError."""
+    return _load(source, cache)[0].channel
 
 
 def start_callouts(ruleset: ruleset_pb2.Ruleset) -> CalloutRegistry | None:

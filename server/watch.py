@@ -75,7 +75,7 @@ class RulesetWatcher:
 
     def _deploy(self, text: str) -> bool:
         try:
-            named = channel_of(Source(yaml=text)) if self.channel else ""
+            named = channel_of(Source(yaml=text), self.registry.cache) if self.channel else ""
             if named != self.channel:
                 log.error("%s changed but names channel %r, not %r, which it serves; still serving the previous "
                           "version (serve each channel from its own file)", self.path, named, self.channel)
