@@ -25,6 +25,7 @@ import marshal
 import os
 import sys
 import threading
+import time
 from functools import lru_cache
 from pathlib import Path
 from typing import NamedTuple
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 HEADER = b"segflow compiled ruleset 1\n"
 SUFFIX = ".compiled"
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024  # a 10,000-rule ruleset is ~25 MB
+ABANDONED_SECONDS = 600.0
 
 
 class Entry(NamedTuple):
@@ -145,7 +147,13 @@ class CompiledCache:
         self._prune(keep=path)
 
     def _prune(self, keep: Path) -> None:
-        """Delete the least recently used entries (never `keep`) until the directory fits `max_bytes`."""
+        """Delete the least recently used entries (never `keep`) until the directory fits `max_bytes`, and
+        temporary files a write that died left (older than ABANDONED_SECONDS: a live write takes seconds)."""
+        abandoned = time.time() - ABANDONED_SECONDS
+        for path in self.directory.glob(".*.tmp"):
+            with contextlib.suppress(OSError):  # renamed or deleted meanwhile by its writer
+                if path.stat().st_mtime < abandoned:
+                    path.unlink()
         entries = []
         for path in self.directory.glob("*" + SUFFIX):
             try:

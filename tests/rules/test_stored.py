@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import builtins
 import marshal
+import os
 
 import pytest
 
@@ -169,3 +170,14 @@ def test_regression_a_directory_that_cannot_be_written_only_loses_the_cache(tmp_
     cache = CompiledCache(not_a_directory / "compiled")
     assert behaviour(cold(cache)) == behaviour(cold(CompiledCache(tmp_path / "ok")))
     assert cache.stats["written"] == cache.stats["hits"] == 0
+
+
+def test_regression_a_write_that_died_leaves_no_file_for_ever(tmp_path):
+    cache = CompiledCache(tmp_path)
+    abandoned, running = tmp_path / ".dead.1.2.tmp", tmp_path / ".live.3.4.tmp"
+    for path in (abandoned, running):
+        path.write_bytes(b"half an entry")
+    old = os.path.getmtime(abandoned) - stored_module.ABANDONED_SECONDS - 1
+    os.utime(abandoned, (old, old))
+    cold(cache)
+    assert not abandoned.exists() and running.exists() and len(entries(cache)) == 1
