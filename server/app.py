@@ -26,6 +26,7 @@ from segflow.server.errors import as_service_error
 from segflow.server.history import HistoryError, HistoryWriter, RulesetVersions, open_sink
 from segflow.server.history.journal import Journal
 from segflow.server.history.spill import Spill
+from segflow.server.history.summaries import SessionSummaries
 from segflow.server.profiles.store import ProfileStore
 from segflow.server.observability.access import AccessInterceptor
 from segflow.server.observability.tracing import open_tracing
@@ -114,7 +115,7 @@ class Service:
         journeys = open_journeys(self.store, _retention(config.profile_retention_days))
         self.engine = Engine(self.registry, self.store, clock=clock, submit=submit,
                              publish=self.bus.publish_all, admit=self._admit, journeys=journeys,
-                             profiles=self.profiles)
+                             profiles=self.profiles, summaries=SessionSummaries(self.sink.database).last)
         self.store.on_close = self.engine.summarise
         self.health = health.HealthServicer()
         self.metrics = CollectorRegistry()

@@ -9,8 +9,10 @@ simulator all go through here, so they cannot disagree.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Callable, Iterator, Protocol, Sequence
 
 from segflow.v1 import decision_service_pb2 as pb, session_pb2
@@ -31,7 +33,7 @@ from segflow.server.runtime.events import EventProcessor
 from segflow.server.runtime.requests import (attributes_of, audience_of, did_you_mean, parameters_of, refuse,
                                               timestamp_of)
 from segflow.server.runtime.segmentation import resegment
-from segflow.server.runtime.sessions import session_message
+from segflow.server.runtime.sessions import expired_message, session_message
 from segflow.server.sessions.journeys import JourneyBook
 from segflow.server.sessions.state import SessionState, customer_id_of
 from segflow.server.sessions.store import SessionStore
@@ -51,7 +53,8 @@ class Engine:
     def __init__(self, rulesets: RulesetProvider, store: SessionStore, *, clock: Callable[[], datetime],
                  submit: Callable[[Any], None] = lambda record: None,
                  publish: Callable[[Sequence[Any]], Any] = lambda actions: None, journeys: JourneyBook | None = None,
-                 admit: Callable[[], None] = lambda: None, profiles: ProfileStore | None = None):
+                 admit: Callable[[], None] = lambda: None, profiles: ProfileStore | None = None,
+                 summaries: Callable[[str], SessionSummary | None] = lambda session_id: None):
         self.rulesets = rulesets
         self.store = store
         self.clock = clock
@@ -59,6 +62,9 @@ class Engine:
         self.publish = publish
         self.admit = admit  # raises when a decision could not be recorded (e.g. the history queue is full)
         self.journeys = journeys or JourneyBook()
+        self.summaries = summaries  # a session's latest summary in history (how an expired one is told apart)
+        self._recent_expiries: OrderedDict[str, SessionSummary] = OrderedDict()
+        self._expiring = threading.Lock()
         self.recall = Recall(profiles)  # customer memory; written like history, after each call commits
 
     # -- session lifecycle ------------------------------------------------------------------------
@@ -107,8 +113,15 @@ class Engine:
         return response
 
     def get_session(self, request: pb.GetSessionRequest) -> pb.GetSessionResponse:
-        with self._session(request.session_id) as (slot, session):
-            return pb.GetSessionResponse(session=session_message(session, self.store, self.journeys))
+        """A live session; one that expired, as its summary kept it, in SESSION_STATE_EXPIRED; else NOT_FOUND."""
+        require(request.session_id, "session_id")
+        with self._locked(request.session_id) as slot:
+            if slot.state is not None:
+                return pb.GetSessionResponse(session=session_message(slot.state, self.store, self.journeys))
+        expired = self._expired(request.session_id)  # after the lock: finding it idle just now summarised it
+        if expired is None:
+            raise _no_live_session(request.session_id)
+        return pb.GetSessionResponse(session=expired_message(expired))
 
     def end_session(self, request: pb.EndSessionRequest) -> pb.EndSessionResponse:
         with self._session(request.session_id) as (slot, session):
@@ -151,13 +164,32 @@ class Engine:
     def summarise(self, session: SessionState, reason: str) -> None:
         """The store's on_close hook: a session that left is summarised to history."""
         now = self.clock()
-        self.submit(SessionSummary(
+        summary = SessionSummary(
             session_id=session.session_id, customer_id=session.customer_id, decision_id="",
             ruleset_version=session.ruleset_version, channel=session.channel,
             audience_level=session.audience_level, anonymous=session.anonymous, started_at=session.started_at,
             ended_at=now, end_reason=reason, event_count=session.event_sequence,
             segments=sorted(session.segments),
-            attributes=self.rulesets.current(session.channel).compiled.masked(session.attributes)))
+            attributes=self.rulesets.current(session.channel).compiled.masked(session.attributes))
+        with self._expiring:  # what history may not have yet (the writer batches), for GetSession
+            if reason == "expired":
+                self._recent_expiries[session.session_id] = summary
+                self._recent_expiries.move_to_end(session.session_id)
+                if len(self._recent_expiries) > RECENT_EXPIRIES:
+                    self._recent_expiries.popitem(last=False)
+            else:
+                self._recent_expiries.pop(session.session_id, None)
+        self.submit(summary)
+
+    def _expired(self, session_id: str) -> SessionSummary | None:
+        """The summary of `session_id` if its last visit expired: this process's while history may not have it
+        yet, else the latest in history (written by any process or replica)."""
+        with self._expiring:
+            recent = self._recent_expiries.get(session_id)
+        if recent is not None and self.clock() - recent.ended_at < RECENT_EXPIRY_WINDOW:
+            return recent
+        summary = self.summaries(session_id)
+        return summary if summary is not None and summary.end_reason == "expired" else None
 
     # -- decisions --------------------------------------------------------------------------------
 
@@ -281,8 +313,7 @@ class Engine:
         require(session_id, "session_id")
         with self._locked(session_id) as slot:
             if slot.state is None:
-                raise NotFound(f"no live session {session_id!r} (never started, ended or expired)",
-                               reason="SESSION_NOT_FOUND", fields=[("session_id", "no such live session")])
+                raise _no_live_session(session_id)
             yield slot, slot.state
 
     @contextmanager
@@ -336,6 +367,15 @@ class Engine:
 
 
 MAX_BATCH_COMMANDS = 100
+# The expiries a process remembers itself, and for how long after them: until their summaries are surely in
+# history, which answers for every process from then on.
+RECENT_EXPIRIES = 1_000
+RECENT_EXPIRY_WINDOW = timedelta(seconds=30)
+
+
+def _no_live_session(session_id: str) -> NotFound:
+    return NotFound(f"no live session {session_id!r} (never started, ended or expired)",
+                    reason="SESSION_NOT_FOUND", fields=[("session_id", "no such live session")])
 
 # The commands that evaluate expressions, and so may call callouts bounded by the caller's deadline.
 _DECIDING = frozenset({"start_session", "post_event", "get_offers", "set_audience"})

@@ -1,4 +1,5 @@
-"""A live session as the `Session` message that GetSession, StartSession and EndSession return."""
+"""A session as the `Session` message that GetSession, StartSession and EndSession return: a live one, or one
+that expired as history summarised it."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from datetime import datetime
 from google.protobuf import timestamp_pb2
 from segflow.v1 import session_pb2
 
+from segflow.server.history.records import SessionSummary
 from segflow.server.runtime.offers import offer_message
 from segflow.server.sessions.journeys import JourneyBook
 from segflow.server.sessions.state import SessionState
@@ -23,6 +25,18 @@ def _timestamp(moment: datetime | None) -> timestamp_pb2.Timestamp | None:
     stamp = timestamp_pb2.Timestamp()
     stamp.FromDatetime(moment)
     return stamp
+
+
+def expired_message(summary: SessionSummary) -> session_pb2.Session:
+    """A session that expired, as its history summary kept it: attributes masked as there; no audience ids,
+    event statistics, offers or journeys; `expires_at` when it was found expired."""
+    return session_pb2.Session(
+        session_id=summary.session_id, channel=summary.channel,
+        audience=session_pb2.Audience(level=summary.audience_level), customer_id=summary.customer_id,
+        anonymous=summary.anonymous, attributes={name: to_value(value) for name, value in summary.attributes.items()},
+        segments=sorted(summary.segments), started_at=_timestamp(summary.started_at),
+        expires_at=_timestamp(summary.ended_at), ruleset_version=summary.ruleset_version,
+        event_sequence=summary.event_count, state=session_pb2.SESSION_STATE_EXPIRED)
 
 
 def session_message(session: SessionState, store: SessionStore, journeys: JourneyBook,

@@ -198,7 +198,8 @@ def test_sessions_expire_after_the_idle_timeout_renewed_by_every_call(decisions,
     assert get(decisions, "idle").event_sequence == 1  # still live: 29 minutes since the last call
     clock.advance(minutes=31)
     assert service.store.expire_idle() == 1
-    rpc_error(decisions.GetSession, pb.GetSessionRequest(session_id="idle"), code=grpc.StatusCode.NOT_FOUND)
+    assert get(decisions, "idle").state == session_pb2.SESSION_STATE_EXPIRED  # gone, and GetSession says why
+    rpc_error(decisions.PostEvent, event("idle", "login"), code=grpc.StatusCode.NOT_FOUND)
 
 
 def test_concurrent_events_on_one_session_are_serialised(decisions):

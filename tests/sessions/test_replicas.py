@@ -6,7 +6,7 @@ import threading
 
 import grpc
 import pytest
-from segflow.v1 import decision_service_pb2 as pb, decision_service_pb2_grpc
+from segflow.v1 import decision_service_pb2 as pb, decision_service_pb2_grpc, session_pb2
 from segflow.v1 import ruleset_service_pb2 as admin_pb, ruleset_service_pb2_grpc
 
 from segflow.server.app import create_service
@@ -64,7 +64,9 @@ def test_one_visit_served_by_two_replicas(replicas, postgres_target, clock):
     assert session(to_b, "v1").session_id == "v1"
     clock.advance(minutes=31)
     b.store.expire_idle()
-    rpc_error(to_b.GetSession, pb.GetSessionRequest(session_id="v1"), code=grpc.StatusCode.NOT_FOUND)
+    expired = to_b.GetSession(pb.GetSessionRequest(session_id="v1")).session
+    assert expired.state == session_pb2.SESSION_STATE_EXPIRED
+    rpc_error(to_b.PostEvent, event("v1", "login"), code=grpc.StatusCode.NOT_FOUND)
     b.stop(grace=1)  # flushes history
     rows = postgres_target.read("SELECT end_reason, event_count FROM session_summaries WHERE session_id = 'v1'")
     assert rows == [("expired", 22)]

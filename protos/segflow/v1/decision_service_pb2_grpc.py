@@ -115,7 +115,8 @@ class DecisionServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetSession(self, request, context):
-        """Returns a live session.
+        """Returns a live session, or one whose last visit expired (state SESSION_STATE_EXPIRED, as history summarised
+        it); NOT_FOUND (reason SESSION_NOT_FOUND) for a session that never started or was ended.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
