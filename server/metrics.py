@@ -218,6 +218,9 @@ class ServiceCollector(Collector):
         yield CounterMetricFamily("segflow_profiles_written", "Customer profile writes done", value=profiles["written"])
         yield CounterMetricFamily("segflow_profiles_failed", "Customer profile writes given up after failures",
                                   value=profiles["failed"])
+        yield CounterMetricFamily("segflow_profiles_erased_dropped",
+                                  "Changes of an erased customer's memory not written back (taken before the erasure)",
+                                  value=service.profiles.dropped)
 
         bus = service.bus.stats()
         yield CounterMetricFamily("segflow_actions_published", "Action events published to subscribers",

@@ -2,8 +2,9 @@
 core, talking to the supervisor over a pipe.
 
 Over the pipe a worker says `("ready", pid)` once it serves, `("deployed", token)` after a deploy activated a
-version here (and waits for `("done", token)`), and answers `("sync", token)` (another worker deployed: activate
-the database's active version) with `("synced", token)` and `("metrics", token)` (a scrape) with
+version here or erased a customer (and waits for `("done", token)`), and answers `("sync", token)` (another
+worker deployed or erased: activate the database's active version, learn the recent erasures) with
+`("synced", token)` and `("metrics", token)` (a scrape) with
 `("metrics", (token, text))`; last, `("stopped", lost)`. `("stopping", None)` says the host is stopping: a deploy
 then returns without waiting, since the other workers take no new call. SIGTERM stops it gracefully; SIGINT is
 the supervisor's to handle (a terminal sends it to the whole process group). A worker whose supervisor is gone
@@ -122,8 +123,9 @@ class Worker:
             if kind == "sync":
                 try:
                     self.service.registry.sync()
+                    self.service.profiles.refresh(self.service.clock())
                 except Exception:
-                    log.exception("could not activate the version another worker deployed")
+                    log.exception("could not take what another worker deployed or erased")
                 self._send(("synced", token))
             elif kind == "done" and token in self._waiting:
                 self._waiting[token].set()
