@@ -6,7 +6,7 @@ One ruleset (the example plus two events), one `segflow serve` in its own proces
 session per event kind, calls interleaved so both see the same machine load:
 - `plain`: a rule whose condition reads a session attribute and assigns a session attribute;
 - `remembered`: the same rule shape, but its condition is a windowed `EVENT_COUNT(..., INTERVAL '30' DAY)`
-  over the customer's daily counters and it assigns a `scope: profile` attribute, so every call also counts
+  over the customer's counters and it assigns a `scope: profile` attribute, so every call also counts
   the event, changes the profile and queues its write-back.
 Reports p50/mean latency of each over gRPC (sequential calls, one client), and µs per PostEvent in the engine
 alone (no network) for both; ratios are remembered / plain. Also: StartSession of an identified customer whose

@@ -204,8 +204,7 @@ class ProfileStore:
         merged: dict[Key, StoredProfile] = {}
         with self.database.transaction() as tx:
             for key in sorted(by_key):
-                for statement, params in self.database.backend.exclusive(f"profile.{customer_key(*key)}"):
-                    tx.execute(statement, params)
+                self._hold(tx, key)
                 profile = merged[key] = self._read(tx, key)
                 for delta in by_key[key]:
                     if delta.changes.generation != profile.memory.generation:
@@ -220,6 +219,13 @@ class ProfileStore:
             # Settled within the transaction, so a load (which reads on this connection) never counts a delta
             # both in the row and as unwritten; a failed commit leaves them out of reads until the retry.
             self._settle(deltas, merged)
+
+    def _hold(self, tx: Transaction, key: Key) -> None:
+        """Hold a customer's row for the rest of the transaction, among all processes (SQLite's write lock
+        already does; PostgreSQL: an advisory lock, since the row may not exist yet). Writes and erasures of
+        one customer take turns, so an erasure never interleaves with a read-merge-write."""
+        for statement, params in self.database.backend.exclusive(f"profile.{customer_key(*key)}"):
+            tx.execute(statement, params)
 
     def _settle(self, deltas: Sequence[ProfileDelta], merged: dict[Key, StoredProfile] | None = None) -> None:
         """`deltas` are written (or given up): no longer added to reads. The rows just written are the freshest
@@ -253,6 +259,7 @@ class ProfileStore:
         self.writer.flush(timeout=10.0)
         key = (level, customer_id)
         with self.database.transaction() as tx:
+            self._hold(tx, key)
             history = 0
             for statement in FORGET_STATEMENTS:
                 history += tx.execute(statement, (customer_id,) * statement.count("?")).rowcount
