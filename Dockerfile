@@ -6,12 +6,14 @@ COPY pyproject.toml README.md LICENSE ./
 COPY protos protos
 COPY rules rules
 COPY server server
-RUN pip wheel --no-cache-dir --wheel-dir /wheels '.[scale]'
+COPY clients/python/client clients/python/client
+# scale: Redis and PostgreSQL; otel: OpenTelemetry spans, exported when --otel-exporter (or OTEL_TRACES_EXPORTER) says.
+RUN pip wheel --no-cache-dir --wheel-dir /wheels '.[scale,otel]'
 
 FROM python:3.11-slim
 RUN useradd --system --uid 10001 --home-dir /var/lib/segflow --create-home segflow
 COPY --from=build /wheels /wheels
-RUN pip install --no-cache-dir --no-index --find-links /wheels 'segflow[scale]' && rm -rf /wheels
+RUN pip install --no-cache-dir --no-index --find-links /wheels 'segflow[scale,otel]' && rm -rf /wheels
 USER segflow
 WORKDIR /var/lib/segflow
 # Listening on every interface inside the container: put --auth-file and --tls-* in front of anything public.

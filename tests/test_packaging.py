@@ -1,5 +1,6 @@
 """What the wheels install: the server wheel only the `segflow` namespace; `segflow-client` alone (no server
-code importable) calls a running server and reads its rich errors. Wheels are built from this checkout with
+code importable) calls a running server with its value helpers and reads its rich errors; the server wheel
+holds every file of the client's, identical, so it never needs (nor should get) segflow-client beside it. Wheels are built from this checkout with
 --no-deps --no-build-isolation (no downloads); about 20 s in all."""
 
 from __future__ import annotations
@@ -46,7 +47,16 @@ def test_the_client_wheel_holds_the_stubs_and_no_server(client_wheel):
     names = zipfile.ZipFile(client_wheel).namelist()
     assert top_level(client_wheel) == {"segflow"}
     assert "segflow/v1/decision_service_pb2_grpc.py" in names
+    assert {"segflow/client/values.py", "segflow/client/py.typed"} <= set(names)
     assert not any(name.startswith(("segflow/server/", "segflow/rules/")) for name in names)
+
+
+def test_the_server_wheel_holds_the_client_wheels_files_unchanged(client_wheel, tmp_path):
+    server, client = zipfile.ZipFile(build_wheel(ROOT, tmp_path)), zipfile.ZipFile(client_wheel)
+    shared = [name for name in client.namelist() if ".dist-info/" not in name]
+    missing = [name for name in shared if name not in server.namelist()]
+    assert missing == []
+    assert [name for name in shared if server.read(name) != client.read(name)] == []
 
 
 def test_segflow_client_alone_calls_a_running_server(client_wheel, service, tmp_path):
@@ -62,10 +72,15 @@ def test_segflow_client_alone_calls_a_running_server(client_wheel, service, tmp_
         import grpc
         from google.rpc import error_details_pb2
         from grpc_status import rpc_status
-        from segflow.v1 import decision_service_pb2 as pb, decision_service_pb2_grpc
+        from segflow.client import attributes, from_attributes
+        from segflow.v1 import decision_service_pb2 as pb, decision_service_pb2_grpc, session_pb2
         with grpc.insecure_channel("127.0.0.1:{service.port}") as channel:
             stub = decision_service_pb2_grpc.DecisionServiceStub(channel)
             print(stub.StartSession(pb.StartSessionRequest(session_id="from-client")).session.session_id)
+            added = session_pb2.Event(name="add_to_cart", parameters=attributes(sku="TV-55", price=650.0))
+            stub.PostEvent(pb.PostEventRequest(session_id="from-client", event=added))
+            session = stub.GetSession(pb.GetSessionRequest(session_id="from-client")).session
+            print(from_attributes(session.attributes)["cart_total"])
             try:
                 stub.GetSession(pb.GetSessionRequest(session_id="nobody"))
             except grpc.RpcError as error:
@@ -77,4 +92,5 @@ def test_segflow_client_alone_calls_a_running_server(client_wheel, service, tmp_
     assert done.returncode == 0, done.stderr
     lines = done.stdout.split("\n")
     assert lines[0] == "from-client"
-    assert lines[1].startswith("NOT_FOUND ")
+    assert lines[1] == "650.0"
+    assert lines[2].startswith("NOT_FOUND ")

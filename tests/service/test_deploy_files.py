@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import time
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,12 @@ def test_the_image_runs_as_a_non_root_user_with_a_grpc_health_check():
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "USER segflow" in dockerfile
     assert 'CMD ["segflow", "health"' in dockerfile
+
+
+def test_the_image_copies_every_folder_the_wheel_is_built_from():
+    package_dirs = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-dir"]
+    copied = [line.split()[1] for line in (ROOT / "Dockerfile").read_text().splitlines() if line.startswith("COPY ")]
+    assert all(any(folder == c or folder.startswith(c + "/") for c in copied) for folder in package_dirs.values())
 
 
 def test_compose_runs_two_replicas_on_shared_redis_and_postgresql():

@@ -1,4 +1,4 @@
-"""segflow.rules.values: Python values <-> segflow.v1.Value."""
+"""segflow.client: Python values <-> segflow.v1.Value and attribute maps."""
 
 import enum
 from datetime import datetime, timedelta, timezone
@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from segflow.v1 import value_pb2
 
-from segflow.rules.values import from_value, to_value
+from segflow.client import attributes, from_attributes, from_value, to_value
 
 INT64 = st.integers(min_value=-(2**63), max_value=2**63 - 1)
 AWARE = st.datetimes(
@@ -74,3 +74,20 @@ def test_nested_list_with_null_and_tuple_as_list():
 def test_unconvertible_values_raise(py, error):
     with pytest.raises(error):
         to_value(py)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.dictionaries(st.text(), VALUES, max_size=5))
+def test_attribute_maps_round_trip(py):
+    assert from_attributes(attributes(py)) == py
+
+
+def test_attributes_take_a_mapping_and_names_and_say_which_key_failed():
+    assert from_attributes(attributes({"sku": "TV"}, price=9.5, values=1)) == {"sku": "TV", "price": 9.5, "values": 1}
+    assert attributes() == {}
+    with pytest.raises(TypeError, match="^when: cannot convert object"):
+        attributes(when=object())
+    with pytest.raises(ValueError, match="^at: naive datetime"):
+        attributes({"at": datetime(2026, 1, 1)})
+    with pytest.raises(TypeError, match="attribute names are text"):
+        attributes({1: "x"})
