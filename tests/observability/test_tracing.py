@@ -6,13 +6,15 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
-from segflow.v1 import callout_service_pb2, callout_service_pb2_grpc, decision_service_pb2_grpc
+from segflow.v1 import callout_service_pb2, callout_service_pb2_grpc, decision_service_pb2 as pb
+from segflow.v1 import decision_service_pb2_grpc
 
 from segflow.rules.values import to_value
 from segflow.server.app import create_service
@@ -146,3 +148,22 @@ def test_without_the_otel_extra_calls_are_served_and_an_exporter_is_refused_by_n
     assert done.returncode == 0, done.stderr
     served, refused = done.stdout.splitlines()
     assert served == "plain" and "needs the otel extra" in refused and "segflow[otel]" in refused
+
+
+def test_a_subscription_is_one_server_span_that_ends_with_its_stream(traced, spans):
+    service, decisions = traced
+    decisions.StartSession(start("watched"))
+    stream = decisions.SubscribeActions(pb.SubscribeActionsRequest(
+        filter=pb.ActionFilter(session_id="watched"), once=True), metadata=(("traceparent", TRACEPARENT),), timeout=30)
+    deadline = time.monotonic() + 10
+    while service.bus.stats()["subscribers"] < 1:
+        assert time.monotonic() < deadline, "the subscription did not register"
+        time.sleep(0.01)
+    decisions.PostEvent(event("watched", "add_to_cart", sku="TV", price=10.0))
+    assert len(list(stream)) == 1
+    while not (ended := [s for s in finished(service, spans) if s.name.endswith("/SubscribeActions")]):
+        assert time.monotonic() < deadline, "the stream's span did not end"
+        time.sleep(0.01)
+    [span] = ended
+    assert span.kind is SpanKind.SERVER and format(span.context.trace_id, "032x") == TRACE
+    assert span.attributes["rpc.grpc.status_code"] == 0 and span.attributes["rpc.method"] == "SubscribeActions"
