@@ -1,7 +1,8 @@
 """Reload a served ruleset when its file changes (`segflow serve --ruleset FILE... --watch`: one watcher per file).
 
-A thread polls the file's modification time and size, and reads it only when they change; a deploy happens only
-when the content's digest differs from the last one seen, so touching the file, or saving it unchanged, does
+A thread polls the file's modification time and size, and reads it only once they have changed and then held still
+for one poll (an editor or `write_text` truncates, then writes: a read in between would see half a file); a deploy
+happens only when the content's digest differs from the last one seen, so touching the file, or saving it unchanged, does
 nothing. The deploy goes through the registry like any other, so a file that fails validation changes nothing:
 its errors are logged, every one, and the version before keeps serving until the file is fixed. Each file serves
 one channel: a change that names another channel is refused too, so one file can never replace another's.
@@ -37,6 +38,7 @@ class RulesetWatcher:
         self.interval = interval
         self.channel = channel
         self._stat: tuple[int, int] | None = None
+        self._changing: tuple[int, int] | None = None  # a changed stat seen once, read if the next poll agrees
         self._digest: str | None = None if loaded is None else hashlib.sha256(loaded).hexdigest()
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="segflow-ruleset-watch", daemon=True)
@@ -62,6 +64,9 @@ class RulesetWatcher:
         """Deploy the file if its content changed since the last poll; True when a new version was activated."""
         stat = self._stat_now()
         if stat == self._stat:
+            return False
+        if stat != self._changing:
+            self._changing = stat
             return False
         self._stat = stat
         if stat is None:

@@ -323,6 +323,21 @@ def test_watch_reloads_a_changed_file_and_ignores_a_broken_one(service, decision
     assert big_cart_rules(decisions, "fixed")[0] == 3
 
 
+def test_regression_watch_does_not_read_a_file_while_it_is_being_written(service, admin, tmp_path, caplog):
+    """The flake in test_watch_reloads_a_changed_file_and_ignores_a_broken_one: a poll between write_text's
+    truncation and its write read an empty file and logged it as a ruleset that does not compile."""
+    path = tmp_path / "rules.yaml"
+    path.write_text(EXAMPLE_RULESET)
+    watcher = RulesetWatcher(path, service.registry, loaded=EXAMPLE_RULESET.encode())
+    path.write_text("")  # truncated, the new content not written yet
+    assert watcher.poll() is False
+    path.write_text(RENAMED)
+    assert watcher.poll() is False  # changed since the last poll: still being written, perhaps
+    assert watcher.poll() is True  # held still for a poll: read and deployed
+    assert "does not compile" not in caplog.text
+    assert [v.version for v in admin.ListRulesets(pb.ListRulesetsRequest()).versions] == [2, 1]
+
+
 def test_regression_a_restart_with_the_ruleset_file_does_not_undo_a_rollback(tmp_path, clock, caplog):
     from segflow.server.app import create_service
     from segflow.server.config import Config
