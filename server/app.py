@@ -250,11 +250,13 @@ class Service:
 
     def forget_customer(self, request: ruleset_service_pb2.ForgetCustomerRequest,
                         ) -> ruleset_service_pb2.ForgetCustomerResponse:
-        """Erase a customer: history queued so far is written first, so none of it survives the erasure. The
-        other workers of a host learn of it before this returns (other replicas at their next sweep)."""
+        """Erase a customer (history, profile, journeys): history queued so far is written first, so none of it
+        survives the erasure. The other workers of a host learn of it before this returns (other replicas at their
+        next sweep)."""
         level, customer = self.engine.customer_of(request.audience, request.channel)
         self.history.flush(timeout=10.0)
         profiles, rows = self.profiles.forget(level, customer, self.clock())
+        self.engine.journeys.forget(customer)
         self.registry.announce(0)  # the workers' "sync" (rulesets and erasures); the number only names it in a log
         log.info("ForgetCustomer %s (%s): %s", customer, level, request.reason or "no reason given")
         return ruleset_service_pb2.ForgetCustomerResponse(profiles_deleted=profiles, history_rows_deleted=rows)

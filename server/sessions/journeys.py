@@ -40,6 +40,11 @@ class JourneyBook:
         here)."""
         self._open.pop(session_id, None)
 
+    def forget(self, customer: str) -> None:
+        """Erase the customer's journeys (ForgetCustomer); a call that holds them now changes a detached copy."""
+        with self._lock:
+            self._by_customer.pop(customer, None)
+
     def discard(self, session_id: str) -> None:
         """Undo what a failed call on this session changed in its customer's journeys."""
         opened = self._open.pop(session_id, None)
@@ -114,6 +119,11 @@ class StoredJourneyBook:
         removed = loaded.stored.keys() - current.keys()
         if changed or removed:
             self._store(loaded.session.session_id, loaded.customer, changed, removed)
+
+    def forget(self, customer: str) -> None:
+        """Erase the customer's journeys (ForgetCustomer). A call in flight on one of their sessions may still
+        write the journeys it changed, as a new visit would."""
+        raise NotImplementedError
 
     def _read(self, customer: str) -> dict[str, str]:
         """The customer's journeys as stored: name -> encoded step."""

@@ -20,17 +20,15 @@ class LmdbJourneyBook(StoredJourneyBook):
         self.env = env
         self._db = env.open_db(b"journeys")
 
+    def forget(self, customer: str) -> None:
+        with self.env.begin(write=True, db=self._db) as txn:
+            for name in _names(txn, customer.encode() + b"\0"):
+                txn.delete(name)
+
     def _read(self, customer: str) -> dict[str, str]:
         prefix = customer.encode() + b"\0"
-        stored = {}
         with self.env.begin(db=self._db) as txn:
-            cursor = txn.cursor()
-            if cursor.set_range(prefix):
-                for key, value in cursor:
-                    if not key.startswith(prefix):
-                        break
-                    stored[key[len(prefix):].decode()] = value.decode()
-        return stored
+            return {key[len(prefix):].decode(): bytes(txn.get(key)).decode() for key in _names(txn, prefix)}
 
     def _store(self, session_id: str, customer: str, changed: dict[str, str], removed: set[str]) -> None:
         prefix = customer.encode() + b"\0"
@@ -39,3 +37,15 @@ class LmdbJourneyBook(StoredJourneyBook):
                 txn.put(prefix + name.encode(), value.encode())
             for name in removed:
                 txn.delete(prefix + name.encode())
+
+
+def _names(txn: lmdb.Transaction, prefix: bytes) -> list[bytes]:
+    """The keys under `prefix`, in order (a list: the caller may delete them)."""
+    cursor = txn.cursor()
+    keys = []
+    if cursor.set_range(prefix):
+        for key in cursor.iternext(keys=True, values=False):
+            if not key.startswith(prefix):
+                break
+            keys.append(bytes(key))
+    return keys

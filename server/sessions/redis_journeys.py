@@ -28,6 +28,9 @@ class RedisJourneyBook(StoredJourneyBook):
     def key(self, customer: str) -> str:
         return f"{self.prefix}journeys:{customer}"
 
+    def forget(self, customer: str) -> None:
+        self.client.delete(self.key(customer))
+
     def _read(self, customer: str) -> dict[str, str]:
         """The customer's journeys as stored: name -> encoded step."""
         return {text(name): text(value) for name, value in self.client.hgetall(self.key(customer)).items()}

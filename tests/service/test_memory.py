@@ -192,6 +192,17 @@ def test_forget_customer_leaves_no_row(config, clock):
         assert db.execute("SELECT customer_id FROM profiles").fetchall() == [("customer_id=c-7",)]
 
 
+def test_regression_forget_customer_erases_the_journeys_of_a_live_session(config, clock):
+    from segflow.server.examples import EXAMPLE_RULESET
+
+    with running(config, clock, EXAMPLE_RULESET) as client:
+        client.visit("welcomed", "c-j")
+        client.decisions.PostEvent(event("welcomed", "login", loyalty_tier="gold"))
+        assert [journey.journey for journey in client.session("welcomed").journeys] == ["vip_welcome"]
+        client.admin.ForgetCustomer(admin_pb.ForgetCustomerRequest(audience=customer("c-j"), reason="request"))
+        assert not client.session("welcomed").journeys
+
+
 def _with_source(target: str, timeout: str = "2s") -> str:
     return MEMORY_RULESET + f"""
 profile_sources:

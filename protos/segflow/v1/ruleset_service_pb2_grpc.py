@@ -120,7 +120,7 @@ class RulesetServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ForgetCustomer(self, request, context):
-        """Erases what segflow remembers of a customer: profile, counters, pattern state and history rows.
+        """Erases what segflow remembers of a customer: profile, counters, pattern state, journeys and history rows.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
