@@ -110,7 +110,8 @@ class Service:
         self.store = open_store(config.sessions_url, idle_timeout=timedelta(seconds=config.idle_timeout_seconds),
                                 max_sessions=config.max_sessions, clock=clock)
         self.bus = _action_log(config, self.store, worker)
-        self.profiles = ProfileStore.beside(config.history, self.sink.database)
+        self.profiles = ProfileStore.beside(config.history, self.sink.database,
+                                             peers=worker.profile_writes() if worker else None)
         # A customer's journeys in Redis are kept as long as their profile.
         journeys = open_journeys(self.store, _retention(config.profile_retention_days))
         self.engine = Engine(self.registry, self.store, clock=clock, submit=submit,

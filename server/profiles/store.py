@@ -25,7 +25,7 @@ import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Sequence
+from typing import Any, Iterable, Protocol, Sequence
 
 from segflow.server.history.backends import SQLiteBackend, _to_json
 from segflow.server.history.database import Database, Transaction
@@ -43,6 +43,16 @@ CACHE_TTL = 60.0
 TOMBSTONE_DAYS = 30
 
 Key = tuple[str, str]
+
+
+class Peers(Protocol):
+    """The other processes sharing the database on this host, as far as cached profiles go."""
+
+    def wrote(self, keys: Iterable[Key]) -> None:
+        """This process has just committed the rows of these customers."""
+
+    def changed_since(self, key: Key, moment: float) -> bool:
+        """Whether another process wrote the customer's row at or after `moment` (`time.monotonic()`)."""
 
 
 def customer_key(level: str, customer_id: str) -> str:
@@ -107,8 +117,11 @@ class ProfileStore:
     """Profiles by (audience level, customer id): load, save (after commit), forget, purge."""
 
     def __init__(self, database: Database, *, owns_database: bool, cache_size: int = CACHE_SIZE,
-                 cache_ttl: float = CACHE_TTL):
+                 cache_ttl: float = CACHE_TTL, peers: Peers | None = None):
+        """`peers`: the other processes of the host (`server.workers.profiles`), whose writes make a cached copy
+        stale at once rather than after `cache_ttl`."""
         self.database = database
+        self.peers = peers
         self._owns_database = owns_database
         backend = self.database.backend
         self._decode_json, self._decode_time = backend.decoders[Kind.JSON], backend.decoders[Kind.TIME]
@@ -126,12 +139,12 @@ class ProfileStore:
         self.writer = HistoryWriter(_ProfileSink(self))
 
     @classmethod
-    def beside(cls, url: str, history: Database) -> ProfileStore:
+    def beside(cls, url: str, history: Database, peers: Peers | None = None) -> ProfileStore:
         """The store of a server whose history database is `history` (at `url`): its own connection to the same
         database, except for an in-memory SQLite database, which only the history's connection can see."""
         if isinstance(history.backend, SQLiteBackend) and history.backend.path == ":memory:":
-            return cls(history, owns_database=False)
-        return cls(Database.open(url), owns_database=True)
+            return cls(history, owns_database=False, peers=peers)
+        return cls(Database.open(url), owns_database=True, peers=peers)
 
     @classmethod
     def in_memory(cls) -> ProfileStore:
@@ -147,16 +160,18 @@ class ProfileStore:
         with self._lock:
             entry = self._cache.get(key)
             if not fresh and entry is not None and entry[1] > time.monotonic() and \
-                    entry[0].memory.generation == self.generation(*key):  # else erased since it was cached
+                    entry[0].memory.generation == self.generation(*key) and not (  # else erased since cached
+                    self.peers and self.peers.changed_since(key, entry[1] - self._cache_ttl)):
                 self._cache.move_to_end(key)
                 return self._with_unwritten(key, entry[0].copy())
+        read_at = time.monotonic()
         # The writer merges deltas inside a transaction on the same connection: what is read here and what is
         # still unwritten are one consistent view.
         with self.database.transaction() as tx:
             profile = self._read(tx, key)
             with self._lock:
                 if profile.updated_at is not None:  # not cached: a profile another replica writes soon is seen
-                    self._remember(key, profile)
+                    self._remember(key, profile, read_at)
                 return self._with_unwritten(key, profile.copy())
 
     def _with_unwritten(self, key: Key, profile: StoredProfile) -> StoredProfile | None:
@@ -219,6 +234,8 @@ class ProfileStore:
             # Settled within the transaction, so a load (which reads on this connection) never counts a delta
             # both in the row and as unwritten; a failed commit leaves them out of reads until the retry.
             self._settle(deltas, merged)
+        if self.peers is not None:  # after the commit: a copy another process reads before it is stale
+            self.peers.wrote(by_key)
 
     def _hold(self, tx: Transaction, key: Key) -> None:
         """Hold a customer's row for the rest of the transaction, among all processes (SQLite's write lock
@@ -245,9 +262,9 @@ class ProfileStore:
                 else:
                     self._remember(key, profile)
 
-    def _remember(self, key: Key, profile: StoredProfile) -> None:
-        """Cache a profile (the caller holds the lock)."""
-        self._cache[key] = (profile, time.monotonic() + self._cache_ttl)
+    def _remember(self, key: Key, profile: StoredProfile, read_at: float | None = None) -> None:
+        """Cache a profile read at `read_at` (`time.monotonic()`, default now); the caller holds the lock."""
+        self._cache[key] = (profile, (time.monotonic() if read_at is None else read_at) + self._cache_ttl)
         self._cache.move_to_end(key)
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)

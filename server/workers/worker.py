@@ -30,6 +30,7 @@ from segflow.server.config import Config
 from segflow.server.sessions.lmdb_store import LmdbSessionStore, open_environment
 from segflow.server.workers.actionlog import SharedActionBus
 from segflow.server.workers.identity import WorkerIdentity
+from segflow.server.workers.profiles import ProfileWrites
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,10 @@ class Worker:
         env, _ = open_environment(self.assignment.shared)
         return SharedActionBus(env, self.assignment.index, retention=config.action_retention,
                                queue_size=config.subscriber_queue)
+
+    def profile_writes(self) -> ProfileWrites:
+        """How this worker tells the others of the host which customers' profiles it wrote."""
+        return ProfileWrites(open_environment(self.assignment.shared)[0])
 
     def own_directory(self, data_dir: Path) -> Path:
         """This worker's own directory under the data directory (its history journal)."""

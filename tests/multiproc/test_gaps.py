@@ -3,6 +3,7 @@ after its gap, with real processes over real gRPC."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -20,7 +21,8 @@ from segflow.server.examples import EXAMPLE_RULESET
 from segflow.server.history.journal import Journal
 from tests.history.conftest import data_row
 from tests.multiproc.conftest import start_host, stop_host
-from tests.service.calls import event, start
+from tests.service.calls import attributes, event, start
+from tests.test_subscriptions import wait_until
 
 
 def decisions(channel) -> decision_service_pb2_grpc.DecisionServiceStub:
@@ -148,3 +150,36 @@ def test_one_metrics_endpoint_reports_every_worker_instead_of_a_port_per_worker(
     finally:
         host.close()
         assert stop_host(host) == 0, host.process.stderr.read()
+
+
+def stored_category(host, customer: str) -> str | None:
+    """The customer's last_category in the history database's profiles table."""
+    with sqlite3.connect(host.data_dir / "history.db") as db:
+        row = db.execute("SELECT attributes FROM profiles WHERE customer_id = ?", (f"customer_id={customer}",)
+                         ).fetchone()
+    return None if row is None else json.loads(row[0]).get("last_category")
+
+
+def written(host, stub, session: str, customer: str, category: str) -> None:
+    """A visit of the customer that views `category`, once its worker has written the profile."""
+    stub.StartSession(start(session, customer=customer))
+    stub.PostEvent(event(session, "page_view", category=category))
+    wait_until(lambda: stored_category(host, customer) == category)
+
+
+def category_recalled(stub, session: str, customer: str) -> str:
+    """A new visit of the customer: the last_category recalled into it from the worker's profile store."""
+    stub.StartSession(start(session, customer=customer))
+    return attributes(stub.GetSession(pb.GetSessionRequest(session_id=session)).session)["last_category"]
+
+
+def test_a_profile_written_by_another_worker_is_not_served_from_a_stale_cache(host):
+    (_, to_writer), (_, to_reader) = host.channels_by_worker().items()
+    writer, reader = decisions(to_writer), decisions(to_reader)
+    for round, category in enumerate(["books", "electronics"]):
+        written(host, writer, f"written-{round}", "C-cache", category)
+        # A later batch of the same writer: the one above has been stamped (right after its commit) by now.
+        written(host, writer, f"fence-{round}", f"C-fence-{round}", "fence")
+        # The first round caches the profile in the reader; the second must not be answered from that copy,
+        # which the cache keeps for 60 s: the writer's stamp makes it stale at once.
+        assert category_recalled(reader, f"read-{round}", "C-cache") == category
