@@ -125,7 +125,7 @@ class ProfileStore:
         self._owns_database = owns_database
         backend = self.database.backend
         self._decode_json, self._decode_time = backend.decoders[Kind.JSON], backend.decoders[Kind.TIME]
-        self._encode_time = backend.encoders[Kind.TIME]
+        self._encode_json, self._encode_time = backend.encoders[Kind.JSON], backend.encoders[Kind.TIME]
         # key -> (profile as last read or written, monotonic expiry), least recently used first: cheaper to update
         # than a TTLCache, and one TTL for all makes the oldest entry the first to expire. Guarded by _lock, as
         # are the deltas queued and not written yet (by customer, in order; a load adds them to what it read)
@@ -229,7 +229,8 @@ class ProfileStore:
                     profile.merge(delta)
                 memory = profile.memory
                 if profile.updated_at is not None:
-                    tx.execute(UPSERT_PROFILE, (*key, _to_json(memory.attributes), _to_json(memory.document()),
+                    tx.execute(UPSERT_PROFILE, (*key, self._encode_json(memory.attributes),
+                                                self._encode_json(memory.document()),
                                                 self._encode_time(profile.updated_at)))
             # Settled within the transaction, so a load (which reads on this connection) never counts a delta
             # both in the row and as unwritten; a failed commit leaves them out of reads until the retry.

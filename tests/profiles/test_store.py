@@ -56,6 +56,22 @@ def test_a_saved_delta_loads_from_the_cache_then_from_the_database(store, target
     assert purchases(store, 0) == 2
 
 
+def test_regression_a_nul_in_a_profile_attribute_does_not_fail_the_batch(store, target):  # noqa: F811
+    """PostgreSQL refuses the \\u0000 escape in JSONB: the profile writer now encodes as the history sink does
+    (NUL as U+FFFD there; SQLite keeps it), so one visitor's NUL no longer fails every profile of its batch."""
+    changes = CustomerMemory.live("Customer", "customer_id=nul")
+    changes.sync({"tier": "gold\x00"}, ("tier",), T0)
+    store.save(profile_delta(changes.take_unsaved(), T0))
+    store.save(delta(1))
+    assert store.writer.flush(timeout=10)
+    fresh = open_store(target)
+    try:
+        assert fresh.load("Customer", "customer_id=nul").memory.attributes["tier"] in ("gold\x00", "gold\ufffd")
+        assert fresh.load("Customer", "customer_id=c1").memory.attributes["tier"] == "t1"
+    finally:
+        fresh.close()
+
+
 def test_two_stores_writing_one_customer_at_once_lose_no_count(target):  # noqa: F811
     stores = [open_store(target), open_store(target)]
     try:
