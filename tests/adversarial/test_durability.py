@@ -6,6 +6,7 @@ acknowledged row (#11.10)."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -55,7 +56,8 @@ def serve(url: str, data_dir, port: int, log: Path, *flags: str) -> subprocess.P
         return subprocess.Popen(
             [sys.executable, "-m", "segflow.server.cli", "serve", "--address", f"127.0.0.1:{port}", "--data-dir",
              str(data_dir), "--history-url", url, "--history-drain-seconds", "0.5", "--grace-seconds", "3",
-             "--log-level", "WARNING", *flags], stdout=subprocess.DEVNULL, stderr=stderr, text=True)
+             "--log-level", "WARNING", *flags], stdout=subprocess.DEVNULL, stderr=stderr, text=True,
+            start_new_session=True)  # its own process group: the supervisor and its workers, killed together
 
 
 class Load:
@@ -159,7 +161,10 @@ def test_sigkill_with_sync_durability_loses_no_acknowledged_row(tmp_path, databa
         run(SLOW_INSERTS)
         with Load(port) as load:
             time.sleep(1.0)
-            process.kill()
+            # The whole server dies at once (supervisor and workers, as a crash or systemd's SIGKILL of the unit's
+            # cgroup): killing the supervisor alone left its workers draining into a spill file while the
+            # restart below had already replayed the spills (the flake this test had under load).
+            os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=30)
     finally:
         if process.poll() is None:
