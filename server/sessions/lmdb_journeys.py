@@ -7,6 +7,8 @@ contract.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import lmdb
 
 from segflow.server.sessions.journeys import StoredJourneyBook
@@ -22,13 +24,13 @@ class LmdbJourneyBook(StoredJourneyBook):
 
     def forget(self, customer: str) -> None:
         with self.env.begin(write=True, db=self._db) as txn:
-            for name in _names(txn, customer.encode() + b"\0"):
-                txn.delete(name)
+            for key in [key for key, _ in _entries(txn, customer.encode() + b"\0")]:  # listed, then deleted
+                txn.delete(key)
 
     def _read(self, customer: str) -> dict[str, str]:
         prefix = customer.encode() + b"\0"
         with self.env.begin(db=self._db) as txn:
-            return {key[len(prefix):].decode(): bytes(txn.get(key)).decode() for key in _names(txn, prefix)}
+            return {key[len(prefix):].decode(): value.decode() for key, value in _entries(txn, prefix)}
 
     def _store(self, session_id: str, customer: str, changed: dict[str, str], removed: set[str]) -> None:
         prefix = customer.encode() + b"\0"
@@ -39,13 +41,11 @@ class LmdbJourneyBook(StoredJourneyBook):
                 txn.delete(prefix + name.encode())
 
 
-def _names(txn: lmdb.Transaction, prefix: bytes) -> list[bytes]:
-    """The keys under `prefix`, in order (a list: the caller may delete them)."""
+def _entries(txn: lmdb.Transaction, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+    """The (key, value) pairs under `prefix`, in key order."""
     cursor = txn.cursor()
-    keys = []
     if cursor.set_range(prefix):
-        for key in cursor.iternext(keys=True, values=False):
+        for key, value in cursor:
             if not key.startswith(prefix):
-                break
-            keys.append(bytes(key))
-    return keys
+                return
+            yield key, value
