@@ -32,7 +32,7 @@ from segflow.server.observability.access import AccessInterceptor
 from segflow.server.observability.tracing import open_tracing
 from segflow.server.metrics import MetricsInterceptor, ServiceCollector, build_info, start_metrics_server
 from segflow.rules.stored import CompiledCache
-from segflow.server.rulesets import RulesetRegistry, Source, channel_of
+from segflow.server.rulesets import RulesetRegistry, Source, read
 from segflow.server.runtime.engine import Engine
 from segflow.server.security.listeners import auth_interceptors, bind, warn_if_exposed
 from segflow.server.servicers.decision import DecisionServicer
@@ -176,8 +176,9 @@ class Service:
         """Serve the configured files (one per channel, each watched on its own with --watch), else the versions
         active when the server last ran, else the example."""
         if self.config.ruleset:
-            for path, channel, data in _ruleset_files(self.config.ruleset, self.registry.cache):
-                done = self.registry.load_file(Source(yaml=data.decode()), "segflow serve", f"loaded from {path}")
+            for path, source, data in _ruleset_files(self.config.ruleset, self.registry.cache):
+                channel = source.ruleset.channel
+                done = self.registry.load_file(source, "segflow serve", f"loaded from {path}")
                 log.info("%s (channel %r): %s", path, channel, done)
                 if self.config.watch:
                     self._watchers.append(RulesetWatcher(path, self.registry, channel=channel, loaded=data).start())
@@ -291,17 +292,18 @@ class Service:
                 log.exception("session sweep failed")
 
 
-def _ruleset_files(paths, cache: CompiledCache | None) -> list[tuple[Path, str, bytes]]:
-    """(path, channel, content) of each ruleset file; ValueError when two serve the same channel."""
+def _ruleset_files(paths, cache: CompiledCache | None) -> list[tuple[Path, Source, bytes]]:
+    """(path, source read once, content) of each ruleset file; ValueError when two serve the same channel."""
     files, by_channel = [], {}
     for path in paths:
         data = Path(path).read_bytes()
-        channel = channel_of(Source(yaml=data.decode()), cache)
+        source = read(Source(yaml=data.decode()), cache)
+        channel = source.ruleset.channel
         if channel in by_channel:
             raise ValueError(f"{by_channel[channel]} and {path} both serve channel {channel!r}: give one file per "
                              f"channel")
         by_channel[channel] = path
-        files.append((Path(path), channel, data))
+        files.append((Path(path), source, data))
     return files
 
 

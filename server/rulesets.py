@@ -9,6 +9,7 @@ author, time and digest; the active one survives restarts.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from dataclasses import dataclass
@@ -30,10 +31,13 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Source:
-    """A ruleset to compile: YAML text (errors then carry file positions) or a Ruleset message."""
+    """A ruleset to compile: YAML text (errors then carry file positions) or a Ruleset message, or both when
+    the YAML was read already (`read`): `loaded` is then what reading it gave (None: it came from the compiled
+    cache), and nothing reads the text again."""
 
     yaml: str = ""
     ruleset: ruleset_pb2.Ruleset | None = None
+    loaded: LoadedRuleset | None = None
 
 
 @dataclass(frozen=True)
@@ -56,7 +60,7 @@ def _load(source: Source, cache: CompiledCache | None = None) -> tuple[ruleset_p
     """The source as a message (with file positions when it is YAML read now, none when `cache` knows the
     text: it compiled before); YAML that does not parse raises."""
     if source.ruleset is not None:
-        return source.ruleset, None
+        return source.ruleset, source.loaded
     known = cache.ruleset(source.yaml) if cache is not None else None
     if known is not None:
         return known, None
@@ -70,13 +74,18 @@ def _compile(ruleset: ruleset_pb2.Ruleset, loaded: LoadedRuleset | None, cache: 
              text: str = "") -> CompiledRuleset:
     """Compile a ruleset (through `cache`, by its YAML `text`, when given) and check its callouts (plugins
     installed, arities, targets): every error at once."""
+    problems = [*validate_definitions(ruleset.callouts),
+                *validate_sources(ruleset.profile_sources,
+                                  {level.name: level.id_fields for level in ruleset.audience_levels})]
+    if problems and loaded is None and text:
+        # Read from the compiled cache, so without positions; a plugin uninstalled since it compiled is
+        # reported at its line and column all the same (the text compiled before, so it reads cleanly).
+        loaded = load_ruleset_yaml(text)
     positions = loaded.positions if loaded else {}
     errors = list(loaded.errors) if loaded else []  # the reader's, reported with the compiler's
     errors += [RuleError(code="callout", message=p.message, path=p.path, expression="", expr_line=0, expr_column=0,
                         line=positions.get(p.path, (None, None))[0], column=positions.get(p.path, (None, None))[1])
-              for p in [*validate_definitions(ruleset.callouts),
-                        *validate_sources(ruleset.profile_sources,
-                                          {level.name: level.id_fields for level in ruleset.audience_levels})]]
+              for p in problems]
     try:
         compiled = cache.compile(ruleset, loaded, text=text) if cache else compile_ruleset(ruleset, loaded)
     except CompileError as exc:
@@ -172,7 +181,8 @@ class RulesetRegistry:
         restart.
         """
         self.sync()
-        ruleset, _ = _load(source, self.cache)
+        source = read(source, self.cache)
+        ruleset = source.ruleset
         digest = ruleset_digest(ruleset)
         active, known = self.versions.active(ruleset.channel), self.versions.with_digest(digest)
         if active is not None and active.digest == digest:
@@ -261,10 +271,12 @@ def _serving(served: dict[str, ActiveVersion]) -> str:
     return f"serving {', '.join(map(repr, sorted(served)))}" if served else "no ruleset is deployed"
 
 
-def channel_of(source: Source, cache: CompiledCache | None = None) -> str:
-    """The channel a source's ruleset is for (not read again when `cache` knows it); YAML that does not parse
-    raises CompileError."""
-    return _load(source, cache)[0].channel
+def read(source: Source, cache: CompiledCache | None = None) -> Source:
+    """The source with its ruleset read (from `cache` when it knows the text), so that deploying it, or asking
+    its channel, reads nothing again (a 10,000-rule file takes seconds to read); YAML that does not parse raises
+    CompileError."""
+    ruleset, loaded = _load(source, cache)
+    return dataclasses.replace(source, ruleset=ruleset, loaded=loaded)
 
 
 def start_callouts(ruleset: ruleset_pb2.Ruleset) -> CalloutRegistry | None:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from segflow.rules import CompileError
 from segflow.server.errors import ServiceError
-from segflow.server.rulesets import RulesetRegistry, Source, channel_of
+from segflow.server.rulesets import RulesetRegistry, Source, read
 
 log = logging.getLogger(__name__)
 
@@ -80,12 +80,13 @@ class RulesetWatcher:
 
     def _deploy(self, text: str) -> bool:
         try:
-            named = channel_of(Source(yaml=text), self.registry.cache) if self.channel else ""
+            source = read(Source(yaml=text), self.registry.cache)  # once: the deploy below reads nothing again
+            named = source.ruleset.channel if self.channel else ""
             if named != self.channel:
                 log.error("%s changed but names channel %r, not %r, which it serves; still serving the previous "
                           "version (serve each channel from its own file)", self.path, named, self.channel)
                 return False
-            deployment = self.registry.deploy(Source(yaml=text), AUTHOR, f"reloaded from {self.path}")
+            deployment = self.registry.deploy(source, AUTHOR, f"reloaded from {self.path}")
         except CompileError as exc:
             log.error("%s changed but does not compile; still serving the previous version:\n%s", self.path,
                       "\n".join(error.located(str(self.path)) for error in exc.errors))
