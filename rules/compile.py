@@ -50,7 +50,7 @@ _OPCODES = frozenset(dis.opmap[name] for name in (
     "POP_JUMP_FORWARD_IF_NONE", "POP_JUMP_FORWARD_IF_NOT_NONE", "POP_JUMP_IF_FALSE", "POP_JUMP_IF_TRUE",
     "POP_JUMP_IF_NONE", "POP_JUMP_IF_NOT_NONE", "NOT_TAKEN", "LOAD_SMALL_INT",
 ) if name in dis.opmap)
-_GENERATED_NAME = re.compile(r"(row|ctx|want|attr|param|b|_U|[ampw]\d+|_t\d+|_K\d+)\Z")
+_GENERATED_NAME = re.compile(r"(row|ctx|want|attr|param|b|_U|[abmpw]\d+|_t\d+|_K\d+)\Z")
 _ATTRIBUTES = frozenset({"get", "startswith", "endswith", "event_params"} | CONTEXT_MEMBERS)
 _NAMES = frozenset(HELPERS) | _ATTRIBUTES | {FUNCTION}
 _CONSTANTS = (str, int, float, bool, type(None))

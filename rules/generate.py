@@ -30,6 +30,7 @@ from segflow.rules.ir import Node
 
 VALUE, TRUE, FALSE = "value", "true", "false"
 FUNCTION = "_evaluate"  # the name of the generated function in the generated module
+CHUNK = 30  # membership bits per accumulator: below 2**30 a CPython int is one digit
 # A lazily shared value repeats its code at each use, which nesting can compound; past this, refuse.
 MAX_SOURCE_CHARS = 1_000_000
 
@@ -70,13 +71,20 @@ class Generator:
     def segments(self, roots: list[Node], gated: bool = False) -> str:
         """`gated`: the function takes `want`, bytes of one 0 or 1 per root, and evaluates only the roots
         with a 1 (unpacked into locals, so skipping a root costs one local test)."""
+        # Bits accumulate in one int per CHUNK roots, each small enough to be a one-digit CPython int: `b |= bit`
+        # on a 200-bit int allocated and copied every digit, a tenth of a varied flowchart's evaluation.
+        chunks = (len(roots) + CHUNK - 1) // CHUNK
+        accumulators = [f"b{c}" if chunks > 1 else "b" for c in range(max(chunks, 1))]
+
         def statement(i: int, code: str) -> str:
-            bit = 1 << i if i < 64 else f"(1 << {i})"  # 1 << 9999 written out is 3,010 digits
-            return f"if {f'w{i} and ' if gated else ''}{code}:\n        b |= {bit}"
-        return self._module([(root, TRUE) for root in roots], statement, "return b", gated)
+            chunk, bit = divmod(i, CHUNK)
+            return f"if {f'w{i} and ' if gated else ''}{code}:\n        {accumulators[chunk]} |= {1 << bit}"
+        combined = " | ".join([accumulators[0]] + [f"({b} << {CHUNK * c})" for c, b in enumerate(accumulators)][1:])
+        return self._module([(root, TRUE) for root in roots], statement, f"return {combined}", gated,
+                            accumulators)
 
     def _module(self, roots: list[tuple[Node, str]], statement: Callable[[int, str], str], tail: str,
-                gated: bool = False) -> str:
+                gated: bool = False, accumulators: list[str] = ()) -> str:
         for node, mode in roots:  # pass 1: count uses of every (node, mode)
             self.emit(node, mode)
         self.counting, self.temps = False, 0
@@ -98,8 +106,8 @@ class Generator:
         if self.memo_code:
             prologue.append("_U = _UNSET")
             prologue += [f"{local} = _U" for local in self.memo_code]
+        prologue += [f"{b} = 0" for b in accumulators]
         if tail:
-            prologue.append("b = 0")
             body.append(tail)
         definitions = [f"{name} = {definition}" for definition, name in self.constants.items()]
         lines = "\n    ".join(prologue + body)

@@ -85,3 +85,16 @@ def test_now_is_asked_once_per_evaluation():
 
 def test_no_segments():
     assert compile_segments({}).bits({}) == 0
+
+
+def test_membership_bits_past_one_accumulator():
+    # Bits are kept in one small int per 30 segments and joined at the end: every bit lands in its place,
+    # in the full function and in the gated one incremental resegmentation runs.
+    conditions = {f"s{i}": f"age > {i}" if i % 3 else f"age = {i}" for i in range(95)}
+    segments = compile_segments(conditions, incremental=True)
+    for age in (0, 29, 30, 31, 60, 64, 90, 200):
+        expected = sum(1 << i for i in range(95) if (age > i if i % 3 else age == i))
+        assert segments.bits({"age": age}) == expected
+        assert segments.subset({"age": age}, None, bytes([1]) * 95) == expected
+        assert segments.subset({"age": age}, None, bytes([i >= 60 for i in range(95)])) == expected >> 60 << 60
+    assert segments.bits({}) == 0
