@@ -153,6 +153,9 @@ class CompiledRuleset:
     remembered_events: frozenset[str] = frozenset()
     patterns: Mapping[str, CompiledPattern] = field(default_factory=dict)
     patterns_by_event: Mapping[str, tuple[CompiledPattern, ...]] = field(default_factory=dict)
+    # The same, of only the patterns whose becoming met fires something (rules or journey triggers on
+    # `pattern:<name>`): the others need no check around each event (server.profiles.patterns.watched).
+    fired_patterns_by_event: Mapping[str, tuple[CompiledPattern, ...]] = field(default_factory=dict)
     offer_memory: Mapping[str, OfferMemory] = field(default_factory=dict)
     sensitive_attributes: frozenset[str] = frozenset()
 
@@ -190,6 +193,14 @@ class Stored:
     entries: Mapping[str, tuple] = field(default_factory=dict)  # path -> (text, state)
     kept: dict[str, tuple] = field(default_factory=dict)
     compiled: int = 0
+
+
+def fired_patterns_by_event(patterns: list[CompiledPattern], rules: list[CompiledRule],
+                            triggers: Mapping[str, tuple]) -> dict[str, tuple[CompiledPattern, ...]]:
+    """Per event, the patterns counting it that a rule or a journey trigger listens to (`pattern:<name>`)."""
+    listened = {event for rule in rules for event in rule.events} | set(triggers)
+    fired = [p for p in patterns if f"pattern:{p.name}" in listened]
+    return {event: tuple(p for p in fired if event in p.weights) for event in {e for p in fired for e in p.weights}}
 
 
 def ruleset_digest(ruleset: ruleset_pb2.Ruleset) -> str:
@@ -426,6 +437,7 @@ class _Compiler:
             patterns={p.name: p for p in compiled_patterns},
             patterns_by_event={event: tuple(p for p in compiled_patterns if event in p.weights)
                                for event in {e for p in compiled_patterns for e in p.weights}},
+            fired_patterns_by_event=fired_patterns_by_event(compiled_patterns, rules, triggers),
             offer_memory=offer_memory,
             sensitive_attributes=frozenset(a.name for a in attributes.values() if a.sensitive),
         )

@@ -22,12 +22,21 @@ def pattern_met(pattern: CompiledPattern, memory: CustomerMemory, now: datetime)
         tier, first, last = span(pattern.window_seconds, now)
     else:
         tier, first, last = DAYS, pattern.first_day, pattern.last_day
-    counts = {event: memory.event_count(event, tier, first, last) for event in pattern.weights}
+    count = memory.event_count
     if pattern.kind == ruleset_pb2.PATTERN_KIND_ALL_OF:
-        return all(counts.values())
+        return all(count(event, tier, first, last) for event in pattern.weights)
     if pattern.kind == ruleset_pb2.PATTERN_KIND_COUNTER:
-        return sum(counts.values()) >= pattern.target
-    return sum(pattern.weights[event] * n for event, n in counts.items()) >= pattern.target
+        return sum(count(event, tier, first, last) for event in pattern.weights) >= pattern.target
+    return sum(weight * count(event, tier, first, last) for event, weight in pattern.weights.items()) >= pattern.target
+
+
+def watched(compiled: CompiledRuleset, event: str, depth: int) -> tuple[CompiledPattern, ...]:
+    """The patterns counting `event` (processed at chain `depth`) that must be checked before and after it:
+    those whose becoming met fires something, and at the trigger depth limit all of them, each met there
+    being reported as cut (server.runtime.events). A ruleset whose patterns nothing listens to checks none."""
+    if depth >= compiled.max_trigger_depth:
+        return compiled.patterns_by_event.get(event, ())
+    return compiled.fired_patterns_by_event.get(event, ())
 
 
 def met_patterns(compiled: CompiledRuleset, memory: CustomerMemory, now: datetime) -> set[str]:

@@ -20,7 +20,7 @@ from segflow.v1 import action_pb2
 from segflow.rules.ruleset import MASK, CompiledAction, CompiledRuleset
 from segflow.rules.schema import type_problem
 from segflow.server.history.records import DataRecord
-from segflow.server.profiles.patterns import pattern_met
+from segflow.server.profiles.patterns import pattern_met, watched
 from segflow.server.runtime import journeys, offers
 from segflow.server.runtime.context import SessionContext
 from segflow.server.runtime.decision import EVALUATION_ERRORS, Decision, failure
@@ -61,7 +61,7 @@ class EventProcessor:
         memory = session.memory
         became = ()
         if name in self.compiled.remembered_events and memory is not None:
-            watching = self.compiled.patterns_by_event.get(name, ()) if fire else ()
+            watching = watched(self.compiled, name, depth) if fire else ()
             now = self.decision.now
             before = [pattern_met(pattern, memory, now) for pattern in watching]
             memory.count(name, when, params)

@@ -68,3 +68,15 @@ def test_bad_patterns_and_caps_are_refused_at_their_path():
     assert "either a rolling window" in found["patterns[1]"]
     assert "whole days" in found["offers[0].per"]
     assert "unknown event 'pattern:regulars'" in found["rules[4].on[0]"]
+
+
+def test_only_the_patterns_a_rule_or_journey_listens_to_are_checked_around_their_events():
+    compiled = load_and_compile(MEMORY_RULESET)
+    fired = {event: [p.name for p in patterns] for event, patterns in compiled.fired_patterns_by_event.items()}
+    assert fired == {"purchase": ["regular", "quick_buyer"]}  # browser_and_buyer and big_fan fire nothing
+    assert set(compiled.patterns_by_event) == {"view", "purchase"}
+    journey = MEMORY_RULESET.replace("\nflowcharts:\n", '\njourneys: [{name: fans, start_on: ["pattern:big_fan"]}]'
+                                                     "\nflowcharts:\n")
+    fired = {event: [p.name for p in patterns]
+             for event, patterns in load_and_compile(journey).fired_patterns_by_event.items()}
+    assert fired == {"purchase": ["regular", "quick_buyer", "big_fan"], "view": ["big_fan"]}

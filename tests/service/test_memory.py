@@ -472,3 +472,16 @@ def test_a_pattern_that_lapsed_as_its_window_slid_fires_again_on_the_event_that_
         response = memory.decisions.PostEvent(event(f"v{minutes}", "purchase", amount=1.0))
         fired.append(bool([a for a in response.actions if a.rule_id == "quick-buyer"]))
     assert fired == [False, True, False, True]
+
+
+def test_a_pattern_no_rule_listens_to_is_still_reported_when_met_at_the_trigger_depth_limit(config, clock):
+    # Only patterns that fire something are checked around each event, except at the depth limit, where each
+    # one met is reported as cut, as before.
+    chained = MEMORY_RULESET.replace("settings: {", "settings: {max_trigger_depth: 1, ").replace(
+        "\nrules:\n", "\nrules:\n  - {id: chain, 'on': [tally], then: [{trigger_events: {events: [purchase]}}]}\n")
+    with running(config, clock, chained) as client:
+        client.visit("deep", "c-deep")
+        client.decisions.PostEvent(event("deep", "view", category="hats"))
+        response = client.decisions.PostEvent(event("deep", "tally"))
+    assert [a.message for a in response.advisories if a.code == "trigger_depth"] == [
+        "pattern 'browser_and_buyer' met at the depth limit: its rules did not run"]
