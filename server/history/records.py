@@ -1,7 +1,9 @@
 """What the service writes to history: one immutable record type per kind of row.
 
-Records are built on the hot path, so they are plain frozen slotted dataclasses with keyword-only fields and
-one cheap check (times must be timezone-aware; they are stored as UTC).
+Records are built on the hot path, so they are plain slotted dataclasses with keyword-only fields and one cheap
+check (times must be timezone-aware; they are stored as UTC). They are not `frozen`: a frozen dataclass sets each
+field through object.__setattr__, which made building one cost three times as much; nothing changes a record
+once built (the writer, spill and journal only read it), and they hash as frozen ones did.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ def _require_aware(name: str, value: datetime) -> None:
         raise ValueError(f"{name} must be a timezone-aware datetime, got naive {value!r}")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True, unsafe_hash=True)
 class _Keys:
     """Who and what a record belongs to. `customer_id` is "" while the session is anonymous."""
 
@@ -26,7 +28,7 @@ class _Keys:
     ruleset_version: int
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True, unsafe_hash=True)
 class _Event(_Keys):
     """A record of something that happened at `time` (aware, stored as UTC), fired by action `action_id` in a
     call of trace `trace_id` ("" when the call had none)."""
@@ -39,7 +41,7 @@ class _Event(_Keys):
         _require_aware("time", self.time)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True, unsafe_hash=True)
 class ContactRecord(_Event):
     """An offer recommended to the visitor (a contact)."""
 
@@ -51,7 +53,7 @@ class ContactRecord(_Event):
     score: float
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True, unsafe_hash=True)
 class ResponseRecord(_Event):
     """The visitor's response to a treatment: an acceptance (`accepted=True`) or a rejection."""
 
@@ -61,7 +63,7 @@ class ResponseRecord(_Event):
     accepted: bool
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True, unsafe_hash=True)
 class DataRecord(_Event):
     """A row logged to the named data table `table` by a log_data action.
 
@@ -72,7 +74,7 @@ class DataRecord(_Event):
     columns: dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True, unsafe_hash=True)
 class JourneyRecord(_Event):
     """A journey transition: `transition` is "start", "continue" or "stop"; `step` counts from 1."""
 
@@ -82,7 +84,7 @@ class JourneyRecord(_Event):
     event_name: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True, unsafe_hash=True)
 class SessionSummary(_Keys):
     """A session that ended: `end_reason` is "ended", "expired", "evicted" or "shutdown"."""
 
@@ -106,19 +108,27 @@ class SessionSummary(_Keys):
         return self.ended_at
 
 
+def _getstate(record) -> list:
+    """A record's pickled state: its field values in order (as frozen dataclasses pickled them)."""
+    return [getattr(record, name) for name in _FIELDS[type(record)]]
+
+
 def _setstate(record, state: list) -> None:
-    """Unpickle an event record, also one spilled or journaled before records had a trace id (its positional
+    """Unpickle a record, also an event record spilled or journaled before records had a trace id (its positional
     state lacks that one field), so an upgrade replays what the previous version left unwritten."""
-    names = [field.name for field in fields(record)]
-    if len(state) == len(names) - 1:
+    names = _FIELDS[type(record)]
+    if len(state) == len(names) - 1 and "trace_id" in names:
         at = names.index("trace_id")
         state = [*state[:at], "", *state[at:]]
     for name, value in zip(names, state):
-        object.__setattr__(record, name, value)
+        setattr(record, name, value)
 
 
-for _event in (ContactRecord, ResponseRecord, DataRecord, JourneyRecord):
-    _event.__setstate__ = _setstate
+_FIELDS: dict[type, list[str]] = {}
+for _record in (ContactRecord, ResponseRecord, DataRecord, JourneyRecord, SessionSummary):
+    _FIELDS[_record] = [field.name for field in fields(_record)]
+    _record.__getstate__ = _getstate
+    _record.__setstate__ = _setstate
 
 
 Record = ContactRecord | ResponseRecord | DataRecord | JourneyRecord | SessionSummary
