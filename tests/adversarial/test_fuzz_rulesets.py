@@ -8,12 +8,15 @@ Ruleset messages (DeployRuleset's other form) get extreme values in any of their
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, seed, settings
 from hypothesis import strategies as st
 
 from google.protobuf.descriptor import FieldDescriptor
 
+from segflow.rules import ruleset_yaml
 from segflow.rules.ruleset import load_and_compile
+from segflow.rules.ruleset_yaml import LoadedRuleset, load_ruleset_yaml
 from segflow.server.examples import EXAMPLE_RULESET
 from segflow.server.rulesets import Source, check_source
 from tests.adversarial.test_fuzz_compiler import EXAMPLES, FUZZ, SEED
@@ -93,3 +96,26 @@ def test_a_ruleset_message_with_extreme_values_is_checked_into_diagnostics(data)
     errors, warnings = check_source(Source(ruleset=message))
     for problem in [*errors, *warnings]:
         assert problem.code and problem.message
+
+
+def _read_by_pyyaml(text: str) -> LoadedRuleset:
+    """load_ruleset_yaml with PyYAML's Python parser, as where PyYAML has no libyaml."""
+    fast, ruleset_yaml.CParser = ruleset_yaml.CParser, None
+    try:
+        return load_ruleset_yaml(text)
+    finally:
+        ruleset_yaml.CParser = fast
+
+
+@pytest.mark.skipif(ruleset_yaml.CParser is None, reason="PyYAML is built without libyaml here")
+@settings(FUZZ, max_examples=max(EXAMPLES // 5, 20))
+@seed(SEED)
+@given(text=mutated_rulesets())
+def test_libyaml_reads_every_ruleset_as_pyyaml_does(text):
+    """The same message, positions, expression origins and errors (wording, line and column) either way, but
+    for the tabs PyYAML refuses where YAML allows them (in a plain scalar, after a colon), which libyaml reads."""
+    fast, python = load_ruleset_yaml(text), _read_by_pyyaml(text)
+    if [e.message for e in python.errors] == ["invalid YAML: found character '\\t' that cannot start any token"]:
+        return
+    assert fast.ruleset.SerializeToString(deterministic=True) == python.ruleset.SerializeToString(deterministic=True)
+    assert (fast.positions, fast.origins, fast.errors) == (python.positions, python.origins, python.errors)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gc
+
 import pytest
+import yaml
 from segflow.v1 import ruleset_pb2
 
 from segflow.rules import CompileError, compile_expression
@@ -165,3 +168,13 @@ def test_list_times_a_huge_int_is_an_evaluation_error_not_a_memory_bomb(value):
     for text in ("x * 4611686018427387904", "4611686018427387904 * x > 1", "-x", "x + x", "x / 2"):
         with pytest.raises(EvaluationError, match="arithmetic needs numbers"):
             compile_expression(text)({"x": value})
+
+
+def test_regression_reading_a_ruleset_keeps_none_of_its_yaml_nodes():
+    """One module-wide YAML constructor remembered every number and boolean node it had read, for ever."""
+    def nodes() -> int:
+        gc.collect()
+        return sum(isinstance(o, yaml.Node) for o in gc.get_objects())
+    before = nodes()
+    load_and_compile(ruleset())
+    assert nodes() == before
