@@ -14,6 +14,11 @@ is one LMDB write transaction (session and index together), committed before the
 next call on the session in any process sees it. Closing a session (expired, evicted) deletes it under its lock
 before `on_close` runs, so exactly one process reports it. Commits are not fsynced: sessions survive a process
 crash (the pages are in the kernel's cache), not a machine crash, like the memory store's.
+
+Each process keeps the sessions it last read or wrote decoded (`hot` of them, least recently used dropped), with
+the record they match: a call reads the record (it must, under the lock, to see another worker's change) and
+decodes it only if it differs from the one kept, so a visit served by one worker (a client's connection stays
+on one) pays no decoding, and one whose calls alternate between workers decodes each change once.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import struct
 import threading
 import time
 import zlib
+from collections import OrderedDict
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -109,6 +115,38 @@ class StripedLocks:
                 time.sleep(0.0002)
 
 
+class DecodedSessions:
+    """The sessions a process last wrote (or read), decoded, each with the record it was written as or read from.
+
+    A state is taken out while a call holds it (the call changes it in place) and kept again with the record
+    written at the end of the call, so a kept state is always the one its record was encoded from."""
+
+    def __init__(self, size: int):
+        self._kept: OrderedDict[str, tuple[bytes, SessionState]] = OrderedDict()
+        self._size = size
+        self._guard = threading.Lock()
+
+    def take(self, session_id: str, record) -> SessionState | None:
+        """The state kept for `session_id` if it was kept with this record (bytes or a buffer), else None;
+        either way nothing is kept for it any more."""
+        with self._guard:
+            kept = self._kept.pop(session_id, None)
+        return kept[1] if kept is not None and kept[0] == record else None
+
+    def keep(self, session_id: str, record: bytes, state: SessionState) -> None:
+        with self._guard:
+            self._kept[session_id] = (record, state)
+            if len(self._kept) > self._size:
+                self._kept.popitem(last=False)
+
+    def drop(self, session_id: str) -> None:
+        with self._guard:
+            self._kept.pop(session_id, None)
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+
 class LmdbSlot:
     """A session's slot for one call: the state the caller reads and sets."""
 
@@ -123,9 +161,10 @@ class LmdbSessionStore:
 
     def __init__(self, path: str | Path, *, idle_timeout: timedelta, max_sessions: int,
                  clock: Callable[[], datetime], on_close: OnClose = lambda state, reason: None,
-                 closes_on_shutdown: bool = False):
+                 closes_on_shutdown: bool = False, hot: int = 10_000):
         """`closes_on_shutdown`: whether `close_all` closes the sessions (the last worker of a host to stop)
-        or leaves them to the other processes (every other one)."""
+        or leaves them to the other processes (every other one). `hot`: how many sessions this process keeps
+        decoded."""
         self.path = Path(path)
         self.env, self._locks = open_environment(path)
         self.idle_timeout = idle_timeout
@@ -135,6 +174,7 @@ class LmdbSessionStore:
         self.closes_on_shutdown = closes_on_shutdown
         self._sessions = self.env.open_db(b"sessions")
         self._active = self.env.open_db(b"active")
+        self.decoded = DecodedSessions(hot)
 
     def __len__(self) -> int:
         with self.env.begin() as txn:
@@ -201,9 +241,17 @@ class LmdbSessionStore:
     # -- helpers ----------------------------------------------------------------------------------
 
     def _load(self, session_id: str) -> SessionState | None:
+        """The session (under its lock): the one this process kept if nobody changed it since, else decoded."""
         with self.env.begin(db=self._sessions, buffers=True) as txn:
-            data = txn.get(session_id.encode())
-            return None if data is None else codec.decode(bytes(data[8:]))
+            record = txn.get(session_id.encode())
+            if record is None:
+                self.decoded.drop(session_id)
+                return None
+            state = self.decoded.take(session_id, record)
+            if state is not None:
+                return state
+            data = bytes(record[8:])
+        return codec.decode(data)
 
     def _write(self, session_id: str, state: SessionState | None) -> int:
         """Store (or delete) the session and its index entry in one transaction; how many sessions are live."""
@@ -218,7 +266,10 @@ class LmdbSessionStore:
             else:
                 txn.put(key, record, db=self._sessions)
                 txn.put(record[:8] + key, b"", db=self._active)
-            return txn.stat(self._sessions)["entries"]
+            live = txn.stat(self._sessions)["entries"]
+        if state is not None:  # committed: the record is the state's
+            self.decoded.keep(session_id, record, state)
+        return live
 
     def _close(self, session_id: str, slot: LmdbSlot, reason: str) -> None:
         """Delete the slot's session now, then report it: the process that deleted it is the only one to."""

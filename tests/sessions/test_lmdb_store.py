@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 
-from segflow.server.sessions import open_journeys, open_store
+from segflow.server.sessions import codec, open_journeys, open_store
 from segflow.server.sessions.lmdb_journeys import LmdbJourneyBook
 from segflow.server.sessions.lmdb_store import LmdbSessionStore
 from tests.sessions.conftest import new_state
@@ -42,6 +42,65 @@ def test_a_state_written_by_one_worker_is_read_by_another(make_store, clock):
         assert slot.state.segments == {"shoppers"}
         assert slot.state.last_activity_at == clock()  # renewed on exit, as the memory store does
     assert len(a) == len(b) == 1
+
+
+def test_a_visit_alternating_between_workers_sees_every_change_though_each_keeps_sessions_decoded(
+        make_store, clock, monkeypatch):
+    decoded = []
+    decode = codec.decode
+    monkeypatch.setattr(codec, "decode", lambda data: decoded.append(1) or decode(data))
+    a, b = make_store(), make_store()
+    with a.locked("s1") as slot:
+        slot.state = new_state("s1", clock, attributes={"n": 0})
+    for i, store in enumerate([a, a, b, b, a, b, a, a]):
+        clock.advance(seconds=1)
+        with store.locked("s1") as slot:
+            assert slot.state.attributes["n"] == i and slot.state.event_sequence == i
+            slot.state.attributes["n"] += 1
+            slot.state.event_sequence += 1
+            slot.state.segments = frozenset({f"after-{i}"})
+    for store in (a, b):
+        with store.locked("s1") as slot:
+            assert slot.state.attributes["n"] == 8 and slot.state.segments == {"after-7"}
+    # decoded only by the worker that did not write the last change: a a b b a b a a a b
+    assert len(decoded) == 5
+
+
+def test_a_worker_does_not_keep_serving_a_session_another_ended_and_started_again(make_store, clock):
+    a, b = make_store(), make_store()
+    with a.locked("s1") as slot:
+        slot.state = new_state("s1", clock, attributes={"visit": 1})
+    with b.locked("s1") as slot:
+        b.end(slot, "ended")
+    with a.locked("s1") as slot:
+        assert slot.state is None
+        slot.state = new_state("s1", clock, attributes={"visit": 2})
+    with b.locked("s1") as slot:
+        b.end(slot, "ended")
+        slot.state = new_state("s1", clock, attributes={"visit": 3})
+    with a.locked("s1") as slot:
+        assert slot.state.attributes == {"visit": 3}
+
+
+def test_a_change_that_could_not_be_written_is_not_kept_decoded_either(make_store, clock):
+    store = make_store()
+    with store.locked("s1") as slot:
+        slot.state = new_state("s1", clock, attributes={"n": 1})
+    with pytest.raises(TypeError):
+        with store.locked("s1") as slot:
+            slot.state.attributes["n"] = object()  # the codec refuses it: the session is not written
+    with store.locked("s1") as slot:
+        assert slot.state.attributes == {"n": 1}
+
+
+def test_a_worker_keeps_at_most_hot_sessions_decoded(make_store, clock):
+    store = make_store(hot=2)
+    for i in range(3):
+        with store.locked(f"s{i}") as slot:
+            slot.state = new_state(f"s{i}", clock)
+    assert len(store.decoded) == 2
+    with store.locked("s0") as slot:  # the least recently used was dropped: decoded again
+        assert slot.state.session_id == "s0"
 
 
 def test_a_session_never_started_is_none_and_leaves_nothing_behind(make_store):
