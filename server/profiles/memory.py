@@ -54,23 +54,47 @@ def _same(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
-def _trim(buckets: dict, newest: int, kept: int) -> None:
+# What a change replaced, for `CustomerMemory.undo`: (dict, key, the value before or _MISSING), or (memory,
+# attribute name, the value before).
+Undo = list[tuple[Any, str, Any]]
+
+
+def _put(container: dict, key: str, value: Any, undo: Undo | None) -> None:
+    if undo is not None:
+        undo.append((container, key, container.get(key, _MISSING)))
+    container[key] = value
+
+
+def _child(container: dict, key: str, undo: Undo | None) -> dict:
+    """container[key], a dict, made (empty) if missing."""
+    child = container.get(key)
+    if child is None:
+        child = {}
+        _put(container, key, child, undo)
+    return child
+
+
+def _trim(buckets: dict, newest: int, kept: int, undo: Undo | None) -> None:
     """Drop the buckets older than the `kept` ending at `newest`, once there are more than `kept` (then at
     least one is that old): so the scan is paid once per bucket past the bound, not per event."""
     if len(buckets) > kept:
         for key in [key for key in buckets if int(key) <= newest - kept]:
+            if undo is not None:
+                undo.append((buckets, key, buckets[key]))
             del buckets[key]
 
 
-def _add_bucket(buckets: dict, key: str, count: int, first: float, last: float, sums: Mapping[str, Any]) -> None:
+def _add_bucket(buckets: dict, key: str, count: int, first: float, last: float, sums: Mapping[str, Any],
+                undo: Undo | None) -> None:
+    """Add to a bucket: as a new list, so the one `undo` keeps stays as it was."""
     bucket = buckets.get(key)
     if bucket is None:
-        buckets[key] = [count, first, last, dict(sums)]
+        _put(buckets, key, [count, first, last, dict(sums)], undo)
         return
-    bucket[0] += count
-    bucket[1], bucket[2] = min(bucket[1], first), max(bucket[2], last)
+    totals = dict(bucket[3])
     for param, total in sums.items():
-        bucket[3][param] = bucket[3].get(param, 0) + total
+        totals[param] = totals.get(param, 0) + total
+    _put(buckets, key, [bucket[0] + count, min(bucket[1], first), max(bucket[2], last), totals], undo)
 
 
 @dataclass(slots=True)
@@ -82,7 +106,9 @@ class CustomerMemory:
     `offers`: offer code -> {"contacts": {day: n}, "response": [epoch, accepted]}. `stamps`: attribute ->
     epoch of its last change. `generation`: the customer's erasure count when this memory was loaded (a
     delta of an older generation is never written: `store`). `unsaved`: the delta not yet written (None in
-    a stored memory or a delta).
+    a stored memory or a delta). `_undo`: while a call that may fail changes the memory (`record`), what each
+    change replaced, so that `undo` puts it back: cheaper than a copy taken before every call, which costs as
+    much as the customer's history is long.
     """
 
     audience_level: str = ""
@@ -93,6 +119,7 @@ class CustomerMemory:
     stamps: dict[str, float] = field(default_factory=dict)
     generation: int = 0
     unsaved: CustomerMemory | None = None
+    _undo: Undo | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def live(cls, level: str = "", customer_id: str = "", attributes: dict[str, Any] | None = None,
@@ -104,22 +131,48 @@ class CustomerMemory:
     def _changes(self) -> tuple[CustomerMemory, ...]:
         return (self,) if self.unsaved is None else (self, self.unsaved)
 
+    # -- a call's changes, undone if it fails ------------------------------------------------------
+    def record(self) -> None:
+        """From now on keep what each change (of the memory and of its delta) replaces, until `undo` or
+        `settle`."""
+        self._undo = []
+        if self.unsaved is not None:
+            self.unsaved._undo = self._undo
+
+    def undo(self) -> None:
+        """Put the memory (and its delta) back as they were at `record`."""
+        undo, self._undo = self._undo or [], None
+        for container, key, before in reversed(undo):
+            if type(container) is CustomerMemory:
+                setattr(container, key, before)
+            elif before is _MISSING:
+                del container[key]
+            else:
+                container[key] = before
+        if self.unsaved is not None:
+            self.unsaved._undo = None
+
+    def settle(self) -> None:
+        """Keep the changes made since `record`: stop recording."""
+        self._undo = None
+        if self.unsaved is not None:
+            self.unsaved._undo = None
+
     # -- events ------------------------------------------------------------------------------------
     def count(self, event: str, when: datetime, params: Mapping[str, Any]) -> None:
         """Add one occurrence of `event` at `when` to every tier (to the minutes only in the delta, which
         `merge` rolls up), summing its numeric parameters."""
         stamp = when.timestamp()
         sums = {name: value for name, value in params.items() if type(value) in (int, float)}
+        undo = self._undo
         for (size, kept, _), tier in zip(TIERS, self.tiers):
-            buckets = tier.get(event)
-            if buckets is None:
-                buckets = tier[event] = {}
+            buckets = _child(tier, event, undo)
             index = int(stamp // size)
-            _add_bucket(buckets, str(index), 1, stamp, stamp, sums)
-            _trim(buckets, index, kept)
+            _add_bucket(buckets, str(index), 1, stamp, stamp, sums, undo)
+            _trim(buckets, index, kept, undo)
         if self.unsaved is not None:
-            _add_bucket(self.unsaved.tiers[0].setdefault(event, {}), str(int(stamp // TIERS[0][0])), 1, stamp, stamp,
-                        sums)
+            _add_bucket(_child(self.unsaved.tiers[0], event, undo), str(int(stamp // TIERS[0][0])), 1, stamp,
+                        stamp, sums, undo)
 
     def buckets(self, event: str, tier: int, first: int, last: int) -> Iterable[list]:
         """The buckets of `event` in `tier` from `first` to `last` (inclusive)."""
@@ -149,16 +202,16 @@ class CustomerMemory:
 
     # -- offers ------------------------------------------------------------------------------------
     def contact(self, offer: str, when: datetime) -> None:
-        day = day_of(when)
+        day, undo = day_of(when), self._undo
         for memory in self._changes():
-            contacts = memory.offers.setdefault(offer, {}).setdefault("contacts", {})
+            contacts = _child(_child(memory.offers, offer, undo), "contacts", undo)
             key = str(day)
-            contacts[key] = contacts.get(key, 0) + 1
-            _trim(contacts, day, MAX_DAYS)
+            _put(contacts, key, contacts.get(key, 0) + 1, undo)
+            _trim(contacts, day, MAX_DAYS, undo)
 
     def respond(self, offer: str, when: datetime, accepted: bool) -> None:
         for memory in self._changes():
-            memory.offers.setdefault(offer, {})["response"] = [when.timestamp(), accepted]
+            _put(_child(memory.offers, offer, self._undo), "response", [when.timestamp(), accepted], self._undo)
 
     def contacts(self, offer: str, first_day: int) -> int:
         """Contacts of `offer` logged from `first_day` on."""
@@ -176,8 +229,8 @@ class CustomerMemory:
             value = values.get(name)
             if not _same(self.attributes.get(name, _MISSING), value):
                 for memory in self._changes():
-                    memory.attributes[name] = value
-                    memory.stamps[name] = stamp
+                    _put(memory.attributes, name, value, self._undo)
+                    _put(memory.stamps, name, stamp, self._undo)
 
     # -- deltas --------------------------------------------------------------------------------------
     @property
@@ -189,34 +242,38 @@ class CustomerMemory:
         delta = self.unsaved
         if delta is None or delta.empty:
             return None
+        if self._undo is not None:
+            self._undo.append((self, "unsaved", delta))
         self.unsaved = CustomerMemory(self.audience_level, self.customer_id, generation=self.generation)
         return delta
 
     def merge(self, delta: CustomerMemory) -> None:
         """Fold a delta (another visit's changes, its counts in minute buckets) into this memory, rolling the
         minutes up into every tier; see the module doc."""
+        undo = self._undo
         for name, value in delta.attributes.items():
             stamp = delta.stamps.get(name, 0.0)
             if stamp >= self.stamps.get(name, float("-inf")):
-                self.attributes[name], self.stamps[name] = value, stamp
+                _put(self.attributes, name, value, undo)
+                _put(self.stamps, name, stamp, undo)
         minute = TIERS[0][0]
         for event, buckets in delta.tiers[0].items():
             for (size, kept, _), tier in zip(TIERS, self.tiers):
-                into = tier.setdefault(event, {})
+                into = _child(tier, event, undo)
                 for key, (count, first, last, sums) in buckets.items():
-                    _add_bucket(into, str(int(key) * minute // size), count, first, last, sums)
+                    _add_bucket(into, str(int(key) * minute // size), count, first, last, sums, undo)
                 if len(into) > kept:
-                    _trim(into, max(map(int, into)), kept)
+                    _trim(into, max(map(int, into)), kept, undo)
         for offer, memory in delta.offers.items():
-            mine = self.offers.setdefault(offer, {})
-            contacts = mine.setdefault("contacts", {})
+            mine = _child(self.offers, offer, undo)
+            contacts = _child(mine, "contacts", undo)
             for key, n in memory.get("contacts", {}).items():
-                contacts[key] = contacts.get(key, 0) + n
+                _put(contacts, key, contacts.get(key, 0) + n, undo)
             if len(contacts) > MAX_DAYS:
-                _trim(contacts, max(map(int, contacts)), MAX_DAYS)
+                _trim(contacts, max(map(int, contacts)), MAX_DAYS, undo)
             response = memory.get("response")
             if response is not None and response[0] >= mine.get("response", [float("-inf")])[0]:
-                mine["response"] = response
+                _put(mine, "response", response, undo)
 
     def copy(self) -> CustomerMemory:
         """A copy sharing nothing that changes in place (cheaper than deepcopy: the shapes are known)."""

@@ -228,7 +228,7 @@ class Engine:
             response = decision.response(segments_entered=sorted(decision.entered),
                                          segments_left=sorted(decision.left), event_sequence=session.event_sequence)
             decision.profile = self.recall.commit(compiled, session, now)
-            if event.event_id:  # last: a failed call must not be remembered (see SessionState.copy)
+            if event.event_id:  # last: a failed call must not be remembered (see SessionState.checkpoint)
                 idempotency.remember(session, event.event_id, response)
             committed = self.store.commit_actions(slot, decision.actions)
         self._emit(decision, committed)
@@ -321,13 +321,15 @@ class Engine:
         """The store's lock on a session, for one call that commits all of its changes or none: the journeys it
         changed are saved before the lock is released, and if it fails the session and journeys are put back."""
         with self.store.locked(session_id) as slot:
-            before = slot.state.copy() if slot.state is not None else None
+            before = slot.state.checkpoint() if slot.state is not None else None
             try:
                 yield slot
             except BaseException:
-                slot.state = before
+                slot.state = before.rolled_back() if before is not None else None
                 self.journeys.discard(session_id)
                 raise
+            if before is not None:
+                before.committed()
             self.journeys.save(session_id)
 
     def _context(self, active: ActiveVersion, session: SessionState, now: datetime, deadline: float | None,

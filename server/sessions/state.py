@@ -91,14 +91,29 @@ class SessionState:
     def anonymous(self) -> bool:
         return not self.customer_id
 
-    def copy(self) -> "SessionState":
-        """A copy to put the session back as it was when a call fails: it shares no container a call changes in
-        place (values are never changed in place) except `processed_events`, which a call adds to last."""
+    def checkpoint(self) -> "SessionState":
+        """A copy to put the session back as it was when a call fails (`rolled_back`), let go once the call
+        committed (`committed`). It shares no container a call changes in place (values are never changed in
+        place) except `processed_events`, which a call adds to last, and the memory, which records what the call
+        changes instead (`CustomerMemory.record`): a copy of it costs as much as the customer's history is long."""
+        if self.memory is not None:
+            self.memory.record()
         return SessionState(
             self.session_id, self.channel, self.audience_level, self.started_at, self.last_activity_at,
             dict(self.audience_ids), dict(self.attributes), self.segments,
             {name: EventStat(s.count, s.first_time, s.last_time, s.last_data) for name, s in self.event_stats.items()},
             self.event_sequence, self.processed_events, list(self.last_recommended),
             dict(self.issued), dict(self.presentations), set(self.rejected), set(self.suppressed),
-            {name: step.copy() for name, step in self.journeys.items()}, self.ruleset_version,
-            None if self.memory is None else self.memory.copy())
+            {name: step.copy() for name, step in self.journeys.items()}, self.ruleset_version, self.memory)
+
+    def rolled_back(self) -> "SessionState":
+        """This checkpoint as the session to keep after the call failed: what the call changed in its memory
+        undone."""
+        if self.memory is not None:
+            self.memory.undo()
+        return self
+
+    def committed(self) -> None:
+        """The call this checkpoint was taken for committed: its memory keeps what it changed."""
+        if self.memory is not None:
+            self.memory.settle()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -139,3 +140,49 @@ def test_a_copy_shares_nothing_a_call_changes():
     today = span(30 * 86400, T0)[2]
     assert memory.event_sum("purchase", "amount", DAYS, today, today) == 1 and memory.contacts("OFFER", today) == 1
     assert memory.attributes == {"tier": "gold"} and sum(b[0] for b in memory.unsaved.tiers[0]["purchase"].values()) == 1
+
+
+def _changes(memory: CustomerMemory, steps: list[tuple[str, int]]) -> None:
+    for kind, n in steps:
+        when = T0 + timedelta(minutes=n * 37)
+        if kind == "count":
+            memory.count(f"e{n % 3}", when, {"amount": n})
+        elif kind == "contact":
+            memory.contact(f"O{n % 2}", when)
+        elif kind == "respond":
+            memory.respond(f"O{n % 2}", when, accepted=n % 2 == 0)
+        elif kind == "sync":
+            memory.sync({"tier": f"t{n % 4}"}, ("tier",), when)
+        else:
+            memory.take_unsaved()
+
+
+_STEPS = st.lists(st.tuples(st.sampled_from(["count", "contact", "respond", "sync", "take"]),
+                            st.integers(0, 12 * 24 * 60)), max_size=30)
+
+
+@settings(max_examples=200, derandomize=True, deadline=None)
+@given(_STEPS, _STEPS)
+def test_undo_puts_the_memory_and_its_delta_back_as_they_were_at_record(before, during):
+    memory = CustomerMemory.live("Customer", "customer_id=c", {"tier": "gold"})
+    memory.count("e0", T0 - timedelta(days=500), {})  # past every bound: trimmed by the next counts
+    _changes(memory, before)
+    as_it_was = copy.deepcopy(memory.to_json())  # to_json shares the memory's dicts
+    memory.record()
+    _changes(memory, during)
+    memory.undo()
+    assert memory.to_json() == as_it_was
+    _changes(memory, during)  # and it goes on as if the undone changes never happened
+    again = CustomerMemory.from_json(as_it_was)
+    _changes(again, during)
+    assert memory.to_json() == again.to_json()
+
+
+def test_settle_keeps_the_changes_and_stops_recording():
+    memory = CustomerMemory.live("Customer", "customer_id=c")
+    memory.record()
+    memory.count("purchase", T0, {"amount": 1})
+    memory.settle()
+    memory.count("purchase", T0, {"amount": 1})
+    memory.undo()  # nothing recorded: nothing undone
+    assert memory.event_count("purchase", DAYS, *span(86400 * 30, T0)[1:]) == 2

@@ -79,6 +79,46 @@ def test_a_call_that_fails_half_way_changes_nothing_and_its_retry_counts_once(de
     assert session.attributes["cart_total"].double_value == 102.0 and tour_step(session) == 2
 
 
+REMEMBERED = """
+name: remembered
+channel: web
+audience_levels: [{name: Visitor}, {name: Customer, id_fields: [customer_id]}]
+attributes:
+  - {name: visits_today, type: int, default: 0}
+  - {name: last_visit_total, type: double, scope: profile}
+events: [{name: visit, parameters: [{name: total, type: double}]}]
+rules:
+  - id: count
+    on: [visit]
+    then:
+      - {expression: {expression: "EVENT_COUNT('visit', INTERVAL '1' DAY)", assign_to: visits_today}}
+      - {expression: {expression: "event.total", assign_to: last_visit_total}}
+"""
+
+
+def test_a_call_that_fails_half_way_leaves_the_customers_counters_and_profile_as_they_were(
+        decisions, admin, monkeypatch):
+    """The memory is not copied before a call but records what the call changes: undone when it fails."""
+    admin.DeployRuleset(admin_pb.DeployRulesetRequest(source=admin_pb.RulesetSource(yaml=REMEMBERED)))
+    decisions.StartSession(start("r", customer="c-9"))
+    decisions.PostEvent(event("r", "visit", total=10.0))
+    counted = session_of(decisions, "r").attributes["visits_today"].int_value
+    real = engine.EventProcessor.process
+
+    def process_then_fail(self, *args, **kwargs):
+        real(self, *args, **kwargs)
+        raise RuntimeError("a bug after the memory changed")
+
+    monkeypatch.setattr(engine.EventProcessor, "process", process_then_fail)
+    for _ in range(3):
+        rpc_error(decisions.PostEvent, event("r", "visit", total=99.0), code=grpc.StatusCode.INTERNAL)
+    monkeypatch.undo()
+    decisions.PostEvent(event("r", "visit", total=20.0))
+    session = session_of(decisions, "r")
+    assert session.attributes["visits_today"].int_value == counted + 1
+    assert session.attributes["last_visit_total"].double_value == 20.0
+
+
 def test_a_start_session_that_fails_keeps_the_session_it_would_replace(decisions, admin, monkeypatch):
     deploy(admin)
     decisions.StartSession(start("v"))
