@@ -7,6 +7,7 @@ stops accepting calls, lets in-flight ones finish within the grace period, summa
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -312,6 +313,14 @@ def _bind(server: grpc.Server, address: str, config: Config) -> int:
         return bind(server, address, config)
     except RuntimeError as exc:  # grpcio says only "Failed to bind"; in use is the usual cause
         raise in_use(address) from exc
+
+
+def settle_heap() -> None:
+    """Once a server serves: what start-up built (rulesets, compiled code, modules) is moved out of the
+    collector's generations (`gc.freeze`), so a full collection, which stops every call, walks only what calls
+    made since (with the example ruleset: a few ms instead of 50-60)."""
+    gc.collect()
+    gc.freeze()
 
 
 def create_service(config: Config, clock: Callable[[], datetime] = utc_now, worker: "Worker | None" = None,

@@ -26,7 +26,7 @@ from segflow.server.security.identities import hash_token, new_token
 
 
 def serve(args: argparse.Namespace) -> int:
-    from segflow.server.app import create_service  # the server's imports are only paid by `serve`
+    from segflow.server.app import create_service, settle_heap  # the server's imports are only paid by `serve`
 
     try:
         config = settings.load(args)
@@ -51,6 +51,7 @@ def serve(args: argparse.Namespace) -> int:
     except ValueError as exc:  # a setting the service could not use (e.g. an auth file that does not parse)
         print(f"segflow: {exc}", file=sys.stderr)
         return 2
+    settle_heap()
     print(f"segflow serving on {config.address.rsplit(':', 1)[0]}:{service.port}", flush=True)
     stop.wait()
     logging.getLogger("segflow").info("shutting down: finishing in-flight calls, flushing history")

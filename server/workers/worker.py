@@ -146,7 +146,7 @@ def run(config: Config, assignment: Assignment, pipe: Connection) -> None:
     """The worker process's main: serve until SIGTERM, then stop gracefully; exit code 1 if acknowledged history
     records could be neither written nor spilled."""
     from segflow.server import logs
-    from segflow.server.app import create_service
+    from segflow.server.app import create_service, settle_heap
 
     os.sched_setaffinity(0, {assignment.cpu})
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -155,6 +155,7 @@ def run(config: Config, assignment: Assignment, pipe: Connection) -> None:
     logs.configure(config.log_format, config.log_level)
     worker = Worker(assignment, pipe, orphaned=stop.set)
     service = create_service(config, worker=worker)
+    settle_heap()
     worker.start()
     # A signal the kernel hands to another thread (it does when the process was stopped, SIGSTOP) runs its
     # handler only once this thread next runs Python code: never while it blocks in a wait without timeout.
