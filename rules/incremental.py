@@ -7,15 +7,17 @@ next evaluation reads them again (one pass, no rule runs), re-evaluates the segm
 changed, and keeps the other bits. Segments that read anything else (NOW(), callouts, windowed counters,
 patterns, the current event's name, sequence or parameters) are volatile: always evaluated. So incremental
 membership always equals a full evaluation, whatever happened to the session in between, in whichever process.
+A Group reads the inputs of several evaluators (a session's flowcharts) in one pass, and a resegmentation
+whose inputs did not change evaluates only the volatile segments.
 """
 
 from __future__ import annotations
 
-from itertools import compress, count
-from operator import is_not
-from typing import Any, Callable, Mapping, NamedTuple
+from itertools import compress, count, repeat
+from operator import attrgetter, call, is_not, itemgetter, methodcaller
+from typing import Any, Mapping, NamedTuple
 
-from segflow.rules.context import DEFAULT_CONTEXT, EvalContext
+from segflow.rules.context import EvalContext
 from segflow.rules.ir import Node, walk
 
 # Context reads that are functions of the session's event statistics, segments and audience level alone.
@@ -35,7 +37,7 @@ class Dependencies(NamedTuple):
 
 
 class Memo(NamedTuple):
-    """The inputs of one evaluation (values and their types, so 1, 1.0 and TRUE differ) and its bits."""
+    """The inputs of one evaluation (a Group's, in its order) and its bits."""
 
     snapshot: tuple
     bits: int
@@ -63,24 +65,69 @@ def dependencies(roots: tuple[Node, ...]) -> Dependencies:
                         volatile, len(roots))
 
 
-def snapshot(deps: Dependencies, values: Mapping[str, Any], ctx: EvalContext) -> tuple:
-    """The current value (and type) of every input."""
-    attributes = tuple(map(values.get, deps.attributes))
-    reads = tuple(getattr(ctx, member)(*args) if called else getattr(ctx, member)
-                  for member, args, called in deps.reads)
-    return attributes, tuple(map(type, attributes)), reads, tuple(map(type, reads))
+class Group:
+    """The inputs of several evaluators (a session's flowcharts) read in one pass: the union of what they read,
+    and per input the mask of the segments reading it, evaluator k's segments at the bits `spans[k]` gives
+    (offset, mask). An evaluator whose segments are all volatile adds no inputs: it is evaluated anyway."""
 
+    __slots__ = ("attributes", "readers", "masks", "volatile", "spans", "_read")
 
-def changed(deps: Dependencies, old: tuple, new: tuple) -> int:
-    """The mask of segments reading an input that differs between two snapshots."""
-    want = 0
-    for masks, values, types in ((deps.attribute_masks, 0, 1), (deps.read_masks, 2, 3)):
-        before, after = old[values], new[values]
-        # Values are never changed in place, so an input still holding the same object is unchanged.
-        for i in compress(count(), map(is_not, before, after)):
-            if old[types][i] is not new[types][i] or before[i] != after[i]:
+    def __init__(self, evaluators: tuple):
+        attributes: dict[str, int] = {}
+        reads: dict[tuple, int] = {}
+        spans, volatile, offset = [], 0, 0
+        for evaluator in evaluators:
+            deps = evaluator.dependencies
+            every = (1 << deps.segments) - 1
+            spans.append((offset, every))
+            volatile |= deps.volatile << offset
+            if deps.volatile != every:
+                for inputs, names, masks in ((attributes, deps.attributes, deps.attribute_masks),
+                                             (reads, deps.reads, deps.read_masks)):
+                    for name, mask in zip(names, masks):
+                        inputs[name] = inputs.get(name, 0) | mask << offset
+            offset += deps.segments
+        self.spans, self.volatile = tuple(spans), volatile
+        self.attributes = tuple(attributes)
+        # Every attribute's value at once, in C (a tuple even for one attribute: the first is asked twice).
+        self._read = itemgetter(*self.attributes, *self.attributes[:1]) if self.attributes else lambda values: ()
+        self.readers = tuple(methodcaller(member, *args) if called else attrgetter(member)
+                             for member, args, called in reads)
+        self.masks = (*attributes.values(), *reads.values())
+
+    def changes(self, values: Mapping[str, Any], ctx: EvalContext, inputs: tuple | None) -> tuple[tuple, int]:
+        """(the inputs now, the mask of the segments to evaluate: the volatile ones and those reading an input
+        that differs from `inputs`; -1, all of them, without `inputs`)."""
+        try:
+            now = self._read(values)[:len(self.attributes)]
+        except KeyError:  # an attribute the session holds no value for (declared after the session started)
+            now = tuple(map(values.get, self.attributes))
+        if self.readers:
+            now += tuple(map(call, self.readers, repeat(ctx)))
+        if inputs is None:
+            return now, -1
+        want, masks = self.volatile, self.masks
+        # Values are never changed in place, so an input still holding the same object is unchanged; another
+        # object is a change unless it is an equal value of the same type (so 1, 1.0 and TRUE differ).
+        for i in compress(count(), map(is_not, inputs, now)):
+            before, after = inputs[i], now[i]
+            if type(before) is not type(after) or before != after:
                 want |= masks[i]
-    return want
+        return now, want
+
+
+def evaluate(evaluator, want: int, bits: int | None, values: Mapping[str, Any], ctx: EvalContext | None) -> int:
+    """The membership bits of `evaluator` now, from its `bits` before and `want`, the mask of its segments to
+    evaluate again (-1 or no `bits`: all): the full function when over a third of them are wanted (it shares
+    more work than the gated one, which pays to skip), else the gated function for those only."""
+    if want < 0 or bits is None:
+        return evaluator.bits(values, ctx)
+    if not want:
+        return bits
+    segments = evaluator.dependencies.segments
+    if want.bit_count() * 3 > segments:
+        return evaluator.bits(values, ctx)
+    return (bits & ~want) | evaluator.subset(values, ctx, flags(want, segments))
 
 
 _FLAGS = bytes.maketrans(b"01", b"\x00\x01")
@@ -89,27 +136,3 @@ _FLAGS = bytes.maketrans(b"01", b"\x00\x01")
 def flags(want: int, count: int) -> bytes:
     """`want` as one byte per segment, 1 where its bit is set (what the gated function unpacks)."""
     return f"{want:0{count}b}"[::-1].encode().translate(_FLAGS)
-
-
-def _mostly_new(old: tuple, new: tuple) -> bool:
-    """Whether over a quarter of the attributes are other objects: then most segments need evaluating anyway,
-    and the full function, which shares more work, is cheaper than finding out which."""
-    return sum(map(is_not, old[0], new[0])) * 4 > len(new[0])
-
-
-def evaluate(bits: Callable, subset: Callable[[Mapping, EvalContext | None, bytes], int], deps: Dependencies,
-             values: Mapping[str, Any], ctx: EvalContext | None, memo: Memo | None) -> tuple[int, Memo]:
-    """(membership bits, the memo for next time): `bits(values, ctx)` in full without a memo, else
-    `subset(values, ctx, want)` for the segments whose inputs changed, merged into the remembered bits."""
-    now = snapshot(deps, values, ctx if ctx is not None else DEFAULT_CONTEXT)
-    if memo is None or _mostly_new(memo.snapshot, now):
-        want = -1
-    else:
-        want = deps.volatile if now == memo.snapshot else deps.volatile | changed(deps, memo.snapshot, now)
-    if not want:
-        result = memo.bits
-    elif want < 0 or want.bit_count() > deps.segments // 2:
-        result = bits(values, ctx)  # the full function shares more work than the gated one
-    else:
-        result = (memo.bits & ~want) | subset(values, ctx, flags(want, deps.segments))
-    return result, Memo(now, result)

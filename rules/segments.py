@@ -7,12 +7,13 @@ when condition i (in the order given) is TRUE; NULL and FALSE both leave it clea
 
 from __future__ import annotations
 
+from itertools import compress
 from types import CodeType
 from typing import Any, Callable, Mapping
 
 from segflow.rules import incremental
 from segflow.rules.check import check
-from segflow.rules.context import EvalContext
+from segflow.rules.context import DEFAULT_CONTEXT, EvalContext
 from segflow.rules.errors import TOO_DEEP, CompileError, ErrorSink, TooComplex
 from segflow.rules.generate import Generator
 from segflow.rules.compile import Loaded, define, load, remembered, verify
@@ -40,7 +41,7 @@ class SegmentEvaluator:
     `precompile()` or on first use.
     """
 
-    __slots__ = ("bits", *_FIELDS, "dependencies", "_codes", "_roots", "_rebuild", "_subset")
+    __slots__ = ("bits", *_FIELDS, "dependencies", "_codes", "_roots", "_rebuild", "_subset", "_group")
 
     def __init__(self, fields: tuple, dependencies: Dependencies, codes: tuple[CodeType, CodeType | None],
                  rebuild: Callable[[], tuple[Node, ...]]):
@@ -50,6 +51,7 @@ class SegmentEvaluator:
         for name, value in zip(_FIELDS, fields, strict=True):
             setattr(self, name, value)
         self.dependencies, self._codes, self._roots, self._rebuild = dependencies, codes, None, rebuild
+        self._group = None  # the incremental.Group of this evaluator alone, for `incremental`
         self.bits = define(codes[0])
         self._subset = define(codes[1]) if codes[1] is not None else None
 
@@ -63,7 +65,12 @@ class SegmentEvaluator:
                     memo: Memo | None) -> tuple[int, Memo]:
         """(bits, memo for next time), equal to `bits(values, ctx)`, evaluating only the segments whose inputs
         changed since `memo` (all of them without one) and the volatile ones."""
-        return incremental.evaluate(self.bits, self.subset, self.dependencies, values, ctx, memo)
+        if self._group is None:
+            self._group = incremental.Group((self,))
+        inputs, want = self._group.changes(values, DEFAULT_CONTEXT if ctx is None else ctx,
+                                           None if memo is None else memo.snapshot)
+        bits = incremental.evaluate(self, want, None if memo is None else memo.bits, values, ctx)
+        return bits, Memo(inputs, bits)
 
     def subset(self, values: Mapping[str, Any], ctx: EvalContext | None, want: bytes) -> int:
         """The bits of the segments whose byte in `want` is 1 (rules.incremental.flags) only."""
@@ -94,12 +101,7 @@ class SegmentEvaluator:
         return self.names_of(self.bits(values, ctx))
 
     def names_of(self, bits: int) -> frozenset[str]:
-        names, members = self.names, []
-        while bits:
-            lowest = bits & -bits
-            members.append(names[lowest.bit_length() - 1])
-            bits ^= lowest
-        return frozenset(members)
+        return frozenset(compress(self.names, incremental.flags(bits, len(self.names)))) if bits else frozenset()
 
     def __repr__(self) -> str:
         return f"SegmentEvaluator({len(self.names)} segments)"

@@ -11,20 +11,26 @@ from typing import Iterable
 
 from segflow.v1 import action_pb2
 
-from segflow.rules.incremental import Memo
+from segflow.rules.incremental import Group, evaluate
 from segflow.rules.ruleset import CompiledRuleset
 from segflow.server.runtime.context import SessionContext
 from segflow.server.runtime.decision import EVALUATION_ERRORS, Decision, failure
 
 
-# Per process, the inputs and bits of the last evaluation of each (session, flowchart), so that a
+# Per process, the inputs and bits of the last evaluation of each (session, set of flowcharts), so that a
 # resegmentation evaluates only the segments whose inputs changed (rules.incremental). A memo is valid for any
 # session state, so it needs no invalidation; a session without one (evicted, or last served by another
-# process) is evaluated in full. Beside it, the names of its bits and the names tuple they were read from:
-# unchanged bits of the same evaluator reuse them instead of turning bits into names again.
+# process) is evaluated in full. Beside the bits, the names of each flowchart's members and their union:
+# unchanged bits reuse them instead of turning bits into names again.
 MEMO_SIZE = 20_000
-_memos: OrderedDict[tuple[str, str], tuple[Memo, frozenset[str], tuple[str, ...]]] = OrderedDict()  # LRU first
+# (session id, the evaluators' digests: same digests, same inputs and names) -> (inputs, bits per flowchart or
+# None where it failed, names per flowchart, their union)
+_memos: OrderedDict[tuple[str, tuple[str, ...]], tuple[tuple, tuple, tuple, frozenset[str]]] = OrderedDict()
 _memos_lock = threading.Lock()
+# The Group of each set of evaluators resegmented together, built once (a few per deployed ruleset), with
+# their digests and every segment they cover.
+GROUPS_SIZE = 256
+_groups: dict[tuple, tuple[Group, tuple[str, ...], frozenset[str]]] = {}
 
 
 def resegment(compiled: CompiledRuleset, ctx: SessionContext, decision: Decision,
@@ -36,44 +42,85 @@ def resegment(compiled: CompiledRuleset, ctx: SessionContext, decision: Decision
     """
     session = ctx.session
     charts = compiled.flowcharts_for(session.audience_level, flowcharts)
-    members: set[str] = set()
-    covered: set[str] = set()
-    values = session.attributes
     before = session.segments
     tracer = decision.tracer
-    if tracer is not None:
+    if tracer is None:
+        members, covered = _evaluated(charts, ctx, decision, before)
+    else:
         _trace_other_levels(compiled, session.audience_level, flowcharts, tracer)
+        members, covered = _traced(charts, ctx, decision, before, tracer)
+    # a full resegmentation also drops segments of other levels
+    after = (before - covered) | members if flowcharts else members
+    if after is before or after == before:  # the common case: nothing entered or left
+        return set(), set()
+    entered, left = set(after - before), set(before - after)
+    session.segments = frozenset(after)
+    decision.segments_changed(entered, left)
+    return entered, left
+
+
+def _evaluated(charts, ctx: SessionContext, decision: Decision,
+               before: frozenset[str]) -> tuple[frozenset[str], frozenset[str]]:
+    """(members, segments covered) of the flowcharts `charts`, evaluating only what changed since the
+    session's memo; a flowchart that fails keeps the memberships it had."""
+    evaluators = tuple(chart.segments for chart in charts)
+    entry = _groups.get(evaluators)
+    if entry is None:
+        if len(_groups) >= GROUPS_SIZE:
+            _groups.clear()
+        entry = _groups[evaluators] = (Group(evaluators), tuple(e.digest for e in evaluators),
+                                       frozenset().union(*(e.names for e in evaluators)))
+    group, digests, covered = entry
+    session = ctx.session
+    key = (session.session_id, digests)
+    with _memos_lock:
+        memo = _memos.pop(key, None)
+    if memo is None:
+        old_inputs, old_bits, old_names, old_members = None, (None,) * len(evaluators), (None,) * len(evaluators), None
+    else:
+        old_inputs, old_bits, old_names, old_members = memo
+    values = session.attributes
+    inputs, want = group.changes(values, ctx, old_inputs)
+    bits, names, same = [], [], memo is not None
+    for chart, evaluator, (offset, mask), old, named in zip(charts, evaluators, group.spans, old_bits, old_names):
+        mine = want if want < 0 else (want >> offset) & mask
+        if not mine and old is not None:  # nothing it reads changed
+            bits.append(old)
+            names.append(named)
+            continue
+        try:
+            now = evaluate(evaluator, mine, old, values, ctx)
+        except EVALUATION_ERRORS as exc:
+            now, named, same = None, before & frozenset(evaluator.names), False  # it keeps its memberships
+            decision.advise("evaluation_error", f"flowchart {chart.name!r} failed, memberships kept: {failure(exc)}")
+        else:
+            if now != old:
+                named, same = evaluator.names_of(now), False
+        bits.append(now)
+        names.append(named)
+    members = old_members if same else frozenset().union(*names)
+    with _memos_lock:
+        _memos[key] = (inputs, tuple(bits), tuple(names), members)
+        if len(_memos) > MEMO_SIZE:
+            _memos.popitem(last=False)
+    return members, covered
+
+
+def _traced(charts, ctx: SessionContext, decision: Decision, before: frozenset[str],
+            tracer) -> tuple[frozenset[str], frozenset[str]]:
+    """(members, segments covered) of `charts`, each segment evaluated and traced (no memo read or kept)."""
+    members: set[str] = set()
+    covered: set[str] = set()
+    values = ctx.session.attributes
     for chart in charts:
         evaluator = chart.segments
-        key = (session.session_id, evaluator.digest)
         try:
-            if tracer is None:
-                with _memos_lock:
-                    memo, names, of = _memos.pop(key, None) or (None, None, None)
-                bits, memo_after = evaluator.incremental(values, ctx, memo)
-                if memo is None or bits != memo.bits or of is not evaluator.names:
-                    names = evaluator.names_of(bits)
-                with _memos_lock:
-                    _memos[key] = memo_after, names, evaluator.names
-                    if len(_memos) > MEMO_SIZE:
-                        _memos.popitem(last=False)
-                members |= names
-            else:
-                members |= tracer.segments(chart.name, evaluator, values, ctx, before)
+            members |= tracer.segments(chart.name, evaluator, values, ctx, before)
         except EVALUATION_ERRORS as exc:
             members |= before & set(evaluator.names)  # a flowchart that fails keeps the memberships it had
             decision.advise("evaluation_error", f"flowchart {chart.name!r} failed, memberships kept: {failure(exc)}")
         covered.update(evaluator.names)
-    after = (before - covered) | members
-    if not flowcharts:  # a full resegmentation also drops segments of other levels
-        after = frozenset(members)
-    if after == before:  # the common case: nothing entered or left
-        entered, left = set(), set()
-    else:
-        entered, left = set(after - before), set(before - after)
-        session.segments = frozenset(after)
-    decision.segments_changed(entered, left)
-    return entered, left
+    return frozenset(members), frozenset(covered)
 
 
 def _trace_other_levels(compiled: CompiledRuleset, level: str, flowcharts: Iterable[str], tracer) -> None:

@@ -8,7 +8,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from segflow.rules import EvalContext, compile_segments
-from segflow.rules.incremental import dependencies
+from segflow.rules.context import DEFAULT_CONTEXT
+from segflow.rules.incremental import Group, dependencies, evaluate
 from tests.rules.reference import to_sql
 from tests.rules.test_properties import BOOLS, INTS, STRINGS, bool_expr
 
@@ -82,6 +83,37 @@ def test_incremental_membership_equals_full_evaluation_at_every_step(conditions,
         bits, memo = segments.incremental(row, visit, memo)
         assert bits == full, (change, conditions)
         visit.members = segments.names_of(full)  # the next step reads this membership through IN_SEGMENT
+
+
+@settings(max_examples=40, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.lists(condition, min_size=1, max_size=4), min_size=1, max_size=3),
+       st.lists(step, min_size=20, max_size=50))
+def test_a_group_of_evaluators_read_in_one_pass_equals_their_full_evaluations_at_every_step(charts, steps):
+    evaluators = tuple(compile_segments({f"seg{k}_{i}": sql for i, sql in enumerate(conditions)})
+                       for k, conditions in enumerate(charts))
+    group = Group(evaluators)
+    row, visit, inputs, bits = {}, Visit(), None, [None] * len(evaluators)
+    for change in steps:
+        apply(change, row, visit)
+        inputs, want = group.changes(row, visit, inputs)
+        for k, (evaluator, (offset, mask)) in enumerate(zip(evaluators, group.spans)):
+            bits[k] = evaluate(evaluator, want if want < 0 else (want >> offset) & mask, bits[k], row, visit)
+            assert bits[k] == evaluator.bits(row, visit), (change, charts)
+        visit.members = frozenset().union(*(e.names_of(b) for e, b in zip(evaluators, bits)))
+
+
+def test_a_group_wants_the_segments_reading_a_changed_input_of_each_evaluator():
+    first = compile_segments({"adult": "age >= 18", "named": "name IS NOT NULL"})
+    second = compile_segments({"senior": "age >= 65", "recent": "NOW() > TIMESTAMP '2020-01-01T00:00:00+00:00'"})
+    clock = compile_segments({"later": "NOW() > TIMESTAMP '2021-01-01T00:00:00+00:00'"})  # all volatile
+    group = Group((first, second, clock))
+    assert group.attributes == ("age", "name") and group.spans == ((0, 0b11), (2, 0b11), (4, 0b1))
+    inputs, want = group.changes({"age": 30, "name": "x"}, DEFAULT_CONTEXT, None)
+    assert want == -1  # nothing to compare with: all
+    assert group.changes({"age": 30, "name": "x"}, DEFAULT_CONTEXT, inputs)[1] == 0b11000  # the volatile ones
+    assert group.changes({"age": 31, "name": "x"}, DEFAULT_CONTEXT, inputs)[1] == 0b11101  # adult, senior
+    # a session without a value for an attribute reads it as NULL: a change from 'x'
+    assert group.changes({"age": 30}, DEFAULT_CONTEXT, inputs)[1] == 0b11010
 
 
 def test_only_segments_reading_a_changed_input_are_evaluated_again():
