@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterator
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from segflow.server.history.connections import PooledConnections, SharedConnection
-from segflow.server.history.schema import Kind, Table, insert_statement
+from segflow.server.history.schema import Kind, Table, insert_statement, same
 
 Converter = Callable[[Any], Any]
 # Connections per PostgreSQL database object (the history writer and readers share them; profiles have their
@@ -84,10 +84,6 @@ def _utc_text(value: datetime) -> str:
     return _utc(value).isoformat(timespec="microseconds")
 
 
-def _same(value: Any) -> Any:
-    return value
-
-
 class Backend:
     """A database engine and where to find it; `Database` asks it for everything engine-specific."""
 
@@ -136,8 +132,8 @@ class SQLiteBackend(Backend):
         Kind.JSON: "TEXT",
         Kind.BYTES: "BLOB",
     }
-    encoders = {kind: _same for kind in Kind} | {Kind.BOOLEAN: int, Kind.TIME: _utc_text, Kind.JSON: _to_json}
-    decoders = {kind: _same for kind in Kind} | {
+    encoders = {kind: same for kind in Kind} | {Kind.BOOLEAN: int, Kind.TIME: _utc_text, Kind.JSON: _to_json}
+    decoders = {kind: same for kind in Kind} | {
         Kind.BOOLEAN: bool,
         Kind.TIME: datetime.fromisoformat,
         Kind.JSON: json.loads,
@@ -182,8 +178,8 @@ class PostgresBackend(Backend):
         Kind.BYTES: "BYTEA",
     }
     # JSON goes as text, which PostgreSQL casts to the JSONB column; psycopg returns JSONB already parsed.
-    encoders = {kind: _same for kind in Kind} | {Kind.TEXT: _postgres_text, Kind.TIME: _utc, Kind.JSON: _postgres_json}
-    decoders = {kind: _same for kind in Kind} | {Kind.TIME: _utc, Kind.BYTES: bytes}
+    encoders = {kind: same for kind in Kind} | {Kind.TEXT: _postgres_text, Kind.TIME: _utc, Kind.JSON: _postgres_json}
+    decoders = {kind: same for kind in Kind} | {Kind.TIME: _utc, Kind.BYTES: bytes}
 
     def __init__(self, dsn: str, schema: str = "segflow", pool_size: int = POOL_SIZE) -> None:
         import psycopg  # Only deployments that use PostgreSQL need psycopg installed.

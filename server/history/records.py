@@ -38,7 +38,8 @@ class _Event(_Keys):
     trace_id: str = ""
 
     def __post_init__(self) -> None:
-        _require_aware("time", self.time)
+        if self.time.utcoffset() is None:  # naive (or a tzinfo without an offset): say so
+            _require_aware("time", self.time)
 
 
 @dataclass(slots=True, kw_only=True, unsafe_hash=True)

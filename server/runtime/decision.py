@@ -54,6 +54,20 @@ _reset_ids()
 os.register_at_fork(after_in_child=_reset_ids)  # a forked worker must not repeat its parent's ids
 
 
+# The encoded type, state, rule id and event name of actions, by those: a ruleset has a few of each.
+_HEADS: dict[tuple[int, int, str, str], bytes] = {}
+_HEADS_KEPT = 4096  # then forgotten at once (rule ids and event names of old ruleset versions)
+
+
+def _head(key: tuple[int, int, str, str]) -> bytes:
+    if len(_HEADS) >= _HEADS_KEPT:
+        _HEADS.clear()
+    type_, state, rule_id, event_name = key
+    head = _HEADS[key] = action_pb2.Action(type=type_, state=state, rule_id=rule_id,
+                                           event_name=event_name).SerializeToString()
+    return head
+
+
 def failure(exc: Exception) -> str:
     """What an advisory says of a failed evaluation; an unexpected kind of error is also logged."""
     if isinstance(exc, EXPECTED_ERRORS):
@@ -135,10 +149,11 @@ class Decision:
         its one details field, a message or, cheaper, a dict of its fields."""
         if media_type:
             details["media_type"] = media_type
-        action = self.actions.add(action_id=action_id or new_id(), type=type_, rule_id=self.rule_id,
-                                  state=ERRORED if error else state, event_name=self.event_name, **details)
-        # The shared fields parsed from their encoding: cheaper than passing them as arguments to every action.
-        action.MergeFromString(self._shared or self._share())
+        action = self.actions.add(action_id=action_id or new_id(), **details)
+        # The other fields parsed from their encodings (the call's shared ones, and those of the rule's actions of
+        # this type and state): cheaper than passing them as arguments to every action.
+        key = (type_, ERRORED if error else state, self.rule_id, self.event_name)
+        action.MergeFromString((_HEADS.get(key) or _head(key)) + (self._shared or self._share()))
         if error:
             action.error_code, action.error_message = error
         return action

@@ -66,8 +66,16 @@ class ActionBus:
     def publish_all(self, actions: Sequence[action_pb2.Action]) -> None:
         """Publish one call's actions, in order, under one hold of the lock."""
         with self._lock:
+            if self._subscribers or self._leaving:
+                for action in actions:
+                    self._publish(action, None, None)
+                return
+            # Nobody to hand them to: `_publish`'s numbering and retaining, without a call per action.
+            sequence, clock, ring = self._sequence, self._clock, self._ring
             for action in actions:
-                self._publish(action, None, None)
+                sequence += 1
+                ring.append((sequence, clock(), action))
+            self._sequence = sequence
 
     def _publish(self, action: action_pb2.Action, sequence: int | None, at: int | None) -> int:
         """`publish`, with the lock held."""
