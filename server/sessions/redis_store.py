@@ -35,14 +35,18 @@ import redis
 
 from segflow.server.errors import ServiceError, Unavailable
 from segflow.server.sessions import codec
+from segflow.server.sessions.redis_connections import ThreadConnections
 from segflow.server.sessions.state import SessionState
 from segflow.server.sessions.store import OnClose
-from segflow.server.subscriptions.redis_log import APPEND_FUNCTION, RedisActionLog, log_keys
+from segflow.server.subscriptions.redis_log import APPEND_FUNCTION, RedisActionLog, encode_actions, log_keys
 
 # KEYS: lock, session. ARGV: token, lock expiry in ms. Returns {0} if another call holds the lock, else
-# {1, the encoded session or false}.
+# {1, the encoded session or false}. The lock held with this token already counts as taken, so a call whose
+# answer was lost with its connection may run it again.
 _ACQUIRE = """
-if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return {0} end
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) and redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  return {0}
+end
 return {1, redis.call('GET', KEYS[2])}
 """
 
@@ -74,7 +78,7 @@ end
 
 # Lua for scripts: after a commit, the index and the action log, which share the slot `{shared}`. ARGV from
 # `first`: "1" if the session was deleted, its score, its id, the action log's trimming arguments, then the
-# journeys (`write_journeys`, KEYS from 6, none on a cluster) and the call's encoded actions. Returns how many
+# journeys (`write_journeys`, KEYS from 6, none on a cluster) and `encode_actions`' (if any). Returns how many
 # sessions are live.
 _AFTER_COMMIT = APPEND_FUNCTION + _JOURNEYS_FUNCTION + """
 local function after_commit(index, log_key, count_key, first)
@@ -144,7 +148,7 @@ class RedisSlot:
         self.state = state
         self.token = token
         self.closed: list[tuple[SessionState, str]] = []
-        self.actions: list[bytes] = []  # encoded, appended to the action log with the commit
+        self.actions: list = []  # `encode_actions`' arguments, appended to the action log with the commit
         self.journeys: list[JourneyWrite] = []  # written with the commit
 
 
@@ -178,6 +182,7 @@ class RedisSessionStore:
         self._after_commit = self.client.register_script(_CLUSTER_AFTER_COMMIT)
         self._write_journeys = self.client.register_script(_CLUSTER_JOURNEYS)
         self._release = self.client.register_script(_RELEASE)
+        self._connections = None if self.cluster else ThreadConnections(self.client)
         # The slots of the calls this process is running, by session id and thread (a call runs in one thread;
         # one that outlived its lock must not hand its journeys to the call that took the lock after it).
         self._held: dict[tuple[str, int], RedisSlot] = {}
@@ -236,7 +241,7 @@ class RedisSessionStore:
         the session, only if it commits; False without an action log: the caller publishes them."""
         if self.actions is None:
             return False
-        slot.actions = [action.SerializeToString() for action in actions]
+        slot.actions = encode_actions(actions) if actions else []
         return True
 
     def commit_journeys(self, session_id: str, write: JourneyWrite) -> None:
@@ -281,7 +286,7 @@ class RedisSessionStore:
         token = uuid.uuid4().hex
         keys = [self.key("lock", session_id), self.key("session", session_id)]
         while True:
-            taken = self._acquire(keys=keys, args=[token, self._lock_ms])
+            taken = self._run(self._acquire, keys, [token, self._lock_ms], retry=True)
             if taken[0]:
                 data = taken[1] if len(taken) > 1 else None
                 return RedisSlot(codec.decode(data) if data else None, token)
@@ -302,9 +307,9 @@ class RedisSessionStore:
             keep = "1" if slot.journeys else "0"
             live = self._commit(keys=keys, args=[slot.token, payload, self._ttl_ms, keep])
         else:
-            live = self._commit(keys=[*keys, *self._shared, *(write[0] for write in slot.journeys)],
-                                args=[slot.token, payload, self._ttl_ms, "0", *after,
-                                      *_journey_args(slot.journeys), *slot.actions])
+            live = self._run(self._commit, [*keys, *self._shared, *(write[0] for write in slot.journeys)],
+                             [slot.token, payload, self._ttl_ms, "0", *after, *_journey_args(slot.journeys),
+                              *slot.actions])
         if live < 0:
             slot.closed.clear()  # the call that took the lock after this one reports them
             raise SessionLockLost(f"the call on session {session_id!r} outlived its lock ({self.lock_timeout}s); "
@@ -316,6 +321,13 @@ class RedisSessionStore:
                 self._release(keys=keys[:1], args=[slot.token])
             live = self._after_commit(keys=self._shared, args=[*after, 0, *slot.actions])
         return live
+
+    def _run(self, script, keys: list, args: list, retry: bool = False):
+        """Run one of the store's scripts: on the calling thread's own connection to one server (a lost answer
+        raised, or with `retry` asked again), through the cluster client's routing on a Cluster."""
+        if self._connections is None:
+            return script(keys=keys, args=args)
+        return self._connections.run(script, keys, args, retry=retry)
 
     def _report(self, slot: RedisSlot) -> None:
         """Report the sessions a committed call closed."""

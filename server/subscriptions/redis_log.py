@@ -3,8 +3,11 @@ one sequence, and resumes on any replica after a disconnect or a restart.
 
 Keys, under the session store's prefix, share the hash tag `{shared}` (one slot of a Redis Cluster, with the
 store's index of live sessions):
-- `{shared}:actions`: the stream; each entry holds `n`, its sequence number, and `a`, the encoded Action; it is
-  trimmed to about `retention` entries and to those younger than `max_age_ms` (stream ids are Redis's clock);
+- `{shared}:actions`: the stream; each entry holds one call's actions: `n`, the sequence number of its first
+  action (the others follow it), and `a`, the encoded Actions (`encode_actions`: a MessagePack array of each
+  Action's protobuf bytes), so a call costs one XADD however many actions it fired; it is trimmed to about
+  `retention` entries (so at least as many actions are kept) and to those younger than `max_age_ms` (stream ids
+  are Redis's clock);
 - `{shared}:sequence`: the last sequence number given out.
 `APPEND_FUNCTION` appends a call's actions, numbered by the counter: the session store runs it in the script
 that commits the session (`server.sessions.redis_store`; on a Cluster in the script that updates its index
@@ -21,6 +24,7 @@ import logging
 import threading
 from collections.abc import Iterable, Sequence
 
+import msgpack
 import redis
 from segflow.v1 import action_pb2, decision_service_pb2
 
@@ -31,15 +35,17 @@ from .subscription import Subscription
 
 log = logging.getLogger(__name__)
 
-# Lua for scripts: append ARGV[first..] (encoded actions) to the stream `log_key`, numbered by `count_key`, then
-# trim it; max_len and max_age_ms are numbers (max_age_ms 0: no age limit). Approximate trimming (~) drops whole
-# stream nodes, so a few more entries than asked may stay.
+# Lua for scripts: append one call's actions (ARGV[at]: how many, ARGV[at + 1]: `encode_actions`' bytes) to the
+# stream `log_key` as one entry, numbered by `count_key`, then trim it; max_len and max_age_ms are numbers
+# (max_age_ms 0: no age limit). Approximate trimming (~) drops whole stream nodes, so a few more entries than
+# asked may stay. A call with no actions (none, or no ARGV[at]) appends nothing.
 APPEND_FUNCTION = """
-local function append_actions(log_key, count_key, max_len, max_age_ms, first)
-  for i = first, #ARGV do
-    redis.call('XADD', log_key, 'MAXLEN', '~', max_len, '*', 'n', redis.call('INCR', count_key), 'a', ARGV[i])
-  end
-  if max_age_ms > 0 and #ARGV >= first then
+local function append_actions(log_key, count_key, max_len, max_age_ms, at)
+  local count = tonumber(ARGV[at]) or 0
+  if count == 0 then return end
+  local first = redis.call('INCRBY', count_key, count) - count + 1
+  redis.call('XADD', log_key, 'MAXLEN', '~', max_len, '*', 'n', first, 'a', ARGV[at + 1])
+  if max_age_ms > 0 then
     local now = redis.call('TIME')
     local cutoff = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - max_age_ms
     if cutoff > 0 then redis.call('XTRIM', log_key, 'MINID', '~', cutoff) end
@@ -47,7 +53,7 @@ local function append_actions(log_key, count_key, max_len, max_age_ms, first)
 end
 """
 
-# KEYS: log, count. ARGV: max length, max age in ms, then the encoded actions. Returns the last sequence number.
+# KEYS: log, count. ARGV: max length, max age in ms, then `encode_actions`'. Returns the last sequence number.
 _APPEND = APPEND_FUNCTION + """
 append_actions(KEYS[1], KEYS[2], tonumber(ARGV[1]), tonumber(ARGV[2]), 3)
 return tonumber(redis.call('GET', KEYS[2]) or 0)
@@ -96,7 +102,7 @@ class RedisActionLog:
     def publish_all(self, actions: Sequence[action_pb2.Action]) -> None:
         """Append one call's actions in one round trip (the session store appends them with its commit instead)."""
         if actions:
-            self._append(keys=self.keys, args=[*self.trim_args, *(action.SerializeToString() for action in actions)])
+            self._append(keys=self.keys, args=[*self.trim_args, *encode_actions(actions)])
 
     def subscribe(self, request: decision_service_pb2.SubscribeActionsRequest) -> Subscription:
         """A live subscription, as `ActionBus.subscribe`, over the cluster's sequence; Unavailable while Redis
@@ -173,9 +179,15 @@ class RedisActionLog:
                 self._local = ActionBus(retention=self.retention, queue_size=self._queue_size)
             elif sequence > head + 1:  # trimmed before this replica read them
                 self._local.missed(head + 1, sequence - 1)
-            self._local.publish(action_pb2.Action.FromString(fields[b"a"]), sequence=sequence,
-                                at=_order(entry_id)[0] * 1_000_000)
+            at = _order(entry_id)[0] * 1_000_000
+            for offset, action in enumerate(msgpack.unpackb(fields[b"a"])):
+                self._local.publish(action_pb2.Action.FromString(action), sequence=sequence + offset, at=at)
             self._read = entry_id
+
+
+def encode_actions(actions: Sequence[action_pb2.Action]) -> list:
+    """`APPEND_FUNCTION`'s arguments for one call's actions: how many, and their encoding in one stream entry."""
+    return [len(actions), msgpack.packb([action.SerializeToString() for action in actions])]
 
 
 def log_keys(prefix: str) -> list[str]:
