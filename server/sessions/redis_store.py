@@ -124,6 +124,11 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 # One customer's journey writes: its hash, retention in ms, changed name -> encoded step, removed names.
 JourneyWrite = tuple[str, int, dict[str, str], set[str]]
 
+# What redis-py raises when Redis cannot be reached: a Cluster client whose nodes all refuse connections raises
+# RedisClusterException, which is not a RedisError.
+UNREACHABLE = (redis.ConnectionError, redis.TimeoutError, redis.exceptions.ClusterError,
+               redis.exceptions.RedisClusterException)
+
 # How often a call waiting for a busy session tries its lock again; small, as a call holds it about a millisecond.
 _POLL_SECONDS = 0.002
 
@@ -201,7 +206,7 @@ class RedisSessionStore:
         try:
             with self._locked(session_id) as slot:
                 yield slot
-        except (redis.ConnectionError, redis.TimeoutError, redis.exceptions.ClusterError) as exc:
+        except UNREACHABLE as exc:
             raise Unavailable(f"the session store is unreachable: {exc}", reason="SESSION_STORE_UNAVAILABLE") from exc
 
     @contextmanager

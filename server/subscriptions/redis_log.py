@@ -59,6 +59,10 @@ append_actions(KEYS[1], KEYS[2], tonumber(ARGV[1]), tonumber(ARGV[2]), 3)
 return tonumber(redis.call('GET', KEYS[2]) or 0)
 """
 
+# What a command to Redis can raise: its errors, and a Cluster client's when none of its nodes can be reached
+# (RedisClusterException is not a RedisError).
+_FAILED = (redis.RedisError, redis.exceptions.RedisClusterException)
+
 # How long a follower's XREAD waits for new entries before it looks again whether it still has subscribers
 # or was closed; also the bound on how long close() takes.
 BLOCK_MS = 200
@@ -109,7 +113,7 @@ class RedisActionLog:
         cannot be reached."""
         try:
             self._catch_up()
-        except redis.RedisError as error:
+        except _FAILED as error:
             raise Unavailable(f"the action stream is unreachable: {error}", reason="ACTION_LOG_UNAVAILABLE") from error
         subscription = self._local.subscribe(request)
         self._wanted.set()
@@ -125,7 +129,7 @@ class RedisActionLog:
         self._follower.join(timeout=5)
         try:
             self._catch_up()  # what was appended before the close reaches the subscribers still draining
-        except redis.RedisError as error:
+        except _FAILED as error:
             log.warning("action stream: could not read its last entries on close: %s", error)
         self._local.close()
 
@@ -143,7 +147,7 @@ class RedisActionLog:
                 if answer:
                     with self._reading:
                         self._hand_over(answer[0][1] if isinstance(answer, list) else answer[self.keys[0]][0])
-            except redis.RedisError as error:
+            except _FAILED as error:
                 log.warning("action stream unreadable, retrying: %s", error)
                 self._closed.wait(0.5)
 

@@ -10,6 +10,7 @@ import subprocess
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Iterator
 
 import pytest
@@ -36,37 +37,96 @@ def free_port() -> int:
                     pass
 
 
+class RedisServers:
+    """redis-server processes of this test run (not daemonized), stopped at teardown, and killed by the kernel
+    should the test run itself die first, so none outlives it; each with its log in `home`."""
+
+    def __init__(self, home: Path):
+        self.home = home
+        self.processes: dict[int, subprocess.Popen] = {}
+        self.options: dict[int, tuple[str, ...]] = {}
+
+    def start(self, port: int, *options: str) -> None:
+        """A redis-server on 127.0.0.1:`port` with `options` (no persistence unless they ask) and a directory of
+        its own, once it answers."""
+        directory = self.home / str(port)
+        directory.mkdir(exist_ok=True)
+        self.options[port] = options
+        with open(directory / "redis.log", "ab") as log:
+            self.processes[port] = subprocess.Popen(
+                [*_DIE_WITH_PARENT, "redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir",
+                 str(directory), "--save", "", "--appendonly", "no", "--daemonize", "no", *options],
+                stdout=log, stderr=subprocess.STDOUT)
+        _wait_for(lambda: _ping(port))
+
+    def restart(self, port: int) -> None:
+        """Start a stopped server again as it was started (from its directory: its data if it persists any)."""
+        self.start(port, *self.options[port])
+
+    def stop(self, port: int) -> None:
+        """Stop one server as a clean shutdown does (SIGTERM: it writes its append-only file, if any)."""
+        process = self.processes.pop(port)
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+
+    def stop_all(self) -> None:
+        for port in list(self.processes):
+            self.stop(port)
+
+
+# The kernel kills a server started through this when the test run that started it dies (util-linux's setpriv
+# sets the parent-death signal and execs the server: no Python runs between fork and exec, as gRPC's threads
+# require).
+_DIE_WITH_PARENT = ("setpriv", "--pdeathsig", "KILL") if shutil.which("setpriv") else ()
+
+
+def _ping(port: int) -> bool:
+    return subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True,
+                          timeout=5).stdout.strip() == b"PONG"
+
+
+def need_redis_server() -> None:
+    if shutil.which("redis-server") is None or shutil.which("redis-cli") is None:
+        pytest.skip("redis-server and redis-cli are needed to start a Redis of the test's own (Debian: redis-server)")
+
+
+def start_cluster(servers: RedisServers, ports: list[int], *options: str) -> str:
+    """A Redis Cluster of one master per port (no replicas) on `servers`, with `options`; its URL."""
+    for port in ports:
+        servers.start(port, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", *options)
+    subprocess.run(["redis-cli", "--cluster", "create", *(f"127.0.0.1:{p}" for p in ports),
+                    "--cluster-replicas", "0", "--cluster-yes"], check=True, capture_output=True, timeout=30)
+    wait_for_cluster(ports)
+    return f"redis+cluster://127.0.0.1:{ports[0]}"
+
+
+def wait_for_cluster(ports: list[int]) -> None:
+    """Until every node of the cluster on `ports` reports it whole."""
+    for port in ports:
+        _wait_for(lambda: b"cluster_state:ok" in subprocess.run(
+            ["redis-cli", "-p", str(port), "cluster", "info"], capture_output=True, timeout=5).stdout)
+
+
 @pytest.fixture(scope="session")
 def redis_cluster(tmp_path_factory) -> Iterator[str]:
     """A 3-node Redis Cluster (no replicas, no persistence) on free ports, for the whole run; its URL."""
-    if shutil.which("redis-server") is None or shutil.which("redis-cli") is None:
-        pytest.skip("redis-server and redis-cli are needed for the Redis Cluster tests (Debian: redis-server)")
-    home = tmp_path_factory.mktemp("redis-cluster")
-    ports = [free_port() for _ in range(3)]
+    need_redis_server()
+    servers = RedisServers(tmp_path_factory.mktemp("redis-cluster"))
     try:
-        for port in ports:
-            subprocess.run(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes",
-                            "--cluster-config-file", str(home / f"nodes-{port}.conf"), "--dir", str(home),
-                            "--save", "", "--appendonly", "no", "--daemonize", "yes",
-                            "--logfile", str(home / f"{port}.log")], check=True, timeout=10)
-        for port in ports:
-            _wait_for(lambda: subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True,
-                                             timeout=5).stdout.strip() == b"PONG")
-        subprocess.run(["redis-cli", "--cluster", "create", *(f"127.0.0.1:{p}" for p in ports),
-                        "--cluster-replicas", "0", "--cluster-yes"], check=True, capture_output=True, timeout=30)
-        _wait_for(lambda: b"cluster_state:ok" in subprocess.run(
-            ["redis-cli", "-p", str(ports[0]), "cluster", "info"], capture_output=True, timeout=5).stdout)
-        yield f"redis+cluster://127.0.0.1:{ports[0]}"
+        yield start_cluster(servers, [free_port() for _ in range(3)])
     finally:
-        for port in ports:
-            subprocess.run(["redis-cli", "-p", str(port), "shutdown", "nosave"], capture_output=True, timeout=10)
+        servers.stop_all()
 
 
 def _wait_for(ready, seconds: float = 10) -> None:
     deadline = time.monotonic() + seconds
     while not ready():
         if time.monotonic() > deadline:
-            raise TimeoutError("the Redis Cluster did not come up")
+            raise TimeoutError("Redis did not come up")
         time.sleep(0.05)
 
 

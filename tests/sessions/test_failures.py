@@ -4,9 +4,7 @@ restarted under a running service."""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
-import subprocess
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -24,7 +22,7 @@ from segflow.server.servicers.parsing import add_servicer
 from tests.multiproc.conftest import start_host
 from tests.service.calls import attributes, event, rpc_error, start
 from tests.service.test_subscribe import wait_for_subscribers
-from tests.sessions.conftest import _wait_for, free_port
+from tests.sessions.conftest import RedisServers, free_port, need_redis_server, start_cluster, wait_for_cluster
 
 
 class HeldCallout(callout_service_pb2_grpc.CalloutServiceServicer):
@@ -93,31 +91,36 @@ def test_a_replica_killed_mid_call_leaves_the_session_as_committed_and_its_lock_
         survivor.stop(grace=1)
 
 
-@pytest.fixture
-def private_redis(tmp_path):
-    """A redis-server of this test's own (append-only file, so it restarts with its data); (url, restart)."""
-    if shutil.which("redis-server") is None or shutil.which("redis-cli") is None:
-        pytest.skip("redis-server and redis-cli are needed to restart a Redis (Debian: redis-server)")
-    port = free_port()
-    command = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", str(tmp_path), "--save", "",
-               "--appendonly", "yes", "--appendfsync", "always", "--daemonize", "yes",
-               "--logfile", str(tmp_path / "redis.log")]
-
-    def up() -> None:
-        subprocess.run(command, check=True, timeout=10)
-        _wait_for(lambda: subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True,
-                                         timeout=5).stdout.strip() == b"PONG")
+@pytest.fixture(params=["single", "cluster"])
+def private_redis(request, tmp_path):
+    """A Redis of this test's own that keeps its data across a restart (append-only file, fsync always): one
+    server, or a 3-node cluster stopped and started whole; (url, down, up)."""
+    need_redis_server()
+    servers = RedisServers(tmp_path / "redis")
+    servers.home.mkdir()
+    persist = ("--appendonly", "yes", "--appendfsync", "always")
+    if request.param == "single":
+        ports = [free_port()]
+        servers.start(ports[0], *persist)
+        url = f"redis://127.0.0.1:{ports[0]}/0"
+    else:
+        ports = [free_port() for _ in range(3)]
+        url = start_cluster(servers, ports, *persist)
 
     def down() -> None:
-        subprocess.run(["redis-cli", "-p", str(port), "shutdown"], capture_output=True, timeout=10)
-        _wait_for(lambda: subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True,
-                                         timeout=5).returncode != 0)
+        for port in ports:
+            servers.stop(port)
 
-    up()
+    def up() -> None:
+        for port in ports:
+            servers.restart(port)
+        if len(ports) > 1:
+            wait_for_cluster(ports)
+
     try:
-        yield f"redis://127.0.0.1:{port}/0", up, down
+        yield url, up, down
     finally:
-        down()
+        servers.stop_all()
 
 
 def test_a_redis_restart_gives_unavailable_then_the_service_recovers_with_its_sessions(private_redis, clock,
