@@ -10,15 +10,17 @@ slot of a Redis Cluster and one script can change them together:
   seconds): `expire_idle` finds idle sessions by score, eviction takes the lowest scores first; in the slot of
   the action log (`server.subscriptions.redis_log`), so one script changes both.
 
-A call costs two round trips: one script takes the lock and returns the session (`_ACQUIRE`), and after the
-call another checks that the lock still holds this call's token, writes (or deletes) the session, updates its
+A call costs two round trips: one script takes the lock and returns the session (`_ACQUIRE`; on one server with
+the journeys of the customer the session had when this process last committed it, so an identified customer's
+call needs no third), and after the call another checks that the lock still holds this call's token, writes (or deletes) the session, updates its
 score, appends the call's actions to the action log (`commit_actions`) and releases the lock (`_COMMIT`). The
 token is the write's fence: a call that outlived its lock never overwrites the work of the call that took the
 lock after it, nor fires its actions. On a Redis Cluster the index and the log live in another slot, so they
 are changed by a third script once the commit succeeded. A call's changes to customers' journeys
 (`server.sessions.redis_journeys`) are written by the commit script too; on a Cluster, where each customer's hash
 is in its own slot, after the commit while the call still holds the session lock, then released. Closing a session (expired, evicted) deletes it under
-its lock before `on_close` runs, so exactly one replica reports it.
+its lock before `on_close` runs, so exactly one replica reports it. A session this process committed and finds
+unchanged in Redis at its next call is not decoded again (`_Committed`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Callable, Iterator
@@ -40,13 +43,15 @@ from segflow.server.sessions.state import SessionState
 from segflow.server.sessions.store import OnClose
 from segflow.server.subscriptions.redis_log import APPEND_FUNCTION, RedisActionLog, encode_actions, log_keys
 
-# KEYS: lock, session. ARGV: token, lock expiry in ms. Returns {0} if another call holds the lock, else
-# {1, the encoded session or false}. The lock held with this token already counts as taken, so a call whose
-# answer was lost with its connection may run it again.
+# KEYS: lock, session, and (one server only) the journeys hash of the customer the session last had, if any.
+# ARGV: token, lock expiry in ms. Returns {0} if another call holds the lock, else {1, the encoded session or
+# false, the journeys' fields and values}. The lock held with this token already counts as taken, so a call
+# whose answer was lost with its connection may run it again.
 _ACQUIRE = """
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) and redis.call('GET', KEYS[1]) ~= ARGV[1] then
   return {0}
 end
+if KEYS[3] then return {1, redis.call('GET', KEYS[2]), redis.call('HGETALL', KEYS[3])} end
 return {1, redis.call('GET', KEYS[2])}
 """
 
@@ -129,6 +134,9 @@ JourneyWrite = tuple[str, int, dict[str, str], set[str]]
 UNREACHABLE = (redis.ConnectionError, redis.TimeoutError, redis.exceptions.ClusterError,
                redis.exceptions.RedisClusterException)
 
+# The encoded size of the sessions a store keeps decoded after committing them (`_Committed`).
+_KEPT_BYTES = 16 << 20
+
 # How often a call waiting for a busy session tries its lock again; small, as a call holds it about a millisecond.
 _POLL_SECONDS = 0.002
 
@@ -147,7 +155,7 @@ class RedisSlot:
     """A session's slot for one call: the state the caller reads and sets, the lock's token, and the sessions
     closed during the call, reported once the call's write is committed."""
 
-    __slots__ = ("state", "token", "closed", "actions", "journeys")
+    __slots__ = ("state", "token", "closed", "actions", "journeys", "read_journeys")
 
     def __init__(self, state: SessionState | None, token: str):
         self.state = state
@@ -155,6 +163,49 @@ class RedisSlot:
         self.closed: list[tuple[SessionState, str]] = []
         self.actions: list = []  # `encode_actions`' arguments, appended to the action log with the commit
         self.journeys: list[JourneyWrite] = []  # written with the commit
+        # (customer, their journeys as stored) read with the session, until the journey book asks for them
+        self.read_journeys: tuple[str, dict[str, str]] | None = None
+
+
+class _Committed:
+    """The sessions this process committed last, each as its bytes and its object, so that a call finding the
+    same bytes in Redis takes the object instead of decoding them (the object is exactly what they encode), and
+    knows the session's customer before it reads it. Bounded by the bytes kept, the least recent dropped."""
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[str, tuple[bytes, SessionState]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def customer(self, session_id: str) -> str:
+        """The customer of the session as last committed here ("" if anonymous or not kept)."""
+        entry = self._entries.get(session_id)
+        return entry[1].customer_id if entry is not None else ""
+
+    def take(self, session_id: str, data: bytes | None) -> SessionState | None:
+        """The session `data` encodes (None for none), no longer kept: the call that loaded it changes it."""
+        with self._lock:
+            entry = self._pop(session_id)
+        if not data:
+            return None
+        return entry[1] if entry is not None and entry[0] == data else codec.decode(data)
+
+    def keep(self, session_id: str, data: bytes, state: SessionState | None) -> None:
+        """Remember what a call committed (a deleted session: nothing)."""
+        with self._lock:
+            self._pop(session_id)
+            if state is not None:
+                self._entries[session_id] = (data, state)
+                self._bytes += len(data)
+                while self._bytes > self.max_bytes:
+                    self._bytes -= len(self._entries.popitem(last=False)[1][0])
+
+    def _pop(self, session_id: str) -> tuple[bytes, SessionState] | None:
+        entry = self._entries.pop(session_id, None)
+        if entry is not None:
+            self._bytes -= len(entry[0])
+        return entry
 
 
 class RedisSessionStore:
@@ -188,6 +239,10 @@ class RedisSessionStore:
         self._write_journeys = self.client.register_script(_CLUSTER_JOURNEYS)
         self._release = self.client.register_script(_RELEASE)
         self._connections = None if self.cluster else ThreadConnections(self.client)
+        self._committed = _Committed(_KEPT_BYTES)
+        # A customer's journeys hash (set by `server.sessions.redis_journeys`), read with the session on one server.
+        self.journeys_key: Callable[[str], str] | None = None
+        self._running = threading.local()  # the slot of the call this thread runs
         # The slots of the calls this process is running, by session id and thread (a call runs in one thread;
         # one that outlived its lock must not hand its journeys to the call that took the lock after it).
         self._held: dict[tuple[str, int], RedisSlot] = {}
@@ -218,7 +273,7 @@ class RedisSessionStore:
             slot.closed.append((slot.state, "expired"))
             slot.state = None
         held = (session_id, threading.get_ident())
-        self._held[held] = slot
+        self._held[held] = self._running.slot = slot
         try:
             yield slot
             if slot.state is not None:
@@ -228,6 +283,7 @@ class RedisSessionStore:
             raise
         finally:
             del self._held[held]
+            self._running.slot = None
             # Also when the call failed: the engine has then put the state back as it was loaded.
             live = self._write(session_id, slot)
         self._report(slot)
@@ -253,6 +309,15 @@ class RedisSessionStore:
         """Write one customer's journeys with the commit of the call running on `session_id` (in this process,
         inside `locked`), and only if it commits."""
         self._held[session_id, threading.get_ident()].journeys.append(write)
+
+    def read_journeys(self, customer: str) -> dict[str, str] | None:
+        """The customer's journeys as stored (name -> encoded step), if the call this thread runs read them with
+        its session, once; else None (the journey book reads them)."""
+        slot = getattr(self._running, "slot", None)
+        if slot is None or slot.read_journeys is None or slot.read_journeys[0] != customer:
+            return None
+        journeys, slot.read_journeys = slot.read_journeys[1], None
+        return journeys
 
     def end(self, slot: RedisSlot, reason: str) -> SessionState | None:
         """Remove the slot's session (inside `locked`: deleted from Redis on exit, then reported closed)."""
@@ -290,11 +355,20 @@ class RedisSessionStore:
         None if another call still holds it then."""
         token = uuid.uuid4().hex
         keys = [self.key("lock", session_id), self.key("session", session_id)]
+        # The customer's journeys too, if the session had one when this process last committed it (on a
+        # Cluster they are in the customer's slot: the journey book reads them)
+        customer = self._committed.customer(session_id) if self.journeys_key and not self.cluster else ""
+        if customer:
+            keys.append(self.journeys_key(customer))
         while True:
             taken = self._run(self._acquire, keys, [token, self._lock_ms], retry=True)
             if taken[0]:
-                data = taken[1] if len(taken) > 1 else None
-                return RedisSlot(codec.decode(data) if data else None, token)
+                slot = RedisSlot(self._committed.take(session_id, taken[1] if len(taken) > 1 else None), token)
+                if customer:
+                    fields = taken[2]
+                    slot.read_journeys = customer, {text(name): text(value)
+                                                    for name, value in zip(fields[::2], fields[1::2])}
+                return slot
             if time.monotonic() >= deadline:
                 return None
             time.sleep(_POLL_SECONDS)
@@ -319,6 +393,7 @@ class RedisSessionStore:
             slot.closed.clear()  # the call that took the lock after this one reports them
             raise SessionLockLost(f"the call on session {session_id!r} outlived its lock ({self.lock_timeout}s); "
                                   "its changes were discarded", reason="SESSION_LOCK_LOST")
+        self._committed.keep(session_id, payload, state)
         if self.cluster:
             if slot.journeys:  # under the lock still, so the next call on the session reads them
                 for write in slot.journeys:

@@ -142,6 +142,26 @@ def test_a_customers_journeys_expire_the_retention_after_they_last_changed(make_
     assert redis_client.pttl(kept.book.key("customer_id=c8")) == -1
 
 
+def test_journeys_read_with_the_session_are_those_of_its_customer_now(make_book, clock):
+    """The store reads with a session the journeys of the customer it had at this replica's last commit: the
+    journeys a call gets are still its current customer's when another replica changed the customer since."""
+    a, b = make_book(), make_book()
+    with a.store.locked("s1") as slot:
+        slot.state = identified("s1", clock, customer="c1")
+        a.journeys_of(slot.state)["onboarding"] = step(clock)
+        a.book.save("s1")
+    with b.store.locked("s1") as slot:
+        slot.state.audience_ids = {"customer_id": "c2"}
+        b.journeys_of(slot.state)["welcome"] = step(clock, event="signup")
+        b.book.save("s1")
+    with a.store.locked("s1") as slot:
+        assert a.journeys_of(slot.state) == {"welcome": step(clock, event="signup")}
+        a.book.save("s1")
+    with a.store.locked("s1") as slot:  # read with the session now: c2's, as A committed it
+        assert a.journeys_of(slot.state) == {"welcome": step(clock, event="signup")}
+        a.book.save("s1")
+
+
 def test_the_memory_book_has_the_same_save(clock):
     book = JourneyBook()
     journeys = book.journeys_of(identified("s1", clock))

@@ -8,7 +8,7 @@ from collections import Counter
 import grpc
 import pytest
 from redis.connection import AbstractConnection
-from segflow.v1 import decision_service_pb2_grpc
+from segflow.v1 import decision_service_pb2 as pb, decision_service_pb2_grpc
 
 from segflow.server.app import create_service
 from segflow.server.config import Config
@@ -30,7 +30,8 @@ def sends(monkeypatch) -> Counter:
 
 
 def test_a_plain_post_event_costs_two_round_trips(redis_url, redis_client, prefix, clock, tmp_path, sends):
-    config = Config(address="127.0.0.1:0", data_dir=tmp_path, workers=2, grace_seconds=1,
+    # One serving thread: the connection it keeps (and its handshake) is made by the warm-up call.
+    config = Config(address="127.0.0.1:0", data_dir=tmp_path, workers=1, grace_seconds=1,
                     sessions_url=f"{redis_url}?prefix={prefix}")
     service = create_service(config, clock)
     try:
@@ -47,3 +48,27 @@ def test_a_plain_post_event_costs_two_round_trips(redis_url, redis_client, prefi
     # take-and-load, then commit-and-release; on a cluster the index, in another slot, takes a third
     per_call = 3 if redis_url.startswith("redis+cluster://") else 2
     assert sum(calls.values()) == 5 * per_call, calls
+
+
+def test_an_identified_customers_post_event_costs_two_round_trips_too(redis_url, redis_client, prefix, clock,
+                                                                      tmp_path, sends):
+    """The customer's journeys are read with the session (a round trip of their own made it three)."""
+    if redis_url.startswith("redis+cluster://"):
+        pytest.skip("on a Cluster a customer's journeys are in their own slot, read by a round trip of their own")
+    config = Config(address="127.0.0.1:0", data_dir=tmp_path, workers=1, grace_seconds=1,
+                    sessions_url=f"{redis_url}?prefix={prefix}")
+    service = create_service(config, clock)
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{service.port}") as channel:
+            stub = decision_service_pb2_grpc.DecisionServiceStub(channel)
+            stub.StartSession(start("v1", customer="c42"))
+            stub.PostEvent(event("v1", "add_to_cart", sku="X", price=10.0))  # starts the customer's journey
+            sends.clear()
+            for i in range(5):  # each continues it
+                stub.PostEvent(event("v1", "page_view", category=f"c{i}"))
+            calls = {name: n for name, n in sends.items() if name != "segflow-sweeper"}
+            journeys = stub.GetSession(pb.GetSessionRequest(session_id="v1")).session.journeys
+    finally:
+        service.stop(grace=1)
+    assert [(j.journey, j.step) for j in journeys] == [("cart_recovery", 6)]
+    assert sum(calls.values()) == 5 * 2, calls
