@@ -218,3 +218,36 @@ def _reference_regex(pattern: str) -> str:
 def test_like_bombs_in_expressions_finish(text):
     evaluator = compile_expression(text, SCHEMA)
     assert evaluator({"x": "a" * 3_000, "s": "a" * 3_000}) is False
+
+
+REFUSED = re.compile("[\x00\ud800-\udfff]")  # what Python's compiler refuses even inside a string literal
+
+
+@st.composite
+def with_refused_character(draw):
+    """A grammatical expression with a NUL or a lone surrogate inserted anywhere (in a literal, a name, between
+    tokens); its own string literals may hold some already."""
+    text = draw(expressions)
+    at = draw(st.integers(0, len(text)))
+    return text[:at] + draw(st.sampled_from(["\x00", "\ud800", "\udfff", "\udc80"])) + text[at:]
+
+
+def _line_and_column(text: str, offset: int) -> tuple[int, int]:
+    before = text[:offset]
+    return before.count("\n") + 1, offset - (before.rfind("\n") + 1) + 1
+
+
+@FUZZ
+@seed(SEED)
+@given(text=with_refused_character(), condition=st.booleans())
+def test_a_refused_character_is_a_compile_error_at_its_position(text, condition):
+    """Never a ValueError from compile() (or a UnicodeEncodeError from hashing the source): a syntax error at
+    the first such character, in an expression and in a flowchart (named by its path)."""
+    expected = ("syntax", *_line_and_column(text, REFUSED.search(text).start()))
+    with pytest.raises(CompileError) as single:
+        compile_expression(text, SCHEMA, condition=condition)
+    with pytest.raises(CompileError) as flowchart:
+        compile_segments({"ok": "x > 1", "bad": text}, SCHEMA, paths={"bad": "flowcharts[0].segments[1].when"})
+    for errors in (single.value.errors, flowchart.value.errors):
+        assert [(e.code, e.expr_line, e.expr_column) for e in errors] == [expected]
+    assert flowchart.value.errors[0].path == "flowcharts[0].segments[1].when"
