@@ -42,14 +42,18 @@ class Schema:
     audience_fields: frozenset[str] | set[str] | None = None
 
     def key(self) -> tuple:
-        """A hashable value equal for schemas that check expressions identically (for the compile cache)."""
+        """A hashable value equal for schemas that check expressions identically (for the compile cache).
+
+        Every expression compiled asks for it, so it sorts nothing: a frozenset of names is its own key (taken
+        as is, its hash computed once), a mapping its frozenset of items. Sorting the 8,000 segment names of a
+        large ruleset on each call took half of compiling it."""
         def items(mapping):
-            return None if mapping is None else tuple(sorted(mapping.items()))
-        return (items(self.attributes), items(self.event_params),
-                None if self.segments is None else tuple(sorted(self.segments)),
-                None if self.events is None else tuple(sorted(self.events)), items(self.callouts),
-                None if self.patterns is None else tuple(sorted(self.patterns)),
-                None if self.audience_fields is None else tuple(sorted(self.audience_fields)))
+            return None if mapping is None else frozenset(mapping.items())
+
+        def names(collection):
+            return None if collection is None else frozenset(collection)
+        return (items(self.attributes), items(self.event_params), names(self.segments), names(self.events),
+                items(self.callouts), names(self.patterns), names(self.audience_fields))
 
     def attribute(self, name: str) -> Attribute | None:
         """The declared attribute, ANY when attributes are unchecked, None when undeclared."""

@@ -7,7 +7,7 @@ import builtins
 import pytest
 
 from segflow.rules import compile as compile_module
-from segflow.rules import cache_info, clear_cache, compile_expression, compile_segments
+from segflow.rules import Attribute, Schema, cache_info, clear_cache, compile_expression, compile_segments
 from segflow.rules.errors import EvaluationError
 
 
@@ -63,3 +63,28 @@ def test_a_traceback_names_the_expression():
     with pytest.raises(EvaluationError) as caught:
         evaluator({"x": "text"})  # schemaless: a wrongly typed value is a run-time error
     assert caught.traceback[-1].path == "x + 1 > 2" or any(e.path == "x + 1 > 2" for e in caught.traceback)
+
+
+def test_regression_a_schema_key_sorts_nothing():
+    """Schema.key(), asked by every compile, sorted every name set: half of compiling a ruleset of 8,000
+    segments (8.1 of 15.2 s). A frozenset of names is now its own key, taken as is."""
+    segments = frozenset(f"segment_{i}" for i in range(8_000))
+    schema = Schema(attributes={"x": Attribute("int")}, segments=segments, events=frozenset({"login"}))
+    assert any(part is segments for part in schema.key())
+
+
+def test_schemas_that_check_alike_share_a_key_and_others_do_not():
+    one = Schema(attributes={"x": Attribute("int"), "s": Attribute("string")}, segments={"a", "b"}, callouts={"f": 1})
+    alike = Schema(attributes={"s": Attribute("string"), "x": Attribute("int")}, segments=frozenset({"b", "a"}),
+                   callouts={"f": 1})
+    assert one.key() == alike.key() and hash(one.key()) == hash(alike.key())
+    for other in (Schema(attributes={"x": Attribute("double"), "s": Attribute("string")}, segments={"a", "b"},
+                         callouts={"f": 1}),
+                  Schema(attributes={"x": Attribute("int"), "s": Attribute("string")}, segments={"a"},
+                         callouts={"f": 1}),
+                  Schema(attributes={"x": Attribute("int"), "s": Attribute("string")}, segments={"a", "b"},
+                         callouts={"f": 2}),
+                  Schema(attributes={"x": Attribute("int"), "s": Attribute("string")}, segments={"a", "b"})):
+        assert other.key() != one.key()
+    assert Schema().key() != Schema(attributes={}).key()  # unchecked is not "none declared"
+    assert compile_expression("x > 1", one) is compile_expression("x > 1", alike)
