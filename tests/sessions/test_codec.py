@@ -145,3 +145,18 @@ def test_encoding_from_many_threads_at_once_round_trips_each_session():
     finally:
         sys.setswitchinterval(interval)
     assert failures == []
+
+
+def test_a_session_is_written_byte_for_byte_as_earlier_versions_wrote_it():
+    """Replicas of two versions share Redis during an upgrade: the bytes must not change with the encoder."""
+    t = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=timezone.utc)
+    local = t.astimezone(timezone(timedelta(hours=-5, minutes=-30)))
+    state = SessionState("s1", "web", "Visitor", t, t, {}, {"cart": 2.5, "seen": local, "tags": ["a", 1]},
+                         frozenset({"shoppers"}), {"add_to_cart": EventStat(2, t, t, {"sku": "X"})}, 2,
+                         OrderedDict(e1=b"\x01"), journeys={"j": JourneyStep(True, 1, "add_to_cart", t, t)})
+    assert codec.encode(state).hex() == (
+        "dc001402a27331a3776562a756697369746f72c70c0100064bf535b0f24000000000c70c0100064bf535b0f240000000008083a4"
+        "63617274cb4004000000000000a47365656ec70c0100064bf535b0f240ffffb2a8a47461677392a1610191a873686f707065727381"
+        "ab6164645f746f5f636172749402c70c0100064bf535b0f24000000000c70c0100064bf535b0f2400000000081a3736b75a15802"
+        "92a26531c40101908080909081a16a95c301ab6164645f746f5f63617274c70c0100064bf535b0f24000000000c70c0100064bf5"
+        "35b0f2400000000000c0")
