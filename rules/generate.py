@@ -36,6 +36,7 @@ MAX_SOURCE_CHARS = 1_000_000
 
 _NEGATED = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
 _LIKE_TESTS = {"prefix": "{x}.startswith({lit})", "suffix": "{x}.endswith({lit})", "contains": "({lit} in {x})"}
+_EXACT_FLOAT = 2 ** 53  # every int up to this compares as the float it converts to
 
 
 class Generator:
@@ -351,16 +352,26 @@ def _cmp(g: Generator, node: Node, truth: bool) -> str:
     # `None == x` is False for any non-NULL x, so equality against a never-NULL side needs no NULL test.
     tests_needed = not (op == "==" and not (left.nullable and right.nullable))
     tests, codes = [], []
-    for arg in node.args:
+    for arg, other in ((left, right), (right, left)):
         plain = _plain(g, arg) if arg.op in ("arith", "neg") else None
         if plain is not None:
             codes.append(plain[0])
             tests += [t for t in plain[1] if t not in tests]
         else:
-            code, test = g.temp(g.emit(arg, VALUE), arg.nullable and tests_needed)
+            code, test = g.temp(_operand(g, arg, other), arg.nullable and tests_needed)
             codes.append(code)
             tests.append(test)
     return _guarded(tests, f"{codes[0]} {op} {codes[1]}")
+
+
+def _operand(g: Generator, node: Node, other: Node) -> str:
+    """The value of `node` compared with `other`: an int literal compared with a double is written as the
+    float it equals (same result; CPython then compares two floats on its fast path, not an int with a
+    float)."""
+    if other.type == "double" and node.op == "const" and node.type == "int" and type(node.data) is int \
+            and abs(node.data) <= _EXACT_FLOAT:
+        return g.literal(float(node.data))
+    return g.emit(node, VALUE)
 
 
 def _plain(g: Generator, node: Node) -> tuple[str, list[str]] | None:
@@ -384,7 +395,7 @@ def _plain(g: Generator, node: Node) -> tuple[str, list[str]] | None:
 
 
 def _between(g: Generator, node: Node, truth: bool) -> str:
-    value, low, high = (g.emit(a, VALUE) for a in node.args)
+    value, low, high = g.emit(node.args[0], VALUE), *(_operand(g, a, node.args[0]) for a in node.args[1:])
     name, test = g.temp(value, node.nullable)
     check = f"{low} <= {name} <= {high}"
     return _guarded([test], check if truth else f"not ({check})")
@@ -430,6 +441,11 @@ def _like(g: Generator, node: Node, truth: bool) -> str:
     name, test = g.temp(value, node.args[0].nullable)
     if kind == "exact":
         check = f"{name} != {literal!r}"
+    elif kind == "prefix" and _successor(literal):
+        # s starts with p exactly when p <= s < p' (p with its last character the next one): two string
+        # comparisons cost a third of a str.startswith call.
+        check = f"{literal!r} <= {name} < {_successor(literal)!r}"
+        check = check if truth else f"not ({check})"
     else:
         if kind == "match":
             check = f"{g.constant(f'_like_matcher({literal!r})')}({name}) is not None"
@@ -437,6 +453,15 @@ def _like(g: Generator, node: Node, truth: bool) -> str:
             check = _LIKE_TESTS[kind].format(x=name, lit=repr(literal))
         check = check if truth else f"not ({check})"
     return _guarded([test], check)
+
+
+def _successor(prefix: str) -> str | None:
+    """The least string greater than every string starting with `prefix` (its last character the next
+    code point), None when there is no such next character (the last code point, or a surrogate next)."""
+    code = ord(prefix[-1]) + 1 if prefix else 0x110000
+    if code >= 0x110000 or 0xD800 <= code <= 0xDFFF:
+        return None
+    return prefix[:-1] + chr(code)
 
 
 # -- emitters: VALUE mode ------------------------------------------------------------------------------

@@ -3,6 +3,9 @@ whose NULL and zero cases a literal settles are inlined."""
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from segflow.rules import Attribute, EvalContext, Schema, compile_expression, compile_segments
 
 SCHEMA = Schema(attributes={"n": Attribute("int"), "d": Attribute("double"), "s": Attribute("string"),
@@ -54,3 +57,29 @@ def test_division_by_a_nonzero_double_literal_needs_no_helper():
     assert "_div" in body(compile_expression("d / 0.0 > 1", SCHEMA))    # division by zero is NULL
     for d, expected in ((5.0, True), (2.0, False), (None, None)):
         assert compile_expression("d / 2.5 > 1", SCHEMA)({"d": d}) is expected
+
+
+def test_an_int_literal_compared_with_a_double_is_written_as_a_float():
+    assert "> 5.0" in body(compile_expression("d > 5", SCHEMA))
+    assert "1.0 <= " in body(compile_expression("d BETWEEN 1 AND 2", SCHEMA))
+    assert "> 5)" in body(compile_expression("n > 5", SCHEMA))  # an int stays an int
+    huge = 2 ** 53 + 1  # no float equals it: it stays an int
+    assert f"> {huge}" in body(compile_expression(f"d > {huge}", SCHEMA))
+
+
+@settings(max_examples=400, derandomize=True, deadline=None)
+@given(st.sampled_from(["=", "<>", "<", "<=", ">", ">="]),
+       st.sampled_from([0, 1, -7, 2 ** 53, -(2 ** 53), 2 ** 53 + 1, 2 ** 62]),
+       st.one_of(st.none(), st.integers(-2 ** 60, 2 ** 60), st.floats(allow_nan=False),
+                 st.sampled_from([2.0 ** 53, 2 ** 53 + 1, float(2 ** 53 + 2), -0.0, 10.0 ** 20])))
+def test_comparing_a_double_with_an_int_literal_is_exact(op, literal, value):
+    # A double attribute may hold an int at run time; either way the result is Python's exact comparison.
+    python_op = {"=": "==", "<>": "!="}.get(op, op)
+    expected = None if value is None else eval(f"value {python_op} literal")
+    evaluator = compile_expression(f"d {op} {literal}", SCHEMA)
+    assert evaluator({"d": value}) is expected
+    assert compile_expression(f"NOT (d {op} {literal})", SCHEMA)({"d": value}) is (
+        None if expected is None else not expected)
+    low, high = sorted([literal, literal + 3])
+    between = None if value is None else low <= value <= high
+    assert compile_expression(f"d BETWEEN {low} AND {high}", SCHEMA)({"d": value}) is between

@@ -107,3 +107,26 @@ def test_a_run_time_pattern_ending_in_its_escape_is_an_evaluation_error():
     evaluator = compile_expression("s LIKE p ESCAPE '!'", TEXT)
     with pytest.raises(EvaluationError, match="escape"):
         evaluator({"s": "a", "p": "a!"})
+
+
+# A LIKE prefix is tested as a range of strings, `p <= s < p'` with p' the prefix with its last character the
+# next code point; these pin it to str.startswith on text around that boundary (and where there is no next
+# character, to the method itself).
+_EDGE_CHARS = "a`bz{\x7f\x80\uffff\U0010ffff\ud7ff\ue000"
+
+
+@settings(max_examples=600, derandomize=True, deadline=None)
+@given(st.text(_EDGE_CHARS, min_size=1, max_size=3), st.one_of(st.none(), st.text(_EDGE_CHARS, max_size=5)))
+def test_like_prefix_agrees_with_startswith(prefix, value):
+    like = compile_expression(f"s LIKE '{prefix}%'", TEXT)
+    not_like = compile_expression(f"s NOT LIKE '{prefix}%'", TEXT)
+    expected = None if value is None else value.startswith(prefix)
+    assert like({"s": value}) is expected
+    assert not_like({"s": value}) is (None if value is None else not expected)
+    assert like.test({"s": value}) is (expected is True)
+
+
+def test_like_prefix_ending_in_the_last_code_point_has_no_range():
+    evaluator = compile_expression("s LIKE 'a\U0010ffff%'", TEXT)
+    assert "startswith" in evaluator.source
+    assert evaluator({"s": "a\U0010ffff"}) is True and evaluator({"s": "b"}) is False
