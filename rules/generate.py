@@ -37,6 +37,8 @@ MAX_SOURCE_CHARS = 1_000_000
 _NEGATED = {"==": "!=", "!=": "==", "<": ">=", "<=": ">", ">": "<=", ">=": "<"}
 _LIKE_TESTS = {"prefix": "{x}.startswith({lit})", "suffix": "{x}.endswith({lit})", "contains": "({lit} in {x})"}
 _EXACT_FLOAT = 2 ** 53  # every int up to this compares as the float it converts to
+_HASHED = (str, int, float, bool)
+MEMBER_TESTS = 3  # below this many tests of one list, building its set costs more than it saves
 
 
 class Generator:
@@ -61,6 +63,8 @@ class Generator:
         self.temps = 0
         self.estimates: dict[int, tuple[float, float, float]] = {}
         self.safety: dict[int, bool] = {}
+        self.member_tests: Counter = Counter()            # list leaf local -> ARRAY_CONTAINS tests of a literal
+        self.members: dict[str, str] = {}                 # list leaf local -> local of its members' frozenset
 
     # -- entry points ----------------------------------------------------------------------------------
     def value(self, root: Node) -> str:
@@ -73,13 +77,14 @@ class Generator:
         """`gated`: the function takes `want`, bytes of one 0 or 1 per root, and evaluates only the roots
         with a 1 (unpacked into locals, so skipping a root costs one local test)."""
         # Bits accumulate in one int per CHUNK roots, each small enough to be a one-digit CPython int: `b |= bit`
-        # on a 200-bit int allocated and copied every digit, a tenth of a varied flowchart's evaluation.
+        # on a 200-bit int allocated and copied every digit, a tenth of a varied flowchart's evaluation. Each
+        # bit is added at most once, so `+=` (CPython's fast path for small ints) is `|=`.
         chunks = (len(roots) + CHUNK - 1) // CHUNK
         accumulators = [f"b{c}" if chunks > 1 else "b" for c in range(max(chunks, 1))]
 
         def statement(i: int, code: str) -> str:
             chunk, bit = divmod(i, CHUNK)
-            return f"if {f'w{i} and ' if gated else ''}{code}:\n        {accumulators[chunk]} |= {1 << bit}"
+            return f"if {f'w{i} and ' if gated else ''}{code}:\n        {accumulators[chunk]} += {1 << bit}"
         combined = " | ".join([accumulators[0]] + [f"({b} << {CHUNK * c})" for c, b in enumerate(accumulators)][1:])
         return self._module([(root, TRUE) for root in roots], statement, f"return {combined}", gated,
                             accumulators)
@@ -104,6 +109,7 @@ class Generator:
                 prologue.append(f"{kind} = {reader}")
                 readers[kind] = kind
         prologue += [f"{local} = {readers[kind]}({name!r})" for (kind, name), local in self.leaves.items()]
+        prologue += [f"{members} = _members({local})" for local, members in self.members.items()]
         if self.memo_code:
             prologue.append("_U = _UNSET")
             prologue += [f"{local} = _U" for local in self.memo_code]
@@ -200,6 +206,22 @@ class Generator:
         if found is None:
             found = self.safety[id(node)] = _safe(self, node)
         return found
+
+    def member_set(self, values: Node, value: Node) -> str | None:
+        """For `value IN list leaf` tests: the local holding the leaf's members as a frozenset (runtime._members,
+        built once per call) where the function tests MEMBER_TESTS or more literals in that list, else None.
+        A set answers `x in` for a hashable literal x as the list does (built-in types hash as they compare)."""
+        if values.op not in ("attr", "param") or value.op != "const" or type(value.data) not in _HASHED:
+            return None
+        local = self.emit(values, VALUE)
+        if self.counting:
+            self.member_tests[local] += 1
+            return None
+        if self.member_tests[local] < MEMBER_TESTS:
+            return None
+        if local not in self.members:
+            self.members[local] = f"a{len(self.leaves) + len(self.members)}"
+        return self.members[local]
 
     def leaf(self, kind: str, name: str) -> str:
         key = (kind, name)
@@ -405,7 +427,8 @@ def _contains(g: Generator, node: Node, truth: bool) -> str:
     # ARRAY_CONTAINS(l, x) is x = ANY(l): FALSE for an empty list, else FALSE only for a non-NULL x missing
     # from a list without NULLs.
     values, value = node.args
-    lname, ltest = g.temp(g.emit(values, VALUE), values.nullable)
+    members = g.member_set(values, value)
+    lname, ltest = g.temp(members or g.emit(values, VALUE), values.nullable)
     if truth:
         name, test = g.temp(g.emit(value, VALUE), value.nullable)
         return _guarded([ltest, test], f"{name} in {lname}")
@@ -525,7 +548,33 @@ def _leaf(g: Generator, node: Node) -> str:
 
 
 def _call(g: Generator, node: Node) -> str:
+    if node.data in _EXTREMES and len(node.args) == 2:
+        folded = _extreme(g, node)
+        if folded is not None:
+            return folded
     return f"{node.data}({', '.join(g.emit(a, VALUE) for a in node.args)})"
+
+
+_EXTREMES = {"_least": "<", "_greatest": ">"}
+
+
+def _extreme(g: Generator, node: Node) -> str | None:
+    """LEAST/GREATEST of a value and a non-NULL literal, inline: the literal settles the NULL case (NULLs are
+    skipped, so the result is the literal), and otherwise it is min()/max() of two, which keep the first
+    argument unless the second is strictly less (greater). None when neither argument is such a literal."""
+    first, second = node.args
+    op = _EXTREMES[node.data]
+    if second.op == "const" and second.data is not None:
+        literal = g.literal(second.data)
+        name, test = g.temp(g.emit(first, VALUE), first.nullable)
+        when = f"{test} is None or {literal} {op} {name}" if test else f"{literal} {op} {name}"
+        return f"({literal} if {when} else {name})"
+    if first.op == "const" and first.data is not None:
+        literal = g.literal(first.data)
+        name, test = g.temp(g.emit(second, VALUE), second.nullable)
+        when = f"{test} is not None and {name} {op} {literal}" if test else f"{name} {op} {literal}"
+        return f"({name} if {when} else {literal})"
+    return None
 
 
 def _ctxcall(g: Generator, node: Node) -> str:

@@ -246,6 +246,17 @@ def _size(values):
     return None if values is None else len(values)
 
 
+def _members(values):
+    """A list's items as a frozenset, for generated code that tests several literals against it; the list itself
+    (or NULL, or a value that is not a list) when its items are not all hashable."""
+    if type(values) is list:
+        try:
+            return frozenset(values)
+        except TypeError:
+            pass
+    return values
+
+
 def timestamp(iso: str) -> datetime:
     """An aware datetime from ISO 8601 text; text without an offset is taken as UTC. Raises ValueError."""
     value = datetime.fromisoformat(iso)
@@ -347,4 +358,5 @@ HELPERS: dict[str, Any] = {
     "_date_part": _date_part, "_datediff": _datediff, "_seconds_diff": _seconds_diff,
     "_cast": _cast, "_size": _size, "_like": _like,
     "_like_matcher": like_matcher, "_timestamp": timestamp, "_UNSET": UNSET, "_CTX": DEFAULT_CONTEXT,
+    "_members": _members,
 }

@@ -83,3 +83,27 @@ def test_comparing_a_double_with_an_int_literal_is_exact(op, literal, value):
     low, high = sorted([literal, literal + 3])
     between = None if value is None else low <= value <= high
     assert compile_expression(f"d BETWEEN {low} AND {high}", SCHEMA)({"d": value}) is between
+
+
+def test_least_and_greatest_of_a_value_and_a_literal_need_no_helper():
+    for sql in ("LEAST(n, 10) > 3", "GREATEST(2.5, d) < 7", "LEAST(s, 'm') = 'a'"):
+        assert "_least" not in body(compile_expression(sql, SCHEMA))
+        assert "_greatest" not in body(compile_expression(sql, SCHEMA))
+    assert "_least(" in body(compile_expression("LEAST(n, d) > 3", SCHEMA))  # no literal: the helper
+
+
+_EXTREME_VALUES = st.one_of(st.none(), st.integers(-3, 3), st.sampled_from([2.0, -0.0, 0.0, 1.5, float("nan")]))
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(st.sampled_from(["LEAST", "GREATEST"]), st.sampled_from([-1, 0, 2, 1.5, 2.0, -0.0]), st.booleans(),
+       _EXTREME_VALUES)
+def test_least_and_greatest_with_a_literal_agree_with_the_helpers(name, literal, literal_first, value):
+    # min()/max() of two keep the first of equal values (2 vs 2.0, 0.0 vs -0.0) and a NaN first: so must the
+    # inlined form.
+    from segflow.rules.runtime import _greatest, _least
+    helper = _least if name == "LEAST" else _greatest
+    sql = f"{name}({literal}, d)" if literal_first else f"{name}(d, {literal})"
+    expected = helper(literal, value) if literal_first else helper(value, literal)
+    actual = compile_expression(sql, SCHEMA)({"d": value})
+    assert repr(actual) == repr(expected), (sql, value)

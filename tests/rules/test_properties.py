@@ -97,3 +97,27 @@ def test_segments_match_the_reference(trees, samples, data):
     for row in samples:
         expected = frozenset(f"seg{i}" for i, tree in enumerate(trees) if evaluate(tree, row) is True)
         assert segments(row) == expected, (conditions, row, segments.source)
+
+
+# A flowchart testing several literals against one list builds the list's frozenset once (runtime._members);
+# these lists mix types that compare equal across types (1, 1.0, TRUE), NULLs and unhashable items (a list,
+# which keeps the list itself).
+_NEEDLES = [0, 1, -2, 1.5, True, False, "a", "1", ""]
+_ITEMS = st.one_of(st.none(), st.integers(-2, 2), st.sampled_from([1.0, 1.5, -0.0, True, False, "a", "1", ""]),
+                   st.lists(st.integers(0, 1), max_size=1))
+
+
+@FAST
+@given(st.lists(st.sampled_from(_NEEDLES), min_size=3, max_size=6, unique_by=repr),
+       st.lists(st.booleans(), min_size=6, max_size=6),
+       st.lists(st.one_of(st.none(), st.lists(_ITEMS, max_size=4)), min_size=1, max_size=5))
+def test_several_literals_in_one_list_match_the_reference(needles, negated, lists):
+    trees = [("not", tree) if negate else tree
+             for tree, negate in zip([("contains", ("attr", "l1"), ("const", n)) for n in needles], negated)]
+    conditions = {f"seg{i}": to_sql(tree) for i, tree in enumerate(trees)}
+    segments = compile_segments(conditions, SCHEMA)
+    assert "_members(" in segments.source
+    for values in lists:
+        row = {"l1": values}
+        expected = frozenset(f"seg{i}" for i, tree in enumerate(trees) if evaluate(tree, row) is True)
+        assert segments(row) == expected, (conditions, row)
