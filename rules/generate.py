@@ -6,7 +6,9 @@ bool that is True exactly when the value is TRUE, FALSE exactly when it is FALSE
 it becomes plain `and`; NOT flips TRUE and FALSE mode; a comparison adds an `is not None` test only for
 operands that may be NULL (and none for `=` against a never-NULL side, since `None == x` is already False).
 VALUE mode of a boolean that may be NULL is built from the other two. AND/OR chains (through nesting and NOT)
-become one Python `and`/`or` whose operands run cheapest-and-most-deciding first (see _ordered).
+become one Python `and`/`or` whose operands run cheapest-and-most-deciding first (see _ordered). In a
+flowchart, segments that each need one attribute to equal one of some literals run under one membership test
+of all of them (see _dispatch).
 
 Every (node, mode) used more than once is computed once per call into a local. If its first use is
 evaluated unconditionally, it becomes a statement before the rule that first needs it; otherwise it is
@@ -23,7 +25,7 @@ from __future__ import annotations
 from collections import Counter
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Callable
+from typing import Callable, NamedTuple
 
 from segflow.rules.errors import TooComplex
 from segflow.rules.ir import Node
@@ -87,18 +89,30 @@ class Generator:
             return f"if {f'w{i} and ' if gated else ''}{code}:\n        {accumulators[chunk]} += {1 << bit}"
         combined = " | ".join([accumulators[0]] + [f"({b} << {CHUNK * c})" for c, b in enumerate(accumulators)][1:])
         return self._module([(root, TRUE) for root in roots], statement, f"return {combined}", gated,
-                            accumulators)
+                            accumulators, _dispatch(self, roots))
 
     def _module(self, roots: list[tuple[Node, str]], statement: Callable[[int, str], str], tail: str,
-                gated: bool = False, accumulators: list[str] = ()) -> str:
+                gated: bool = False, accumulators: list[str] = (), plan: list[Gate] | None = None) -> str:
+        """`plan`: the roots in emission order, each group under the gate that must hold for any of them to be
+        TRUE (see _dispatch); by default each root alone, in order."""
         for node, mode in roots:  # pass 1: count uses of every (node, mode)
             self.emit(node, mode)
         self.counting, self.temps = False, 0
         body = []
-        for i, (node, mode) in enumerate(roots):  # pass 2: emit, sharing what pass 1 found used twice
+        for gate in plan or [Gate(None, set(), [i]) for i in range(len(roots))]:
+            # pass 2: emit, sharing what pass 1 found used twice
             self.pending, self.unconditional = [], not gated  # gated: every root may be skipped
-            code = self.emit(node, mode)
-            body += self.pending + [statement(i, code)]
+            test = gate.leaf and f"{self.emit(gate.leaf, VALUE)} in {self.members_literal(gate.values)}"
+            block = []
+            for i in gate.roots:
+                if test:
+                    self.unconditional = False  # under the gate
+                node, mode = roots[i]
+                code = self.emit(node, mode)
+                block += [line.replace("\n", "\n    ") for line in self.pending] if test else self.pending
+                block.append(statement(i, code).replace("\n", "\n    ") if test else statement(i, code))
+                self.pending = []
+            body += [f"if {test}:\n        " + "\n        ".join(block)] if test else block
         prologue = [f"{''.join(f'w{i}, ' for i in range(len(roots)))}= want"] if gated else []
         if self.uses_context or any(kind == "param" for kind, _ in self.leaves):
             prologue.append("if ctx is None:\n        ctx = _CTX")
@@ -223,6 +237,11 @@ class Generator:
             self.members[local] = f"a{len(self.leaves) + len(self.members)}"
         return self.members[local]
 
+    def members_literal(self, values) -> str:
+        """A set display of `values` (literals): CPython makes `x in {...}` of constants a frozenset constant."""
+        members = "{" + ", ".join(sorted(self.literal(v) for v in values)) + "}"
+        return self.constant(members) if any(isinstance(v, datetime) for v in values) else members
+
     def leaf(self, kind: str, name: str) -> str:
         key = (kind, name)
         if key not in self.leaves:
@@ -239,6 +258,80 @@ class Generator:
             return self.constant(f"_timestamp({value.isoformat()!r})")
         text = repr(value)
         return f"({text})" if text.startswith("-") else text
+
+
+class Gate(NamedTuple):
+    """Roots emitted together under `if leaf in values:` (no gate when leaf is None)."""
+
+    leaf: Node | None
+    values: set
+    roots: list[int]
+
+
+# -- dispatch: rules that each need one attribute to equal one of a few values run under one membership test ---
+DISPATCH_MIN = 3  # rules per gate: below this, the gate's own test costs about what it saves
+_GATE_TYPES = frozenset({"string", "int", "double", "bool"})  # values that hash as they compare
+
+
+def _dispatch(g: Generator, roots: list[Node]) -> list[Gate]:
+    """The emission plan of a flowchart: roots in order, except that the safe roots whose TRUE needs the same
+    attribute (or event parameter) to be one of some literals (`x = 'a'`, `x IN (...)` as a conjunct) are
+    emitted together, at the first one's place, under `if x in <every such literal>:`. The gate only skips
+    roots that could not be TRUE (each still tests its own values), so it is exact with NULLs (None is in no
+    set) and mixed types (1 = 1.0 and they hash alike); only roots that can neither raise nor call out move,
+    so nothing observable changes order."""
+    tests = {i: [test for test in map(_equality, _conjuncts(root)) if test[0] is not None]
+             for i, root in enumerate(roots) if g.safe(root)}
+    counts = Counter(id(leaf) for found in tests.values() for leaf, _ in found)
+    groups: dict[int, Gate] = {}
+    for i, found in tests.items():
+        if found:  # the attribute that most rules gate on
+            leaf, values = max(found, key=lambda test: counts[id(test[0])])
+            gate = groups.setdefault(id(leaf), Gate(leaf, set(), []))
+            gate.values.update(values)
+            gate.roots.append(i)
+    under = {i: gate for gate in groups.values() if len(gate.roots) >= DISPATCH_MIN for i in gate.roots}
+    plan = []
+    for i in range(len(roots)):
+        gate = under.get(i)
+        if gate is None:
+            plan.append(Gate(None, set(), [i]))
+        elif gate.roots[0] == i:
+            plan.append(gate)
+    return plan
+
+
+def _conjuncts(root: Node) -> list[tuple[Node, str]]:
+    """The (operand, mode) pairs that must all be TRUE for `root` to be TRUE."""
+    node, mode = root, TRUE
+    while node.op == "not":
+        node, mode = node.args[0], FALSE if mode == TRUE else TRUE
+    if node.op in ("and", "or") and (node.op == "and") == (mode == TRUE):
+        return _terms(node, mode, True)
+    return [(node, mode)]
+
+
+def _equality(term: tuple[Node, str]) -> tuple[Node | None, frozenset]:
+    """(leaf, literals) when `term` is TRUE only if the leaf equals one of the literals, else (None, ...)."""
+    node, mode = term
+    none = (None, frozenset())
+    if mode != TRUE:
+        return none
+    if node.op == "in" and node.data[0]:
+        leaf, values = node.args[0], node.data[0]
+    elif node.op == "cmp" and node.data == "==":
+        leaf, literal = node.args if node.args[1].op == "const" else node.args[::-1]
+        if literal.op != "const" or literal.data is None:
+            return none
+        values = frozenset([literal.data])
+    elif node.op == "like" and node.data[0] == "exact":
+        leaf, values = node.args[0], frozenset([node.data[1]])
+    else:
+        return none
+    if leaf.op not in ("attr", "param") or leaf.type not in _GATE_TYPES \
+            or not all(type(v) in _HASHED for v in values):
+        return none
+    return leaf, values
 
 
 _CHEAP_OPS = frozenset({"cmp", "isnull", "istrue", "in", "not", "between", "coalesce", "contains"})
@@ -418,9 +511,31 @@ def _plain(g: Generator, node: Node) -> tuple[str, list[str]] | None:
 
 def _between(g: Generator, node: Node, truth: bool) -> str:
     value, low, high = g.emit(node.args[0], VALUE), *(_operand(g, a, node.args[0]) for a in node.args[1:])
-    name, test = g.temp(value, node.nullable)
-    check = f"{low} <= {name} <= {high}"
-    return _guarded([test], check if truth else f"not ({check})")
+    if not truth and node.args[0].type not in ("int", "string", "timestamp"):
+        # A NaN is neither in nor out of a range by comparisons; NOT BETWEEN stays the negation of BETWEEN.
+        name, first = g.temp(value, True)
+        if node.nullable:
+            return f"({first} is not None and not ({name} >= {low} and {name} <= {high}))"
+        return f"(not ({first} >= {low} and {name} <= {high}))"
+    return _range(g, value, node.nullable, (">=", low), ("<=", high), truth)
+
+
+def _range(g: Generator, value: str, nullable: bool, low: tuple[str, str], high: tuple[str, str],
+           truth: bool) -> str:
+    """`value low[0] low[1] and value high[0] high[1]` (TRUE mode), or its negation tested as the two
+    opposite comparisons (FALSE mode): two compare-and-jumps, where a chained `a <= x <= b` also shuffles the
+    stack and `not (...)` adds an operation (the opposite comparisons are the negation for any value but
+    a NaN). The value is computed once (bound to a temporary if need be)."""
+    name, first = g.temp(value, True)
+    if not truth:
+        low, high = (_OPPOSITE[low[0]], low[1]), (_OPPOSITE[high[0]], high[1])
+    join = " and " if truth else " or "
+    if nullable:
+        return f"({first} is not None and ({name} {low[0]} {low[1]}{join}{name} {high[0]} {high[1]}))"
+    return f"({first} {low[0]} {low[1]}{join}{name} {high[0]} {high[1]})"
+
+
+_OPPOSITE = {">=": "<", "<=": ">", "<": ">=", ">": "<="}
 
 
 def _contains(g: Generator, node: Node, truth: bool) -> str:
@@ -446,9 +561,7 @@ def _in(g: Generator, node: Node, truth: bool) -> str:
     values, has_null = node.data
     if not values or (has_null and not truth):
         return "False"  # x IN (NULL) is never TRUE; x NOT IN (..., NULL) is never TRUE
-    members = "{" + ", ".join(sorted(g.literal(v) for v in values)) + "}"
-    if any(isinstance(v, datetime) for v in values):
-        members = g.constant(members)
+    members = g.members_literal(values)
     value = g.emit(node.args[0], VALUE)
     if truth:
         return f"({value} in {members})"  # None is never a member: NULL IN (...) is not TRUE
@@ -461,14 +574,14 @@ def _like(g: Generator, node: Node, truth: bool) -> str:
     value = g.emit(node.args[0], VALUE)
     if kind == "exact" and truth:
         return f"({value} == {literal!r})"
+    if kind == "prefix" and _successor(literal):
+        # s starts with p exactly when p <= s < p' (p with its last character the next one): two string
+        # comparisons cost a third of a str.startswith call.
+        return _range(g, value, node.args[0].nullable, (">=", repr(literal)), ("<", repr(_successor(literal))),
+                      truth)
     name, test = g.temp(value, node.args[0].nullable)
     if kind == "exact":
         check = f"{name} != {literal!r}"
-    elif kind == "prefix" and _successor(literal):
-        # s starts with p exactly when p <= s < p' (p with its last character the next one): two string
-        # comparisons cost a third of a str.startswith call.
-        check = f"{literal!r} <= {name} < {_successor(literal)!r}"
-        check = check if truth else f"not ({check})"
     else:
         if kind == "match":
             check = f"{g.constant(f'_like_matcher({literal!r})')}({name}) is not None"

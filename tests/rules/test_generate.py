@@ -61,7 +61,7 @@ def test_division_by_a_nonzero_double_literal_needs_no_helper():
 
 def test_an_int_literal_compared_with_a_double_is_written_as_a_float():
     assert "> 5.0" in body(compile_expression("d > 5", SCHEMA))
-    assert "1.0 <= " in body(compile_expression("d BETWEEN 1 AND 2", SCHEMA))
+    assert ">= 1.0 and " in body(compile_expression("d BETWEEN 1 AND 2", SCHEMA))
     assert "> 5)" in body(compile_expression("n > 5", SCHEMA))  # an int stays an int
     huge = 2 ** 53 + 1  # no float equals it: it stays an int
     assert f"> {huge}" in body(compile_expression(f"d > {huge}", SCHEMA))
@@ -107,3 +107,33 @@ def test_least_and_greatest_with_a_literal_agree_with_the_helpers(name, literal,
     expected = helper(literal, value) if literal_first else helper(value, literal)
     actual = compile_expression(sql, SCHEMA)({"d": value})
     assert repr(actual) == repr(expected), (sql, value)
+
+
+def test_rules_needing_one_attribute_to_be_one_of_some_values_run_under_one_test():
+    conditions = {"fr": "s = 'FR' AND n > 1", "de": "n < 5 AND s IN ('DE', 'AT')", "x": "d > 2",
+                  "it": "s = 'IT' AND d < 1", "any": "s = 'FR' OR n > 1"}
+    segments = compile_segments(conditions, SCHEMA)
+    source = body(segments)
+    assert " in {'AT', 'DE', 'FR', 'IT'}:" in source  # one test for the three rules that need s
+    assert segments({"s": "FR", "n": 2, "d": 0.5}) == {"fr", "any"}
+    assert segments({"s": "IT", "n": 2, "d": 0.5}) == {"it", "any"}
+    assert segments({"s": "AT", "n": 2, "d": 3.0}) == {"de", "x", "any"}
+    assert segments({"s": None, "n": None, "d": None}) == frozenset()
+
+
+def test_a_rule_that_may_raise_or_call_out_is_not_moved_under_a_gate():
+    conditions = {f"r{i}": f"s = 'v{i}' AND EXTERNALCALLOUT('score') > {i}" for i in range(4)}
+    assert " in {" not in body(compile_segments(conditions, SCHEMA))
+
+
+def test_not_between_of_a_nan_is_the_negation_of_between():
+    # Ranges are tested as two comparisons and NOT BETWEEN as the two opposite ones, except for doubles: a
+    # NaN fails both, so there NOT BETWEEN stays `not (...)`, as it always was.
+    nan = float("nan")
+    assert compile_expression("d BETWEEN 1 AND 2", SCHEMA)({"d": nan}) is False
+    assert compile_expression("d NOT BETWEEN 1 AND 2", SCHEMA)({"d": nan}) is True
+    assert compile_expression("NOT (d BETWEEN 1 AND 2)", SCHEMA)({"d": nan}) is True
+    assert compile_expression("n NOT BETWEEN 1 AND 2", SCHEMA)({"n": 3}) is True
+    assert compile_expression("n NOT BETWEEN 1 AND 2", SCHEMA)({"n": None}) is None
+    assert compile_expression("COALESCE(n, 0) NOT BETWEEN 1 AND 2", SCHEMA)({"n": None}) is True
+    assert compile_expression("COALESCE(d, 0.0) NOT BETWEEN 1 AND 2", SCHEMA)({"d": 1.5}) is False

@@ -121,3 +121,31 @@ def test_several_literals_in_one_list_match_the_reference(needles, negated, list
         row = {"l1": values}
         expected = frozenset(f"seg{i}" for i, tree in enumerate(trees) if evaluate(tree, row) is True)
         assert segments(row) == expected, (conditions, row)
+
+
+# Dispatch: safe segments that each need one attribute to equal one of some literals run under one membership
+# test of every such literal. Here several segments gate on s1 (=, IN, LIKE without wildcards) and on i1 (IN
+# with a NULL in the list, = with 1.0 against ints), joined to random conditions.
+_GATES = st.one_of(
+    st.sampled_from(["", "a", "ab", "b'c"]).map(lambda v: ("cmp", "=", ("attr", "s1"), ("const", v))),
+    st.lists(st.sampled_from(["", "a", "ba", "a\n"]), min_size=1, max_size=3).map(
+        lambda vs: ("in", ("attr", "s1"), [("const", v) for v in vs])),
+    st.sampled_from(["a", "ab"]).map(lambda v: ("like", ("attr", "s1"), ("const", v))),
+    st.lists(st.sampled_from([0, 1, -2, None, 1.0]), min_size=1, max_size=3).map(
+        lambda vs: ("in", ("attr", "i1"), [("const", v) for v in vs])),
+    st.sampled_from([1, 1.0, -3]).map(lambda v: ("cmp", "=", ("const", v), ("attr", "i1"))),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(_GATES, bool_expr, st.booleans()), min_size=3, max_size=10),
+       st.lists(rows, min_size=1, max_size=4))
+def test_segments_dispatched_on_one_attribute_match_the_reference(gated, samples):
+    trees = [("and", gate, other) if first else ("and", other, gate) for gate, other, first in gated]
+    conditions = {f"seg{i}": to_sql(tree) for i, tree in enumerate(trees)}
+    segments = compile_segments(conditions, SCHEMA, incremental=True)
+    for row in samples:
+        expected = frozenset(f"seg{i}" for i, tree in enumerate(trees) if evaluate(tree, row) is True)
+        assert segments(row) == expected, (conditions, row, segments.source)
+        bits = segments.subset(row, None, bytes([1]) * len(trees))
+        assert segments.names_of(bits) == expected, (conditions, row)
