@@ -25,6 +25,8 @@ unchanged in Redis at its next call is not decoded again (`_Committed`).
 
 from __future__ import annotations
 
+import itertools
+import os
 import threading
 import time
 import uuid
@@ -243,6 +245,10 @@ class RedisSessionStore:
         # A customer's journeys hash (set by `server.sessions.redis_journeys`), read with the session on one server.
         self.journeys_key: Callable[[str], str] | None = None
         self._running = threading.local()  # the slot of the call this thread runs
+        # A lock's token: unique to the call, across replicas (a random prefix per store) and processes forked
+        # with it (the pid); a counter, not a uuid4 per call (about 4 µs each)
+        self._token_prefix = f"{uuid.uuid4().hex}:"
+        self._tokens = itertools.count()
         # The slots of the calls this process is running, by session id and thread (a call runs in one thread;
         # one that outlived its lock must not hand its journeys to the call that took the lock after it).
         self._held: dict[tuple[str, int], RedisSlot] = {}
@@ -353,7 +359,7 @@ class RedisSessionStore:
     def _take(self, session_id: str, deadline: float) -> RedisSlot | None:
         """Take the session's lock and load it in one round trip, trying until `deadline` (monotonic);
         None if another call still holds it then."""
-        token = uuid.uuid4().hex
+        token = f"{self._token_prefix}{os.getpid()}:{next(self._tokens)}"
         keys = [self.key("lock", session_id), self.key("session", session_id)]
         # The customer's journeys too, if the session had one when this process last committed it (on a
         # Cluster they are in the customer's slot: the journey book reads them)
