@@ -84,20 +84,21 @@ class EventProcessor:
         values = session.attributes
         tracer = decision.tracer
         ctx = self.ctx
+        run = self.run
         for _, rule in self.compiled.rules_for(name):
             decision.rule_id = rule.id
             try:
                 if tracer is None:
-                    matched = rule.condition is None or rule.condition.test(values, self.ctx)
+                    matched = rule.condition is None or rule.condition.test(values, ctx)
                 else:
-                    matched, condition = tracer.condition(rule.condition, values, self.ctx)
+                    matched, condition = tracer.condition(rule.condition, values, ctx)
                     first = len(decision.actions)
             except EVALUATION_ERRORS as exc:
                 decision.advise("evaluation_error", f"the condition of rule {rule.id!r} failed, so the rule did "
                                                     f"nothing: {failure(exc)}")
                 continue
             for action in rule.then if matched else rule.otherwise:
-                self.run(action, depth)
+                run(action, depth)
             if tracer is not None:
                 tracer.rule(rule.id, name, condition, matched, [a.action_id for a in decision.actions[first:]])
             # A chained event (or pattern) ran if the context moved to another name or sequence: restore this one.
@@ -156,20 +157,20 @@ class EventProcessor:
 
     def expression(self, action: CompiledAction, depth: int) -> None:
         definition = action.definition
-        session = self.ctx.session
-        value = action.expressions["expression"](session.attributes, self.ctx)
-        details = {"expression": definition.expression, "value": value_fields(value),
-                   "assigned_attribute": definition.assign_to}
+        ctx = self.ctx
+        values = ctx.session.attributes
+        value = action.expressions["expression"](values, ctx)
+        target = definition.assign_to
+        details = {"expression": definition.expression, "value": value_fields(value), "assigned_attribute": target}
         error = kind = None
-        if definition.assign_to:
-            kind = self.compiled.schema.attributes[definition.assign_to].type
+        if target:
+            kind = self.compiled.schema.attributes[target].type
             problem = type_problem(value, kind)
             if problem:
-                error = ("type", f"cannot assign {problem} to {definition.assign_to!r} ({kind})")
+                error = ("type", f"cannot assign {problem} to {target!r} ({kind})")
         self.decision.action(action_pb2.ACTION_TYPE_USER_EXPRESSION, user_expression=details, error=error)
         if kind is not None and error is None:  # after the action, which may still fail (e.g. a lone surrogate)
-            session.attributes[definition.assign_to] = float(value) if kind == "double" and value is not None \
-                else value
+            values[target] = float(value) if kind == "double" and value is not None else value
 
     def trigger_events(self, action: CompiledAction, depth: int) -> None:
         events = list(action.definition.events)
@@ -197,17 +198,22 @@ class EventProcessor:
                              trigger_events={"events": events, "depth": depth + 1})
 
     def log_data(self, action: CompiledAction, depth: int) -> None:
-        session = self.ctx.session
+        ctx, decision = self.ctx, self.decision
+        session = ctx.session
+        values = session.attributes
         sensitive = self.compiled.sensitive_attributes
-        columns = {name: MASK if sensitive and not sensitive.isdisjoint(ev.names) else ev(session.attributes, self.ctx)
-                   for name, ev in action.expressions.items()}
+        columns = {}  # plain loops: a comprehension is a function call each
+        for name, ev in action.expressions.items():
+            columns[name] = MASK if sensitive and not sensitive.isdisjoint(ev.names) else ev(values, ctx)
+        fields = {}
+        for name, value in columns.items():
+            fields[name] = value_fields(value)
         table = action.definition.table
-        fired = self.decision.action(action_pb2.ACTION_TYPE_LOG_DATA, log_data={
-            "table": table, "columns": {k: value_fields(v) for k, v in columns.items()}})
-        self.decision.record(DataRecord(
-            session_id=session.session_id, customer_id=self.decision.customer_id, decision_id=self.decision.id,
-            ruleset_version=self.decision.version, time=self.decision.now, action_id=fired.action_id,
-            trace_id=self.decision.trace_id, table=table, columns=columns))
+        fired = decision.action(action_pb2.ACTION_TYPE_LOG_DATA, log_data={"table": table, "columns": fields})
+        decision.records.append(DataRecord(
+            session_id=session.session_id, customer_id=decision.customer_id, decision_id=decision.id,
+            ruleset_version=decision.version, time=decision.now, action_id=fired.action_id,
+            trace_id=decision.trace_id, table=table, columns=columns))
 
     def journey(self, action: CompiledAction, depth: int) -> None:
         transition = action.kind.removeprefix("journey_")
