@@ -295,8 +295,7 @@ def insert_statement(table: Table) -> str:
 def row_builder(table: Table, encoders: dict[Kind, Callable[[Any], Any]]) -> Callable[[Any], tuple]:
     """A function turning a record into the parameter tuple of `insert_statement(table)`."""
     read = attrgetter(*(column.field or column.name for column in table.columns))
-    encode = tuple(_last_one(encoders[column.kind]) if column.kind is Kind.TIME else encoders[column.kind]
-                   for column in table.columns)
+    encode = tuple(encoders[column.kind] for column in table.columns)
 
     # Only the columns whose encoder changes the value are encoded: calling one that returns its value as it is
     # (most of SQLite's) cost more than the rest of the row.
@@ -318,9 +317,10 @@ def same(value: Any) -> Any:
     return value
 
 
-def _last_one(encode: Callable[[Any], Any]) -> Callable[[Any], Any]:
+def remembering_last(encode: Callable[[Any], Any]) -> Callable[[Any], Any]:
     """`encode`, remembering its last value and result: the records of one call share one time object (the
-    decision's), and encoding a time (ISO text in SQLite) costs more than the rest of its row."""
+    decision's), whatever their tables, and encoding a time (ISO text in SQLite) costs more than the rest of
+    its row."""
     last: tuple[Any, Any] = (object(), None)  # one tuple, replaced whole: safe without a lock
 
     def encode_time(value: Any) -> Any:

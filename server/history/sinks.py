@@ -10,7 +10,7 @@ from typing import Any, Callable, Protocol, Sequence
 from segflow.server.history.backends import PostgresBackend, SQLiteBackend
 from segflow.server.history.database import Database
 from segflow.server.history.records import Record
-from segflow.server.history.schema import PURGE_STATEMENTS, RECORD_TABLES, Kind, Table, row_builder
+from segflow.server.history.schema import PURGE_STATEMENTS, RECORD_TABLES, Kind, Table, remembering_last, row_builder
 
 
 class HistorySink(Protocol):
@@ -34,7 +34,8 @@ class SQLSink:
 
     def __init__(self, database: Database) -> None:
         self.database = database
-        encoders = database.backend.encoders
+        # One time encoder for every table: a call's records, written one after the other, share its time.
+        encoders = {**database.backend.encoders, Kind.TIME: remembering_last(database.backend.encoders[Kind.TIME])}
         self._encode_time = encoders[Kind.TIME]
         self._inserts: dict[type, tuple[Table, Callable[[Any], tuple]]] = {
             record_type: (table, row_builder(table, encoders))
