@@ -1,4 +1,4 @@
-"""What the service writes to history: one immutable record type per kind of row.
+"""What the service writes to history: one record type per kind of row, never changed once built.
 
 Records are built on the hot path, so they are plain slotted dataclasses with keyword-only fields and one cheap
 check (times must be timezone-aware; they are stored as UTC). They are not `frozen`: a frozen dataclass sets each
