@@ -80,6 +80,9 @@ def test_second_call_is_served_from_the_cache_until_the_ttl_expires(make_registr
 def test_equal_but_differently_typed_arguments_are_cached_apart(make_registry):
     registry, control = make_registry(definition("tier", plugin="tier"))
     assert [registry.call_with_outcome("tier", (arg,))[1] for arg in (1, 1.0, True, 1)] == ["miss"] * 3 + ["hit"]
+    lists = ([1], [1.0], [True], [1], [[1]], [[1.0]], [[1]])
+    assert [registry.call_with_outcome("tier", (arg,))[1] for arg in lists] == ["miss"] * 3 + ["hit"] + ["miss"] * 2 + [
+        "hit"]
 
 
 def test_zero_ttl_disables_the_cache(make_registry):
