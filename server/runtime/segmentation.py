@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from operator import attrgetter
 from typing import Iterable
 
 from segflow.v1 import action_pb2
@@ -27,10 +28,12 @@ MEMO_SIZE = 20_000
 # None where it failed, names per flowchart, their union)
 _memos: OrderedDict[tuple[str, tuple[str, ...]], tuple[tuple, tuple, tuple, frozenset[str]]] = OrderedDict()
 _memos_lock = threading.Lock()
-# The Group of each set of evaluators resegmented together, built once (a few per deployed ruleset), with
-# their digests and every segment they cover.
+# The Group of each set of evaluators resegmented together and every segment they cover, built once (a few
+# per deployed ruleset), by their digests: same digests, same group; and it holds no evaluator (nor the code
+# and source of a ruleset since replaced).
 GROUPS_SIZE = 256
-_groups: dict[tuple, tuple[Group, tuple[str, ...], frozenset[str]]] = {}
+_groups: dict[tuple[str, ...], tuple[Group, frozenset[str]]] = {}
+_DIGEST = attrgetter("segments.digest")
 
 
 def resegment(compiled: CompiledRuleset, ctx: SessionContext, decision: Decision,
@@ -63,26 +66,27 @@ def _evaluated(charts, ctx: SessionContext, decision: Decision,
                before: frozenset[str]) -> tuple[frozenset[str], frozenset[str]]:
     """(members, segments covered) of the flowcharts `charts`, evaluating only what changed since the
     session's memo; a flowchart that fails keeps the memberships it had."""
-    evaluators = tuple(chart.segments for chart in charts)
-    entry = _groups.get(evaluators)
+    digests = tuple(map(_DIGEST, charts))
+    entry = _groups.get(digests)
     if entry is None:
         if len(_groups) >= GROUPS_SIZE:
             _groups.clear()
-        entry = _groups[evaluators] = (Group(evaluators), tuple(e.digest for e in evaluators),
-                                       frozenset().union(*(e.names for e in evaluators)))
-    group, digests, covered = entry
+        evaluators = tuple(chart.segments for chart in charts)
+        entry = _groups[digests] = (Group(evaluators), frozenset().union(*(e.names for e in evaluators)))
+    group, covered = entry
     session = ctx.session
     key = (session.session_id, digests)
     with _memos_lock:
         memo = _memos.pop(key, None)
     if memo is None:
-        old_inputs, old_bits, old_names, old_members = None, (None,) * len(evaluators), (None,) * len(evaluators), None
+        old_inputs, old_bits, old_names, old_members = None, (None,) * len(charts), (None,) * len(charts), None
     else:
         old_inputs, old_bits, old_names, old_members = memo
     values = session.attributes
     inputs, want = group.changes(values, ctx, old_inputs)
     bits, names, same = [], [], memo is not None
-    for chart, evaluator, (offset, mask), old, named in zip(charts, evaluators, group.spans, old_bits, old_names):
+    for chart, (offset, mask), old, named in zip(charts, group.spans, old_bits, old_names):
+        evaluator = chart.segments
         mine = want if want < 0 else (want >> offset) & mask
         if not mine and old is not None:  # nothing it reads changed
             bits.append(old)
