@@ -30,7 +30,7 @@ import tracemalloc
 from pathlib import Path
 from typing import Callable
 
-from benchmarks.engine_workload import SCHEMA, Rule, make_rules, make_sessions, one_function, per_rule_functions
+from benchmarks.engine_workload import SCHEMA, Rule, make_rules, make_sessions, one_function, per_rule_bits
 from segflow.rules import (RuleIndex, clear_cache, compile_expression, compile_segments, explain,
                            explain_segments)
 
@@ -65,24 +65,17 @@ def interleaved_best_ns(runs: dict[str, Callable[[], None]], repeats: int) -> di
 
 def measure_evaluation(rules: list[Rule], sessions: list[dict], repeats: int) -> dict:
     segments = compile_segments(conditions_of(rules), SCHEMA)
-    per_rule = list(enumerate(per_rule_functions(rules)))
+    per_rule = per_rule_bits(rules)
     all_rules = one_function(rules)
     bits = segments.bits
 
-    def per_rule_bits(session: dict) -> int:
-        result = 0
-        for i, rule in per_rule:
-            if rule(session):
-                result |= 1 << i
-        return result
-
     expected = [all_rules(s) for s in sessions]
-    assert [per_rule_bits(s) for s in sessions] == expected, "the two hand-written baselines disagree"
+    assert [per_rule(s) for s in sessions] == expected, "the two hand-written baselines disagree"
     assert [bits(s) for s in sessions] == expected, "segflow and the hand-written baselines disagree"
     evaluations = len(rules) * len(sessions)
     best = interleaved_best_ns({"segflow": lambda: [bits(s) for s in sessions],
                                 "one": lambda: [all_rules(s) for s in sessions],
-                                "per_rule": lambda: [per_rule_bits(s) for s in sessions]}, repeats)
+                                "per_rule": lambda: [per_rule(s) for s in sessions]}, repeats)
     segflow_ns, one_ns, per_rule_ns = (best[name] / evaluations for name in ("segflow", "one", "per_rule"))
     matched = sum(bin(b).count("1") for b in expected) / evaluations
     return {"segments": len(rules), "sessions": len(sessions), "match_rate": round(matched, 4),

@@ -30,23 +30,15 @@ def evaluators(session_count: int):
     import random
 
     from benchmarks.bench_engine import SEED, conditions_of
-    from benchmarks.engine_workload import SCHEMA, make_rules, make_sessions, one_function, per_rule_functions
+    from benchmarks.engine_workload import SCHEMA, make_rules, make_sessions, one_function, per_rule_bits
     from segflow.rules import compile_segments
 
     rng = random.Random(SEED)
     sessions = make_sessions(rng, 10_000)[:session_count]
     rules = make_rules(rng, 200)
-    per_rule = list(enumerate(per_rule_functions(rules)))
-
-    def per_rule_bits(session: dict) -> int:
-        result = 0
-        for i, rule in per_rule:
-            if rule(session):
-                result |= 1 << i
-        return result
 
     functions = {"segflow": compile_segments(conditions_of(rules), SCHEMA).bits,
-                 "one_function": one_function(rules), "function_per_rule": per_rule_bits}
+                 "one_function": one_function(rules), "function_per_rule": per_rule_bits(rules)}
     expected = [functions["one_function"](s) for s in sessions]
     for name, function in functions.items():
         assert [function(s) for s in sessions] == expected, f"{name} disagrees with the hand-written baseline"
