@@ -1,5 +1,6 @@
 """Tests of the action bus and of SubscribeActions over a real gRPC channel."""
 
+import gc
 import threading
 import time
 from concurrent import futures
@@ -245,6 +246,53 @@ def test_events_the_bus_missed_end_live_streams_with_the_gap_and_restart_retenti
     gap, replayed = take(bus.subscribe(request(resume_after=3)), 2)
     assert (gap.gap.first_missed, gap.gap.last_missed, gap.sequence) == (4, 9, 9)
     assert ids([replayed]) == ["10"]
+
+
+def tracked_objects():
+    gc.collect()
+    return len(gc.get_objects())
+
+
+def fired(count, call):
+    """`count` actions as the engine publishes a call's: the repeated field of a response nobody else keeps."""
+    response = decision_service_pb2.PostEventResponse()
+    for n in range(count):
+        response.actions.add(action_id=f"{call}-{n}", type=T.ACTION_TYPE_NOTIFY, session_id="s1", customer_id="c1",
+                             rule_id="r1").notify.message = "x" * n
+    return response.actions
+
+
+def test_regression_retained_and_queued_actions_are_no_objects_the_collector_tracks():
+    """The bus kept a (sequence, time, Action) tuple per retained and per queued event, each message and tuple
+    tracked by the collector, so the heap every full collection walks grew with the 10,000-event ring."""
+    bus = ActionBus(retention=1_000, queue_size=1_000)
+    published = []
+    before = tracked_objects()
+    for call in range(200):  # nobody subscribed: publish_all's own path
+        bus.publish_all(actions := fired(5, call))
+        published += [a.SerializeToString() for a in actions]
+    assert bus.stats()["retained"] == 1_000
+    assert tracked_objects() - before < 20
+    subscription = bus.subscribe(request(resume_after=500))  # replays 500, then queues what follows
+    before = tracked_objects()
+    for call in range(200, 300):
+        bus.publish_all(actions := fired(5, call))
+        published += [a.SerializeToString() for a in actions]
+    assert tracked_objects() - before < 20
+    served = take(subscription, 1_000)
+    assert [r.sequence for r in served] == list(range(501, 1_501))
+    assert [r.action.SerializeToString() for r in served] == published[500:]
+
+
+def test_a_published_action_is_kept_as_it_was_when_published():
+    bus = ActionBus()
+    action = make_action("a")
+    for state in (S.ACTION_STATE_FIRED, S.ACTION_STATE_OFFERED, S.ACTION_STATE_ACCEPTED):
+        action.state = state
+        bus.publish(action)
+    action.state = S.ACTION_STATE_ERRORED  # changed after its last publication: no subscriber sees that
+    replayed = take(bus.subscribe(request(resume_after=1)), 2)
+    assert [r.action.state for r in replayed] == [S.ACTION_STATE_OFFERED, S.ACTION_STATE_ACCEPTED]
 
 
 def test_resume_while_publishing_has_no_hole_and_no_duplicate():

@@ -235,9 +235,11 @@ _SCALARS = frozenset({type(None), bool, int, float, str, datetime})
 
 
 def _cache_key(args: tuple) -> tuple:
-    # Tagging the values with their types keeps 1, 1.0 and True apart; lists become hashable tuples.
+    # Tagging the values with their types keeps 1, 1.0 and True apart; lists become hashable tuples. Scalars'
+    # key is one flat tuple of the values then their types: holding no object the collector tracks, it is
+    # untracked at its first collection, and is one object per cached entry instead of three.
     types = tuple(map(type, args))
-    return (types, args) if _SCALARS.issuperset(types) else (types, tuple([_freeze(arg) for arg in args]))
+    return args + types if _SCALARS.issuperset(types) else (types, tuple([_freeze(arg) for arg in args]))
 
 
 def _freeze(value: Any) -> Any:

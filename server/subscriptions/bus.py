@@ -5,13 +5,13 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from itertools import islice
 
 from segflow.v1 import action_pb2, decision_service_pb2
 
 from .errors import BusClosed, InvalidSubscription
 from .filters import ActionMatcher
-from .subscription import Entry, Subscription
+from .retained import Retained, action_of, encode
+from .subscription import Subscription
 
 _Index = dict[str, set[Subscription]]
 
@@ -20,7 +20,8 @@ class ActionBus:
     """The log of action events: global sequence numbers, a retention ring, and live subscribers.
 
     `retention` is how many recent events are kept for resuming; `queue_size` bounds each subscriber's queue;
-    `clock` returns nanoseconds since the epoch (the event time sent to subscribers).
+    `clock` returns nanoseconds since the epoch (the event time sent to subscribers). Events are kept, and
+    queued, encoded (`retained`): the bus holds no message of its own.
     """
 
     def __init__(
@@ -34,7 +35,7 @@ class ActionBus:
         self._clock = clock
         self._lock = threading.Lock()
         self._sequence = 0
-        self._ring: deque[Entry] = deque(maxlen=retention)
+        self._retained = Retained(retention)
         # Each subscriber sits in exactly one bucket: by its session filter, else its customer filter, else
         # in the "" bucket of _anywhere; publish then looks only at the buckets an action can match.
         self._by_session: _Index = {}
@@ -56,36 +57,42 @@ class ActionBus:
         """Number, retain and hand `action` to every matching subscriber; returns its sequence number.
 
         Never blocks on a subscriber: one whose queue is full is dropped from the bus and told so by its
-        stream. The bus keeps `action` as is: publish a new message for each lifecycle state change.
-        `sequence` and `at` (nanoseconds) are given when a log shared by several processes numbered the event
-        (`server.workers.actionlog`): each is the one after the last.
+        stream. The bus keeps `action`'s encoding as it is now (the same action is published again for each
+        lifecycle state change). `sequence` and `at` (nanoseconds) are given when a log shared by several
+        processes numbered the event (`server.workers.actionlog`): each is the one after the last.
         """
+        encoded = action.SerializeToString()
         with self._lock:
-            return self._publish(action, sequence, at)
+            return self._publish(encoded, action, sequence, at)
+
+    def publish_encoded(self, encoded: bytes | memoryview, sequence: int, at: int) -> int:
+        """`publish` for an Action's protobuf encoding, numbered `sequence` at `at` by a shared log that read it
+        encoded: it is decoded only to match it against subscribers."""
+        with self._lock:
+            return self._publish(encoded, None, sequence, at)
 
     def publish_all(self, actions: Sequence[action_pb2.Action]) -> None:
         """Publish one call's actions, in order, under one hold of the lock."""
         with self._lock:
             if self._subscribers or self._leaving:
                 for action in actions:
-                    self._publish(action, None, None)
+                    self._publish(action.SerializeToString(), action, None, None)
                 return
             # Nobody to hand them to: `_publish`'s numbering and retaining, without a call per action.
-            sequence, clock, ring = self._sequence, self._clock, self._ring
-            for action in actions:
-                sequence += 1
-                ring.append((sequence, clock(), action))
-            self._sequence = sequence
+            self._sequence = self._retained.extend(self._sequence, self._clock, actions)
 
-    def _publish(self, action: action_pb2.Action, sequence: int | None, at: int | None) -> int:
-        """`publish`, with the lock held."""
+    def _publish(self, encoded: bytes | memoryview, action: action_pb2.Action | None, sequence: int | None,
+                 at: int | None) -> int:
+        """`publish` of `action` (None: not decoded yet) as `encoded`, with the lock held."""
         if self._leaving:
             self._drop_leaving()
         self._sequence = sequence = self._sequence + 1 if sequence is None else sequence
-        entry = (sequence, self._clock() if at is None else at, action)
-        self._ring.append(entry)
+        entry = encode(sequence, self._clock() if at is None else at, encoded)
+        self._retained.append(entry)
         if not self._subscribers:  # the common case: numbered and retained for resumers, no one to hand it to
             return sequence
+        if action is None:
+            action = action_of(entry)
         behind = None
         for bucket in (
             self._anywhere.get(""),
@@ -94,7 +101,7 @@ class ActionBus:
         ):
             if bucket:
                 for subscription in bucket:
-                    if subscription.matcher(action) and not subscription.deliver(entry):
+                    if subscription.matcher(action) and not subscription.deliver(sequence, entry):
                         behind = behind or []
                         behind.append(subscription)
         if behind:
@@ -114,7 +121,7 @@ class ActionBus:
                 subscription.missed(first)
                 self._remove(subscription)
             self._dropped += len(live)
-            self._ring.clear()
+            self._retained.clear()
             self._sequence = last
 
     def subscribe(self, request: decision_service_pb2.SubscribeActionsRequest) -> Subscription:
@@ -139,10 +146,7 @@ class ActionBus:
             if resume_after:
                 # Replay and registration happen under the same lock: every event after `head` goes to the
                 # queue, every one up to it is in the replay, so there is no hole and no duplicate.
-                oldest = head - len(self._ring) + 1
-                if resume_after + 1 < oldest:
-                    initial_gap = (resume_after + 1, oldest - 1)
-                replay = list(islice(self._ring, max(resume_after + 1 - oldest, 0), None))
+                initial_gap, replay = self._retained.after(resume_after, head)
                 position = initial_gap[1] if initial_gap else resume_after
             subscription = Subscription(
                 matcher=matcher,
@@ -184,7 +188,7 @@ class ActionBus:
                 "published": self._sequence,
                 "subscribers": self._subscribers,
                 "dropped": self._dropped,
-                "retained": len(self._ring),
+                "retained": len(self._retained),
             }
 
     def _detach(self, subscription: Subscription) -> None:

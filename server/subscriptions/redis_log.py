@@ -185,7 +185,7 @@ class RedisActionLog:
                 self._local.missed(head + 1, sequence - 1)
             at = _order(entry_id)[0] * 1_000_000
             for offset, action in enumerate(msgpack.unpackb(fields[b"a"])):
-                self._local.publish(action_pb2.Action.FromString(action), sequence=sequence + offset, at=at)
+                self._local.publish_encoded(action, sequence=sequence + offset, at=at)
             self._read = entry_id
 
 

@@ -4,13 +4,11 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 
-from segflow.v1 import action_pb2, decision_service_pb2
+from segflow.v1 import decision_service_pb2
 
 from .errors import BusClosed, SubscriberFellBehind
 from .filters import ActionMatcher
-
-# A published event as the bus stores it: (sequence, time in ns since the epoch, action).
-Entry = tuple[int, int, action_pb2.Action]
+from .retained import response_of
 
 
 class Subscription:
@@ -32,7 +30,7 @@ class Subscription:
         matcher: ActionMatcher,
         once: bool,
         queue_size: int,
-        replay: list[Entry],
+        replay: list[bytes],
         position: int,
         initial_gap: tuple[int, int] | None,
         detach: Callable[["Subscription"], None],
@@ -43,7 +41,7 @@ class Subscription:
         self.position = position
         self._once = once
         self._queue_size = queue_size
-        self._queue: deque[Entry] = deque()
+        self._queue: deque[bytes] = deque()  # `retained` entries, decoded as they are sent
         self._wake = threading.Event()
         self._replay = replay
         self._initial_gap = initial_gap
@@ -73,8 +71,9 @@ class Subscription:
         self._detach(self)
         self._wake.set()
 
-    def deliver(self, entry: Entry) -> bool:
-        """Queue a matching event; False when the queue is full (the subscriber is then behind for good).
+    def deliver(self, sequence: int, entry: bytes) -> bool:
+        """Queue a matching event (its `retained` entry); False when the queue is full (the subscriber is then
+        behind for good).
 
         Called by the bus under its lock, so it only touches the queue and the wake-up flag.
         """
@@ -82,7 +81,7 @@ class Subscription:
             return True
         queue = self._queue
         if len(queue) >= self._queue_size:
-            self._first_dropped = entry[0]
+            self._first_dropped = sequence
             self._wake.set()
             return False
         queue.append(entry)
@@ -107,11 +106,11 @@ class Subscription:
     def _responses(self) -> Iterator[decision_service_pb2.SubscribeActionsResponse]:
         if self._initial_gap is not None and not self._closed:
             yield self._gap_response(*self._initial_gap)
-        for sequence, time_ns, action in self._entries():
-            self.position = sequence
+        for response in self._events():
+            self.position = response.sequence
             if self._once:
                 self.close()
-            yield self._response(sequence, time_ns, action=action)
+            yield response
             if self._once:
                 return
         # The bus has already let go of an overflowed or shut-down subscription; a closed one let go itself.
@@ -123,19 +122,20 @@ class Subscription:
             raise SubscriberFellBehind(self._first_dropped, last_missed)
         raise BusClosed(self.position)
 
-    def _entries(self) -> Iterator[Entry]:
-        """Replayed entries that match, then live ones; ends when closed, or when drained after an overflow
-        or a bus shutdown."""
+    def _events(self) -> Iterator[decision_service_pb2.SubscribeActionsResponse]:
+        """The responses of replayed events that match, then of live ones; ends when closed, or when drained
+        after an overflow or a bus shutdown."""
         replay, self._replay = self._replay, []
         for entry in replay:
             if self._closed:
                 return
-            if self.matcher(entry[2]):
-                yield entry
+            response = response_of(entry)
+            if self.matcher(response.action):
+                yield response
         queue, wake = self._queue, self._wake
         while not self._closed:
             if queue:
-                yield queue.popleft()
+                yield response_of(queue.popleft())
             elif self._first_dropped or self._bus_closed:
                 return
             else:
@@ -147,10 +147,6 @@ class Subscription:
         # A gap's sequence is the position to resume from: after the gap when its events are gone for good
         # (initial gap), before it when they may still be retained (overflow).
         gap = decision_service_pb2.ActionGap(first_missed=first_missed, last_missed=last_missed)
-        return self._response(self.position, self._clock(), gap=gap)
-
-    @staticmethod
-    def _response(sequence: int, time_ns: int, **event: object) -> decision_service_pb2.SubscribeActionsResponse:
-        response = decision_service_pb2.SubscribeActionsResponse(sequence=sequence, **event)
-        response.time.FromNanoseconds(time_ns)
+        response = decision_service_pb2.SubscribeActionsResponse(sequence=self.position, gap=gap)
+        response.time.FromNanoseconds(self._clock())
         return response

@@ -160,5 +160,5 @@ class SharedActionBus:
                 if len(value) == _TIME.size:
                     self._local.missed(sequence, sequence)
                 else:
-                    self._local.publish(action_pb2.Action.FromString(value[_TIME.size:]), sequence=sequence,
-                                        at=_TIME.unpack(value[:_TIME.size])[0])
+                    self._local.publish_encoded(memoryview(value)[_TIME.size:], sequence=sequence,
+                                                at=_TIME.unpack_from(value)[0])

@@ -4,12 +4,15 @@ Plugins here block on an event the test controls, so nothing depends on sleeping
 few wall-clock bounds are far above noise (a 0.1 s timeout must return within 1.5 s).
 """
 
+import gc
 import threading
 import time
+from datetime import datetime, timezone
 
 import pytest
 
 from segflow.server.callouts import CalloutRegistry
+from segflow.server.callouts.bounded import _cache_key
 
 from .helpers import Control, FakeClock, controlled_plugin, definition
 
@@ -83,6 +86,19 @@ def test_equal_but_differently_typed_arguments_are_cached_apart(make_registry):
     lists = ([1], [1.0], [True], [1], [[1]], [[1.0]], [[1]])
     assert [registry.call_with_outcome("tier", (arg,))[1] for arg in lists] == ["miss"] * 3 + ["hit"] + ["miss"] * 2 + [
         "hit"]
+
+
+def test_cache_keys_of_scalar_arguments_are_not_tracked_by_the_collector():
+    """Keys were (types, args): nested tuples, three collector-tracked objects per entry of a 10,000-entry cache
+    until a collection untracked them. A key of scalars holds no tracked object, so it is untracked at its first
+    collection, and 1, 1.0 and True are still three keys."""
+    arguments = [(1,), (1.0,), (True,), ("a", None, 2.5, datetime(2026, 1, 1, tzinfo=timezone.utc))]
+    keys = [_cache_key(args) for args in arguments]
+    assert not [item for key in keys for item in key if gc.is_tracked(item)]
+    gc.collect()
+    assert not [key for key in keys if gc.is_tracked(key)]
+    assert len(set(keys[:3])) == 3
+    assert _cache_key((1,)) == keys[0] and _cache_key(([1],)) != keys[0]
 
 
 def test_zero_ttl_disables_the_cache(make_registry):

@@ -151,3 +151,18 @@ def test_regression_headers_arrive_before_any_action_so_a_client_knows_it_is_sub
         assert service.bus.stats()["subscribers"] == 1  # registered by the time the headers came
     finally:
         stream.cancel()
+
+
+def test_a_resumed_subscriber_replays_the_very_events_it_was_sent_live(decisions, service):
+    decisions.StartSession(start("replayed"))
+    stream = subscribe(decisions, session_id="replayed")
+    wait_for_subscribers(service, 1)
+    carried = [a for price in (900.0, 20.0) for a in decisions.PostEvent(
+        event("replayed", "add_to_cart", sku="TV-55", price=price)).actions]
+    live = [next(stream) for _ in carried]
+    stream.cancel()
+    resumed = subscribe(decisions, session_id="replayed", resume_after=live[0].sequence)  # 0 would be live only
+    replayed = [next(resumed) for _ in carried[1:]]
+    resumed.cancel()
+    assert [r.action for r in live] == carried
+    assert replayed == live[1:]  # sequence, time and action, as retained
