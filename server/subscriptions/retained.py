@@ -14,7 +14,6 @@ from itertools import islice
 from segflow.v1 import action_pb2, decision_service_pb2
 
 _HEADER = struct.Struct("<Qq")  # sequence, time in ns
-_sequence_of = _HEADER.unpack_from
 
 
 def encode(sequence: int, time_ns: int, action: bytes | memoryview) -> bytes:
@@ -22,14 +21,9 @@ def encode(sequence: int, time_ns: int, action: bytes | memoryview) -> bytes:
     return _HEADER.pack(sequence, time_ns) + action
 
 
-def sequence_of(entry: bytes) -> int:
-    """An entry's sequence number."""
-    return _sequence_of(entry)[0]
-
-
 def response_of(entry: bytes) -> decision_service_pb2.SubscribeActionsResponse:
     """The SubscribeActionsResponse that sends an entry: its sequence, time and action."""
-    sequence, time_ns = _sequence_of(entry)
+    sequence, time_ns = _HEADER.unpack_from(entry)
     response = decision_service_pb2.SubscribeActionsResponse(sequence=sequence)
     response.time.FromNanoseconds(time_ns)
     response.action.MergeFromString(memoryview(entry)[_HEADER.size:])
@@ -56,7 +50,7 @@ class Retained:
 
     def extend(self, last: int, clock: Callable[[], int], actions: Iterable[action_pb2.Action]) -> int:
         """Retain `actions`, numbered after `last` and each timed by `clock()`; returns the last number given."""
-        pack, append = _HEADER.pack, self._entries.append
+        pack, append = _HEADER.pack, self._entries.append  # `encode` inline: no call per action
         for action in actions:
             last += 1
             append(pack(last, clock()) + action.SerializeToString())
