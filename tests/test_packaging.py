@@ -5,9 +5,9 @@ holds every file of the client's, identical, so it never needs (nor should get) 
 
 from __future__ import annotations
 
+import site
 import subprocess
 import sys
-import sysconfig
 import textwrap
 import zipfile
 from pathlib import Path
@@ -63,10 +63,11 @@ def test_segflow_client_alone_calls_a_running_server(client_wheel, service, tmp_
     unpacked = tmp_path / "client"
     zipfile.ZipFile(client_wheel).extractall(unpacked)
     # -S: no site module, so neither this environment's .pth files (the editable segflow) nor its packages
-    # are seen; only the unpacked client and the third-party packages of this environment's site-packages.
+    # are seen; only the unpacked client and the third-party packages of this environment's site-packages (a
+    # venv's own and, when it includes them, the system's: getsitepackages lists both).
     script = textwrap.dedent(f"""
         import sys
-        sys.path[:0] = [{str(unpacked)!r}, {sysconfig.get_paths()["purelib"]!r}]
+        sys.path[:0] = [{str(unpacked)!r}, *{site.getsitepackages()!r}]
         import importlib.util
         assert importlib.util.find_spec("segflow.server") is None, "server code is importable"
         import grpc
