@@ -8,6 +8,11 @@ beyond, and a check reads a bounded number of buckets however long the customer'
 W covers the current bucket and the ones before it, ceil(W / bucket) in all. Everything here is plain data
 (str bucket keys, epoch seconds), so storing it is one `json.dumps` and reading it back one `json.loads`.
 
+Counting is lazy: `count` keeps the occurrence aside, and the tiers take it (`_fold`) when something reads them,
+copies or stores them, or at the start of the memory's next call, in the order counted, so every sum, bound and
+bucket comes out exactly as if each occurrence had been added at once. A PostEvent whose rules read nothing of
+the customer's counters pays one append for each event it remembers.
+
 Writing back is by deltas: a live memory keeps `unsaved`, a memory of only what changed since it was last
 written (counts added, contacts added, the latest response, attributes changed with the time they changed),
 and the store merges each delta into the stored profile (`merge`): counts add up, so two visits of one
@@ -29,6 +34,7 @@ TIERS = ((60, 180, "minutes"), (3600, 168, "hours"), (DAY, 400, "counters"))
 DAYS = len(TIERS) - 1  # the daily tier (fixed date ranges, GetProfile's totals)
 MAX_DAYS = TIERS[DAYS][1]
 MAX_WINDOW_SECONDS = DAY * MAX_DAYS
+assert len(TIERS) == 3, "CustomerMemory._tiers starts with one dict per tier"
 _UTC = timezone.utc
 _MISSING = object()
 
@@ -47,11 +53,6 @@ def span(window_seconds: int, now: datetime) -> tuple[int, int, int]:
             last = int(stamp // size)
             return tier, last - -(-window_seconds // size) + 1, last
     raise ValueError(f"a window of {window_seconds}s is longer than the {MAX_DAYS} days remembered")
-
-
-def _same(a: Any, b: Any) -> bool:
-    """Equal values of the same type: 1, 1.0 and True are different profile values."""
-    return type(a) is type(b) and a == b
 
 
 # What a change replaced, for `CustomerMemory.undo`: (dict, key, the value before or _MISSING), or (memory,
@@ -86,47 +87,84 @@ def _trim(buckets: dict, newest: int, kept: int, undo: Undo | None) -> None:
 
 def _add_bucket(buckets: dict, key: str, count: int, first: float, last: float, sums: Mapping[str, Any],
                 undo: Undo | None) -> None:
-    """Add to a bucket: as a new list, so the one `undo` keeps stays as it was."""
+    """Add to a bucket: in place, or while a call records (`undo`) as a new list, so the one `undo` keeps stays
+    as it was. No bucket list is shared between memories (each is made here or by `copy`), so in place is safe."""
     bucket = buckets.get(key)
     if bucket is None:
         _put(buckets, key, [count, first, last, dict(sums)], undo)
         return
-    totals = dict(bucket[3])
+    if undo is not None:
+        undo.append((buckets, key, bucket))
+        bucket = buckets[key] = [bucket[0], bucket[1], bucket[2], dict(bucket[3])]
+    bucket[0] += count
+    if first < bucket[1]:  # min() and max(), without their calls
+        bucket[1] = first
+    if last > bucket[2]:
+        bucket[2] = last
+    totals = bucket[3]
     for param, total in sums.items():
         totals[param] = totals.get(param, 0) + total
-    _put(buckets, key, [bucket[0] + count, min(bucket[1], first), max(bucket[2], last), totals], undo)
 
 
-@dataclass(slots=True)
+# What `_fold` adds an occurrence to: (bucket seconds, buckets kept or 0 for unbounded, tier), of a memory and of
+# a delta.
+_FOLDS = tuple((size, kept, tier) for tier, (size, kept, _) in enumerate(TIERS))
+_DELTA_FOLDS = ((TIERS[0][0], 0, 0),)
+# Occurrences a memory keeps aside across calls before `record` folds them: folded together, the ones in one
+# bucket (most of them, in the hour and day tiers) find it once.
+FOLD_AT = 8
+
+
+@dataclass(slots=True, eq=False)
 class CustomerMemory:
     """One customer's memory (or an anonymous visit's, with an empty `customer_id`).
 
     `tiers`: one dict per TIERS entry, event -> bucket -> [count, first epoch, last epoch, {parameter: sum}]
-    (a delta keeps only minutes, unbounded: it lives one call, or one anonymous visit).
+    (a delta keeps only minutes, unbounded: it lives one call, or one anonymous visit); `_tiers` without the
+    occurrences counted since they were last folded (`_pending`: (event, epoch, numeric parameters)).
     `offers`: offer code -> {"contacts": {day: n}, "response": [epoch, accepted]}. `stamps`: attribute ->
     epoch of its last change. `generation`: the customer's erasure count when this memory was loaded (a
     delta of an older generation is never written: `store`). `unsaved`: the delta not yet written (None in
     a stored memory or a delta). `_undo`: while a call that may fail changes the memory (`record`), what each
     change replaced, so that `undo` puts it back: cheaper than a copy taken before every call, which costs as
-    much as the customer's history is long.
+    much as the customer's history is long. `_delta`: this is a delta (see `tiers`).
     """
 
     audience_level: str = ""
     customer_id: str = ""
     attributes: dict[str, Any] = field(default_factory=dict)
-    tiers: list[dict[str, dict[str, list]]] = field(default_factory=lambda: [{} for _ in TIERS])
+    _tiers: list[dict[str, dict[str, list]]] = field(default_factory=lambda: [{}, {}, {}])  # one per TIERS entry
     offers: dict[str, dict] = field(default_factory=dict)
     stamps: dict[str, float] = field(default_factory=dict)
     generation: int = 0
     unsaved: CustomerMemory | None = None
-    _undo: Undo | None = field(default=None, compare=False, repr=False)
+    _delta: bool = field(default=False, repr=False)
+    _pending: list[tuple[str, float, dict[str, Any]]] = field(default_factory=list, repr=False)
+    _undo: Undo | None = field(default=None, repr=False)
+    _mark: int = field(default=0, repr=False)  # while recording: how many of `_pending` earlier calls counted
 
     @classmethod
     def live(cls, level: str = "", customer_id: str = "", attributes: dict[str, Any] | None = None,
              generation: int = 0) -> CustomerMemory:
         """A memory a session works on: it keeps the delta of its changes."""
         return cls(level, customer_id, attributes or {}, generation=generation,
-                   unsaved=cls(level, customer_id, generation=generation))
+                   unsaved=cls.new_delta(level, customer_id, generation))
+
+    @classmethod
+    def new_delta(cls, level: str, customer_id: str, generation: int = 0) -> CustomerMemory:
+        """An empty delta, for a live memory's `unsaved`."""
+        return cls(level, customer_id, generation=generation, _delta=True)
+
+    def __eq__(self, other: object) -> bool:
+        """Equal memories, whatever each has folded yet (dataclass equality, but of the tiers with every count)."""
+        if type(other) is not CustomerMemory:
+            return NotImplemented
+        return self._compared() == other._compared()
+
+    def _compared(self) -> tuple:
+        self._fold()
+        return (self.audience_level, self.customer_id, self.attributes, self._tiers, self.offers, self.stamps,
+                self.generation, self.unsaved)
 
     def _changes(self) -> tuple[CustomerMemory, ...]:
         return (self,) if self.unsaved is None else (self, self.unsaved)
@@ -134,14 +172,22 @@ class CustomerMemory:
     # -- a call's changes, undone if it fails ------------------------------------------------------
     def record(self) -> None:
         """From now on keep what each change (of the memory and of its delta) replaces, until `undo` or
-        `settle`."""
-        self._undo = []
+        `settle`. What earlier calls counted stays aside (up to FOLD_AT), and `undo` drops only the rest."""
+        undo: Undo = []
+        self._begin(undo)
         if self.unsaved is not None:
-            self.unsaved._undo = self._undo
+            self.unsaved._begin(undo)
+
+    def _begin(self, undo: Undo) -> None:
+        if len(self._pending) >= FOLD_AT:
+            self._fold()
+        self._undo, self._mark = undo, len(self._pending)
 
     def undo(self) -> None:
-        """Put the memory (and its delta) back as they were at `record`."""
-        undo, self._undo = self._undo or [], None
+        """Put the memory (and its delta) back as they were at `record` (nothing when it did not record)."""
+        undo, self._undo = self._undo, None
+        if undo is None:
+            return
         for container, key, before in reversed(undo):
             if type(container) is CustomerMemory:
                 setattr(container, key, before)
@@ -149,8 +195,9 @@ class CustomerMemory:
                 del container[key]
             else:
                 container[key] = before
-        if self.unsaved is not None:
-            self.unsaved._undo = None
+        for memory in self._changes():  # the lists `record` saw (put back above): what was counted since goes
+            memory._undo = None
+            del memory._pending[memory._mark:]
 
     def settle(self) -> None:
         """Keep the changes made since `record`: stop recording."""
@@ -160,19 +207,78 @@ class CustomerMemory:
 
     # -- events ------------------------------------------------------------------------------------
     def count(self, event: str, when: datetime, params: Mapping[str, Any]) -> None:
-        """Add one occurrence of `event` at `when` to every tier (to the minutes only in the delta, which
-        `merge` rolls up), summing its numeric parameters."""
-        stamp = when.timestamp()
-        sums = {name: value for name, value in params.items() if type(value) in (int, float)}
-        undo = self._undo
-        for (size, kept, _), tier in zip(TIERS, self.tiers):
-            buckets = _child(tier, event, undo)
-            index = int(stamp // size)
-            _add_bucket(buckets, str(index), 1, stamp, stamp, sums, undo)
-            _trim(buckets, index, kept, undo)
+        """Count one occurrence of `event` at `when` in every tier (in the delta, in its minutes, which `merge`
+        rolls up), summing its numeric parameters; folded in later (see the module doc)."""
+        occurrence = (event, when.timestamp(),
+                      {name: value for name, value in params.items() if type(value) in (int, float)})
+        self._pending.append(occurrence)
         if self.unsaved is not None:
-            _add_bucket(_child(self.unsaved.tiers[0], event, undo), str(int(stamp // TIERS[0][0])), 1, stamp,
-                        stamp, sums, undo)
+            self.unsaved._pending.append(occurrence)
+
+    def _fold(self) -> None:
+        """Add the occurrences counted since the last fold to the tiers, in the order counted. While a call
+        records, what earlier calls counted is added as `record` would have (nothing to undo), then the call's own
+        with what they replace kept."""
+        pending = self._pending
+        if not pending:
+            return
+        undo = self._undo
+        if undo is not None and self._mark:
+            self._add(pending[:self._mark], None)
+            del pending[:self._mark]
+            self._mark = 0
+            if not pending:
+                return
+        self._add(pending, undo)
+        if undo is None:
+            pending.clear()
+        else:  # `undo` puts this list back (and empties it)
+            undo.append((self, "_pending", pending))
+            self._pending = []
+
+    def _add(self, occurrences: list[tuple[str, float, dict[str, Any]]], undo: Undo | None) -> None:
+        """Add each occurrence to its bucket in every tier it is counted in, in place or while recording as
+        `_add_bucket` does, bounding the tier after each (`_trim`). Tier by tier, the occurrences of one event in
+        one bucket one after the other find it, copy it and bound the tier once: the next ones change that bucket
+        alone (the bound is where the first left it)."""
+        tiers = self._tiers
+        for size, kept, tier in _DELTA_FOLDS if self._delta else _FOLDS:
+            events, run, bucket = tiers[tier], None, None
+            for event, stamp, sums in occurrences:
+                index = int(stamp // size)
+                if bucket is None or index != run or event != bucket_event:
+                    run, bucket_event = index, event
+                    buckets = events.get(event)
+                    if buckets is None:
+                        buckets = {}
+                        _put(events, event, buckets, undo)
+                    key = str(index)
+                    bucket = buckets.get(key)
+                    if bucket is not None and undo is not None:
+                        undo.append((buckets, key, bucket))
+                        bucket = buckets[key] = [bucket[0], bucket[1], bucket[2], dict(bucket[3])]
+                    elif bucket is None:
+                        bucket = [1, stamp, stamp, dict(sums)]
+                        _put(buckets, key, bucket, undo)
+                        if kept and len(buckets) > kept:
+                            _trim(buckets, index, kept, undo)
+                        continue
+                    if kept and len(buckets) > kept:
+                        _trim(buckets, index, kept, undo)
+                bucket[0] += 1  # as `_add_bucket`, without a call per occurrence
+                if stamp < bucket[1]:
+                    bucket[1] = stamp
+                if stamp > bucket[2]:
+                    bucket[2] = stamp
+                totals = bucket[3]
+                for param, total in sums.items():
+                    totals[param] = totals.get(param, 0) + total
+
+    @property
+    def tiers(self) -> list[dict[str, dict[str, list]]]:
+        """The buckets of every tier, with every occurrence counted so far (see the class doc)."""
+        self._fold()
+        return self._tiers
 
     def buckets(self, event: str, tier: int, first: int, last: int) -> Iterable[list]:
         """The buckets of `event` in `tier` from `first` to `last` (inclusive)."""
@@ -224,10 +330,12 @@ class CustomerMemory:
     # -- profile attributes ------------------------------------------------------------------------
     def sync(self, values: Mapping[str, Any], names: Iterable[str], now: datetime) -> None:
         """Take the current values of the profile attributes `names`; those that differ changed at `now`."""
-        stamp = now.timestamp()
+        attributes = self.attributes
         for name in names:
             value = values.get(name)
-            if not _same(self.attributes.get(name, _MISSING), value):
+            before = attributes.get(name, _MISSING)
+            if type(before) is not type(value) or not before == value:  # 1, 1.0 and True are different values
+                stamp = now.timestamp()
                 for memory in self._changes():
                     _put(memory.attributes, name, value, self._undo)
                     _put(memory.stamps, name, stamp, self._undo)
@@ -235,21 +343,26 @@ class CustomerMemory:
     # -- deltas --------------------------------------------------------------------------------------
     @property
     def empty(self) -> bool:
-        return not (self.attributes or self.offers or any(self.tiers))
+        return not (self.attributes or self.offers or self._pending or any(self._tiers))
 
     def take_unsaved(self) -> CustomerMemory | None:
-        """The delta since the last call of this (None when nothing changed), starting a new one."""
+        """The delta since the last call of this (None when nothing changed), folded, starting a new one."""
         delta = self.unsaved
-        if delta is None or delta.empty:
+        if delta is None:
             return None
+        delta._fold()
+        if delta.empty:
+            return None
+        delta._undo = None  # given away: nothing changes it any more
         if self._undo is not None:
             self._undo.append((self, "unsaved", delta))
-        self.unsaved = CustomerMemory(self.audience_level, self.customer_id, generation=self.generation)
+        self.unsaved = CustomerMemory.new_delta(self.audience_level, self.customer_id, self.generation)
         return delta
 
     def merge(self, delta: CustomerMemory) -> None:
         """Fold a delta (another visit's changes, its counts in minute buckets) into this memory, rolling the
         minutes up into every tier; see the module doc."""
+        self._fold()  # what this memory counted came first
         undo = self._undo
         for name, value in delta.attributes.items():
             stamp = delta.stamps.get(name, 0.0)
@@ -258,7 +371,7 @@ class CustomerMemory:
                 _put(self.stamps, name, stamp, undo)
         minute = TIERS[0][0]
         for event, buckets in delta.tiers[0].items():
-            for (size, kept, _), tier in zip(TIERS, self.tiers):
+            for (size, kept, _), tier in zip(TIERS, self._tiers):
                 into = _child(tier, event, undo)
                 for key, (count, first, last, sums) in buckets.items():
                     _add_bucket(into, str(int(key) * minute // size), count, first, last, sums, undo)
@@ -283,7 +396,7 @@ class CustomerMemory:
               for event, buckets in tier.items()} for tier in self.tiers],
             {code: {key: dict(v) if type(v) is dict else list(v) for key, v in offer.items()}
              for code, offer in self.offers.items()},
-            dict(self.stamps), self.generation, None if self.unsaved is None else self.unsaved.copy())
+            dict(self.stamps), self.generation, None if self.unsaved is None else self.unsaved.copy(), self._delta)
 
     # -- storage -----------------------------------------------------------------------------------
     def document(self) -> dict[str, Any]:
@@ -303,13 +416,14 @@ class CustomerMemory:
         """A session's (live) memory as `to_json` wrote it."""
         level, customer, generation = data["level"], data["id"], data.get("generation", 0)
         unsaved = data.get("unsaved")
-        delta = cls(level, customer, generation=generation) if unsaved is None else \
-            cls.stored(level, customer, dict(unsaved["attributes"]), unsaved, generation)
+        delta = cls.new_delta(level, customer, generation) if unsaved is None else \
+            cls.stored(level, customer, dict(unsaved["attributes"]), unsaved, generation, delta=True)
         return cls.stored(level, customer, dict(data["attributes"]), data, generation, delta)
 
     @classmethod
     def stored(cls, level: str, customer_id: str, attributes: dict[str, Any], document: Mapping[str, Any],
-               generation: int = 0, unsaved: CustomerMemory | None = None) -> CustomerMemory:
-        """A memory as the profile store read it."""
+               generation: int = 0, unsaved: CustomerMemory | None = None, delta: bool = False) -> CustomerMemory:
+        """A memory as the profile store read it (`delta`: a delta as a session stored it)."""
         return cls(level, customer_id, attributes, [dict(document.get(name) or {}) for _, _, name in TIERS],
-                   dict(document.get("offers") or {}), dict(document.get("stamps") or {}), generation, unsaved)
+                   dict(document.get("offers") or {}), dict(document.get("stamps") or {}), generation, unsaved,
+                   delta)

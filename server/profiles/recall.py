@@ -146,5 +146,5 @@ def recalled(compiled: CompiledRuleset, level: str, customer: str, stored: Store
         if type_problem(value, attribute.type) is None:
             attributes[name] = value
     memory.attributes = attributes
-    memory.unsaved = CustomerMemory(level, customer, generation=memory.generation)
+    memory.unsaved = CustomerMemory.new_delta(level, customer, memory.generation)
     return memory

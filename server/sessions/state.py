@@ -7,7 +7,7 @@ directly; protobuf appears only at the edges, in `server.convert`.
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -54,6 +54,9 @@ class JourneyStep:
 
 def customer_id_of(ids: dict[str, Any]) -> str:
     """The canonical customer id of audience id fields: `field=value;...` in field order, "" for none."""
+    if len(ids) == 1:  # most audience levels have one id field: no sort, no join
+        (name, value), = ids.items()
+        return "" if value is None else f"{name}={value}"
     return ";".join(f"{k}={ids[k]}" for k in sorted(ids) if ids[k] is not None)
 
 
@@ -85,35 +88,55 @@ class SessionState:
     @property
     def customer_id(self) -> str:
         """Canonical id from the audience id fields (`field=value;...`), empty while anonymous."""
-        return customer_id_of(self.audience_ids)
+        ids = self.audience_ids
+        return customer_id_of(ids) if ids else ""
 
     @property
     def anonymous(self) -> bool:
         return not self.customer_id
 
-    def checkpoint(self) -> "SessionState":
-        """A copy to put the session back as it was when a call fails (`rolled_back`), let go once the call
-        committed (`committed`). It shares no container a call changes in place (values are never changed in
-        place) except `processed_events`, which a call adds to last, and the memory, which records what the call
-        changes instead (`CustomerMemory.record`): a copy of it costs as much as the customer's history is long."""
-        if self.memory is not None:
-            self.memory.record()
-        return SessionState(
+    def checkpoint(self) -> Checkpoint:
+        """What puts the session back as it was when a call fails (`rolled_back`), let go once the call committed
+        (`committed`). It shares no container a call changes in place (values are never changed in place) except
+        `processed_events`, which a call adds to last, and the memory, which records what the call changes
+        instead (`CustomerMemory.record`): a copy of it costs as much as the customer's history is long."""
+        memory = self.memory
+        if memory is not None:
+            memory.record()
+        return Checkpoint((
             self.session_id, self.channel, self.audience_level, self.started_at, self.last_activity_at,
             dict(self.audience_ids), dict(self.attributes), self.segments,
-            {name: EventStat(s.count, s.first_time, s.last_time, s.last_data) for name, s in self.event_stats.items()},
-            self.event_sequence, self.processed_events, list(self.last_recommended),
-            dict(self.issued), dict(self.presentations), set(self.rejected), set(self.suppressed),
-            {name: step.copy() for name, step in self.journeys.items()}, self.ruleset_version, self.memory)
+            {name: (s.count, s.first_time, s.last_time, s.last_data) for name, s in self.event_stats.items()},
+            self.event_sequence, self.processed_events, list(self.last_recommended), dict(self.issued),
+            dict(self.presentations), set(self.rejected), set(self.suppressed),
+            {name: (j.active, j.step, j.last_event, j.started_at, j.updated_at) for name, j in self.journeys.items()},
+            self.ruleset_version, memory))
 
-    def rolled_back(self) -> "SessionState":
-        """This checkpoint as the session to keep after the call failed: what the call changed in its memory
-        undone."""
-        if self.memory is not None:
-            self.memory.undo()
-        return self
+
+class Checkpoint(tuple):
+    """A session's fields in SessionState's order as a call found them, with copies of the containers a call
+    changes in place, and of event statistics and journey steps their fields' values (in field order): a tuple,
+    cheaper to build on every call (`SessionState.checkpoint`) than a session, which is built again only for a
+    call that failed."""
+
+    __slots__ = ()
+
+    def rolled_back(self) -> SessionState:
+        """The session to keep after the call failed: what the call changed in its memory undone."""
+        values = list(self)
+        memory = values[-1]
+        if memory is not None:
+            memory.undo()
+        values[_STATS] = {name: EventStat(*stat) for name, stat in values[_STATS].items()}
+        values[_JOURNEYS] = {name: JourneyStep(*step) for name, step in values[_JOURNEYS].items()}
+        return SessionState(*values)
 
     def committed(self) -> None:
         """The call this checkpoint was taken for committed: its memory keeps what it changed."""
-        if self.memory is not None:
-            self.memory.settle()
+        memory = self[-1]
+        if memory is not None:
+            memory.settle()
+
+
+_STATS, _JOURNEYS = (next(i for i, f in enumerate(fields(SessionState)) if f.name == name)
+                     for name in ("event_stats", "journeys"))
