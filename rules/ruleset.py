@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from typing import Callable, Iterable, Mapping
 
 from google.protobuf.message import Message
-from segflow.v1 import ruleset_pb2, value_pb2
+from segflow.v1 import action_pb2, ruleset_pb2, value_pb2
 
 from segflow.rules import Attribute, CompileError, Schema, compile_expression, compile_segments
 from segflow.rules.errors import RuleError, suggest
@@ -69,12 +69,39 @@ _ACTION_EXPRESSIONS = {
 
 @dataclass(frozen=True)
 class CompiledAction:
-    """One action of a rule: its kind (the ActionDefinition oneof name), its definition and its expressions."""
+    """One action of a rule: its kind (the ActionDefinition oneof name), its definition and its expressions.
+
+    `fixed` is the encoding of the segflow.v1.Action fields the action fires with every time (see `fixed_fields`),
+    so the runtime encodes only what a call decides, and `evaluate` is its expressions' bare functions."""
 
     kind: str
     definition: Message
     path: str
     expressions: Mapping[str, Callable] = field(default_factory=dict)
+    fixed: bytes = b""
+    evaluate: Mapping[str, Callable] = field(default_factory=dict)
+
+
+def fixed_fields(kind: str, body: Message) -> bytes:
+    """The encoded Action fields an action of `kind` defined by `body` always has: its details' fields that
+    come from the definition (a resegment of named flowcharts names them; one of all a level's names them at
+    run time), and a notify's media type. The runtime adds the rest of the same details field, which the
+    parser merges into one."""
+    if kind == "expression":
+        fields = {"user_expression": {"expression": body.expression, "assigned_attribute": body.assign_to}}
+    elif kind == "log_data":
+        fields = {"log_data": {"table": body.table}}
+    elif kind == "notify":
+        fields = {"media_type": body.media_type, "notify": {"topic": body.topic}}
+    elif kind == "trigger_events":
+        fields = {"trigger_events": {"events": list(body.events)}}
+    elif kind == "suppress_offer":
+        fields = {"suppress_offer": {"offer_code": body.offer, "reason": body.reason}}
+    elif kind == "resegment" and body.flowcharts:
+        fields = {"resegment": {"flowcharts": list(body.flowcharts)}}
+    else:
+        return b""
+    return action_pb2.Action(**fields).SerializeToString()
 
 
 @dataclass(frozen=True)
@@ -527,7 +554,8 @@ class _Compiler:
                 elif key in ("expression", "message"):
                     self.error("missing", f"{kind} needs {key!r}", where)
             self.check_action(kind, body, where, schema, expressions)
-            compiled.append(CompiledAction(kind, body, where, expressions))
+            compiled.append(CompiledAction(kind, body, where, expressions, fixed_fields(kind, body),
+                                           {key: e.evaluate for key, e in expressions.items()}))
         return tuple(compiled)
 
     def response_type(self, text: str, schema: Schema, path: str) -> str:

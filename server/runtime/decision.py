@@ -4,9 +4,11 @@ A `Decision` has its own id and the ruleset version that made it; it collects th
 id, the rule that fired it and a lifecycle state), segment changes, advisories, and the history records and
 action events to hand to the writer and the subscription bus after the session lock is let go.
 
-Actions are built once, in place, in the response message that will carry them (`response()` fills in the
-rest), never as a message per action copied into the response later; the subscription bus is handed the
-same messages after the response is complete.
+Actions are kept as their encodings until the call is decided: each is its type, state, rule and event (one
+cached encoding per combination), the fields every action of the call shares (encoded once per call), its id
+and its own fields, already encoded (a handler's fixed fields were encoded when the ruleset compiled; see
+CompiledAction.fixed). `actions` parses them into the response in one go, and the subscription bus is handed
+those same messages: no message per action built field by field, nor copied later.
 """
 
 from __future__ import annotations
@@ -16,11 +18,14 @@ import itertools
 import logging
 import os
 import socket
+import struct
 from datetime import datetime, timezone
-from typing import Iterable
+from typing import Any, Iterable
 
-from segflow.v1 import action_pb2, decision_service_pb2
+from google.protobuf.descriptor import FieldDescriptor
+from segflow.v1 import action_pb2, decision_service_pb2, value_pb2
 
+from segflow.rules.values import value_fields
 from segflow.server import calls
 from segflow.server.runtime.trace import Tracer
 from segflow.server.sessions.state import SessionState
@@ -39,24 +44,85 @@ ERRORED = action_pb2.ACTION_STATE_ERRORED
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
-def _prefix() -> str:
-    """64 bits that tell this process apart from every other one, on this host or another."""
+def _prefix() -> int:
+    """64 bits that tell this process apart from every other one, on this host or another (the top one set, so
+    every id has all of its 32 hex digits)."""
     entropy = os.urandom(16) + f"{os.getpid()}@{socket.gethostname()}".encode()
-    return hashlib.blake2b(entropy, digest_size=8).hexdigest()
+    return int.from_bytes(hashlib.blake2b(entropy, digest_size=8).digest(), "big") | 1 << 63
 
 
 def _reset_ids() -> None:
-    global _PREFIX, _COUNTER
-    _PREFIX, _COUNTER = _prefix(), itertools.count(1)
+    global _COUNTER
+    _COUNTER = itertools.count((_prefix() << 64) + 1)
 
 
 _reset_ids()
 os.register_at_fork(after_in_child=_reset_ids)  # a forked worker must not repeat its parent's ids
 
 
+def new_id() -> str:
+    """A unique 128-bit id in hex: this process's random prefix and a counter, one int (next() is atomic under
+    the GIL), so it costs no system call, never releases the GIL (unlike os.urandom) and formats in one step."""
+    return "%x" % next(_COUNTER)
+
+
+# -- the protobuf wire format, for the few shapes actions need ------------------------------------------------
+
+_SIZED = 4096
+_SIZES = tuple(bytes((n,)) if n < 128 else bytes((n & 127 | 128, n >> 7)) for n in range(_SIZED))
+_DOUBLE = struct.Struct("<d").pack
+_INT64 = range(-(2**63), 2**63)
+
+
+def varint(n: int) -> bytes:
+    """A non-negative int (below 2**64) as a varint."""
+    if n < _SIZED:
+        return _SIZES[n]
+    out = bytearray()
+    while n > 127:
+        out.append(n & 127 | 128)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def field(tag: bytes, body: bytes) -> bytes:
+    """A length-delimited field (a string or a message): its encoded `tag`, the body's length, the body."""
+    n = len(body)
+    return tag + (_SIZES[n] if n < _SIZED else varint(n)) + body
+
+
+def tag(message, name: str) -> bytes:
+    """The encoded tag of the field `name` of a message class: a varint's for integers, booleans and enums, a
+    length-delimited field's for strings and messages (the only kinds the runtime encodes itself)."""
+    described = message.DESCRIPTOR.fields_by_name[name]
+    return varint(described.number << 3 | (0 if described.cpp_type in _VARINTS else 2))
+
+
+_VARINTS = frozenset({FieldDescriptor.CPPTYPE_INT32, FieldDescriptor.CPPTYPE_INT64, FieldDescriptor.CPPTYPE_BOOL,
+                      FieldDescriptor.CPPTYPE_ENUM})
+
+
+def value_body(py: Any) -> bytes:
+    """The encoding of the segflow.v1.Value of a Python value (as `value_fields` makes it; raises as it does):
+    the common scalars here, anything else through the message."""
+    kind = type(py)
+    if kind is float:
+        return b"\x21" + _DOUBLE(py)
+    if kind is str:
+        return field(b"\x12", py.encode())
+    if kind is int and py in _INT64:
+        return b"\x18" + varint(py if py >= 0 else py + 2**64)
+    if kind is bool:
+        return b"\x28\x01" if py else b"\x28\x00"
+    return value_pb2.Value(**value_fields(py)).SerializeToString()
+
+
 # The encoded type, state, rule id and event name of actions, by those: a ruleset has a few of each.
 _HEADS: dict[tuple[int, int, str, str], bytes] = {}
 _HEADS_KEPT = 4096  # then forgotten at once (rule ids and event names of old ruleset versions)
+_ACTION = tag(decision_service_pb2.PostEventResponse, "actions")
+_ID = tag(action_pb2.Action, "action_id")
 
 
 def _head(key: tuple[int, int, str, str]) -> bytes:
@@ -76,12 +142,6 @@ def failure(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def new_id() -> str:
-    """A unique 128-bit id in hex: this process's random prefix and a counter (next() is atomic under the
-    GIL), so it costs no system call and never releases the GIL, unlike os.urandom."""
-    return f"{_PREFIX}{next(_COUNTER):016x}"
-
-
 class Decision:
     def __init__(self, session: SessionState, version: int, now: datetime, event_name: str = "",
                  explain: bool = False, notes: Iterable[tuple[str, str]] = ()):
@@ -94,7 +154,8 @@ class Decision:
         self.event_name = event_name
         self.rule_id = ""  # the rule whose actions are running
         self._response = decision_service_pb2.PostEventResponse()
-        self.actions = self._response.actions  # the fired actions, in order (a repeated Action field)
+        self._encoded: list[bytes] = []  # the actions fired and not yet parsed into the response, in order
+        self.fired = 0  # actions fired so far
         self.entered: set[str] = set()
         self.left: set[str] = set()
         self.advisories = [action_pb2.Advisory(code=code, message=message) for code, message in notes]
@@ -119,6 +180,19 @@ class Decision:
         return self._shared
 
     @property
+    def actions(self):
+        """The fired actions, in order (the response's repeated Action field): those fired since the last read
+        are parsed into it first."""
+        return self._parsed().actions
+
+    def _parsed(self) -> decision_service_pb2.PostEventResponse:
+        """The response with every action fired so far parsed in."""
+        if self._encoded:
+            self._response.MergeFromString(b"".join(self._encoded))
+            self._encoded = []
+        return self._response
+
+    @property
     def trace(self):
         """The explain trace for the response, or None."""
         return self.tracer.trace if self.tracer is not None else None
@@ -127,36 +201,43 @@ class Decision:
     def proto(self) -> decision_service_pb2.Decision:
         return decision_service_pb2.Decision(decision_id=self.id, ruleset_version=self.version)
 
-    def response(self, **fields) -> decision_service_pb2.PostEventResponse:
-        """The PostEventResponse of this decision: its actions as built, its decision, advisories and trace, and
-        `fields` (scalars set, lists extended). Call once, when the decision is complete."""
-        response = self._response
+    def response(self, segments_entered: list[str], segments_left: list[str],
+                 event_sequence: int) -> decision_service_pb2.PostEventResponse:
+        """The PostEventResponse of this decision: its actions, its decision, advisories and trace, and the
+        fields given. Call once, when the decision is complete."""
+        response = self._parsed()
         response.decision.decision_id = self.id
         response.decision.ruleset_version = self.version
-        response.advisories.extend(self.advisories)
+        if self.advisories:
+            response.advisories.extend(self.advisories)
         if self.tracer is not None:
             response.trace.CopyFrom(self.tracer.trace)
-        for name, value in fields.items():
-            if isinstance(value, list):
-                getattr(response, name).extend(value)
-            else:
-                setattr(response, name, value)
+        if segments_entered:
+            response.segments_entered.extend(segments_entered)
+        if segments_left:
+            response.segments_left.extend(segments_left)
+        response.event_sequence = event_sequence
         return response
 
+    def fire(self, type_: int, state: int, fields: bytes, action_id: str = "") -> str:
+        """Record a fired action (or a state change of an earlier one, when `action_id` is given) whose own fields
+        (details, media type, error) are `fields`, encoded; returns its id."""
+        action_id = action_id or new_id()
+        key = (type_, state, self.rule_id, self.event_name)
+        body = b"".join(((_HEADS.get(key) or _head(key)), self._shared or self._share(), field(_ID, action_id.encode()),
+                         fields))
+        n = len(body)
+        self._encoded.append(_ACTION + (_SIZES[n] if n < _SIZED else varint(n)) + body)
+        self.fired += 1
+        return action_id
+
     def action(self, type_: int, *, state: int = FIRED, action_id: str = "", error: tuple[str, str] | None = None,
-               media_type: str = "", **details) -> action_pb2.Action:
-        """Record a fired action (or a state change of an earlier one, when `action_id` is given); `details` are
-        its one details field, a message or, cheaper, a dict of its fields."""
-        if media_type:
-            details["media_type"] = media_type
-        action = self.actions.add(action_id=action_id or new_id(), **details)
-        # The other fields parsed from their encodings (the call's shared ones, and those of the rule's actions of
-        # this type and state): cheaper than passing them as arguments to every action.
-        key = (type_, ERRORED if error else state, self.rule_id, self.event_name)
-        action.MergeFromString((_HEADS.get(key) or _head(key)) + (self._shared or self._share()))
-        if error:
-            action.error_code, action.error_message = error
-        return action
+               media_type: str = "", **details) -> str:
+        """`fire` with the action's own fields as arguments: `details` its one details field, a message or a
+        dict of its fields; `error` (code, message) makes it errored."""
+        code, message = error or ("", "")
+        fields = action_pb2.Action(media_type=media_type, error_code=code, error_message=message, **details)
+        return self.fire(type_, ERRORED if error else state, fields.SerializeToString(), action_id)
 
     def advise(self, code: str, message: str) -> None:
         self.advisories.append(action_pb2.Advisory(code=code, message=message, rule_id=self.rule_id))

@@ -23,10 +23,10 @@ from segflow.server.history.records import DataRecord
 from segflow.server.profiles.patterns import pattern_met, watched
 from segflow.server.runtime import journeys, offers
 from segflow.server.runtime.context import SessionContext
-from segflow.server.runtime.decision import EVALUATION_ERRORS, Decision, failure
+from segflow.server.runtime.decision import (ERRORED, EVALUATION_ERRORS, FIRED, Decision, failure, field, tag,
+                                              value_body, varint)
 from segflow.server.runtime.segmentation import resegment_action
 from segflow.server.sessions.state import EventStat, JourneyStep
-from segflow.rules.values import value_fields
 
 JourneysOf = Callable[[Any], dict[str, JourneyStep]]
 
@@ -92,7 +92,7 @@ class EventProcessor:
                     matched = rule.condition is None or rule.condition.test(values, ctx)
                 else:
                     matched, condition = tracer.condition(rule.condition, values, ctx)
-                    first = len(decision.actions)
+                    first = decision.fired
             except EVALUATION_ERRORS as exc:
                 decision.advise("evaluation_error", f"the condition of rule {rule.id!r} failed, so the rule did "
                                                     f"nothing: {failure(exc)}")
@@ -129,7 +129,7 @@ class EventProcessor:
 
     def run(self, action: CompiledAction, depth: int) -> None:
         """Run one action; one whose expression fails is recorded as errored and the rule goes on."""
-        if len(self.decision.actions) >= MAX_ACTIONS_PER_CALL:
+        if self.decision.fired >= MAX_ACTIONS_PER_CALL:
             if not self.over_budget:
                 self.over_budget = True
                 self.decision.advise("action_limit", f"more than {MAX_ACTIONS_PER_CALL} actions in one call: "
@@ -143,7 +143,7 @@ class EventProcessor:
     # -- one handler per action kind -------------------------------------------------------------
 
     def resegment(self, action: CompiledAction, depth: int) -> None:
-        resegment_action(self.compiled, self.ctx, self.decision, action.definition.flowcharts)
+        resegment_action(self.compiled, self.ctx, self.decision, action.definition.flowcharts, action.fixed)
 
     def offer_response(self, action: CompiledAction, depth: int) -> None:
         values = self.ctx.session.attributes
@@ -156,21 +156,22 @@ class EventProcessor:
         offers.log_response(action.kind, codes, "" if kind is None else str(kind), self.ctx, self.decision)
 
     def expression(self, action: CompiledAction, depth: int) -> None:
-        definition = action.definition
         ctx = self.ctx
         values = ctx.session.attributes
-        value = action.expressions["expression"](values, ctx)
-        target = definition.assign_to
-        details = {"expression": definition.expression, "value": value_fields(value), "assigned_attribute": target}
-        error = kind = None
-        if target:
-            kind = self.compiled.schema.attributes[target].type
-            problem = type_problem(value, kind)
-            if problem:
-                error = ("type", f"cannot assign {problem} to {target!r} ({kind})")
-        self.decision.action(action_pb2.ACTION_TYPE_USER_EXPRESSION, user_expression=details, error=error)
-        if kind is not None and error is None:  # after the action, which may still fail (e.g. a lone surrogate)
-            values[target] = float(value) if kind == "double" and value is not None else value
+        value = action.evaluate["expression"](values, ctx)
+        fields = action.fixed + field(_USER_EXPRESSION, field(_VALUE, value_body(value)))
+        target = action.definition.assign_to
+        if not target:
+            self.decision.fire(USER_EXPRESSION, FIRED, fields)
+            return
+        kind = self.compiled.schema.attributes[target].type
+        problem = type_problem(value, kind)
+        if problem:
+            self.decision.fire(USER_EXPRESSION, ERRORED, fields + _error("type", f"cannot assign {problem} to "
+                                                                                 f"{target!r} ({kind})"))
+            return
+        self.decision.fire(USER_EXPRESSION, FIRED, fields)
+        values[target] = float(value) if kind == "double" and value is not None else value
 
     def trigger_events(self, action: CompiledAction, depth: int) -> None:
         events = list(action.definition.events)
@@ -184,8 +185,7 @@ class EventProcessor:
                       f"limit of {MAX_EVENTS_PER_CALL} events per call reached")
             return
         self.events += len(events)
-        self.decision.action(action_pb2.ACTION_TYPE_TRIGGER_EVENTS,
-                             trigger_events={"events": events, "depth": depth + 1})
+        self.decision.fire(TRIGGER_EVENTS, FIRED, action.fixed + _depth(depth + 1))
         rule_id = self.decision.rule_id
         for event in events:
             self.process(event, {}, self.decision.now, depth + 1)
@@ -204,33 +204,50 @@ class EventProcessor:
         sensitive = self.compiled.sensitive_attributes
         columns = {}  # plain loops: a comprehension is a function call each
         for name, ev in action.expressions.items():
-            columns[name] = MASK if sensitive and not sensitive.isdisjoint(ev.names) else ev(values, ctx)
-        fields = {}
+            columns[name] = MASK if sensitive and not sensitive.isdisjoint(ev.names) else ev.evaluate(values, ctx)
+        entries = []
         for name, value in columns.items():
-            fields[name] = value_fields(value)
-        table = action.definition.table
-        fired = decision.action(action_pb2.ACTION_TYPE_LOG_DATA, log_data={"table": table, "columns": fields})
+            entries.append(field(_COLUMN, field(_KEY, name.encode()) + field(_COLUMN_VALUE, value_body(value))))
+        action_id = decision.fire(LOG_DATA, FIRED, action.fixed + field(_LOG_DATA, b"".join(entries)))
         decision.records.append(DataRecord(
             session_id=session.session_id, customer_id=decision.customer_id, decision_id=decision.id,
-            ruleset_version=decision.version, time=decision.now, action_id=fired.action_id,
-            trace_id=decision.trace_id, table=table, columns=columns))
+            ruleset_version=decision.version, time=decision.now, action_id=action_id,
+            trace_id=decision.trace_id, table=action.definition.table, columns=columns))
 
     def journey(self, action: CompiledAction, depth: int) -> None:
         transition = action.kind.removeprefix("journey_")
         journeys.advance(self.journeys_of(self.ctx.session), action.definition.journey, transition, self.decision)
 
     def suppress_offer(self, action: CompiledAction, depth: int) -> None:
-        definition = action.definition
-        self.ctx.session.suppressed.add(definition.offer)
-        self.decision.action(action_pb2.ACTION_TYPE_SUPPRESS_OFFER, suppress_offer={
-            "offer_code": definition.offer, "reason": definition.reason})
+        self.ctx.session.suppressed.add(action.definition.offer)
+        self.decision.fire(action_pb2.ACTION_TYPE_SUPPRESS_OFFER, FIRED, action.fixed)
 
     def notify(self, action: CompiledAction, depth: int) -> None:
-        definition = action.definition
-        message = action.expressions["message"](self.ctx.session.attributes, self.ctx)
-        self.decision.action(action_pb2.ACTION_TYPE_NOTIFY, media_type=definition.media_type,
-                             notify={"topic": definition.topic, "message": "" if message is None else str(message)})
+        message = action.evaluate["message"](self.ctx.session.attributes, self.ctx)
+        text = ("" if message is None else str(message)).encode()
+        self.decision.fire(NOTIFY, FIRED, action.fixed + field(_NOTIFY, field(_MESSAGE, text)))
 
+
+def _depth(depth: int) -> bytes:
+    """A trigger_events action's details field with its depth."""
+    return field(_TRIGGER_EVENTS, _DEPTH + varint(depth))
+
+
+def _error(code: str, message: str) -> bytes:
+    """An action's error code and message, encoded."""
+    return field(_ERROR_CODE, code.encode()) + field(_ERROR_MESSAGE, message.encode())
+
+
+USER_EXPRESSION, TRIGGER_EVENTS = action_pb2.ACTION_TYPE_USER_EXPRESSION, action_pb2.ACTION_TYPE_TRIGGER_EVENTS
+LOG_DATA, NOTIFY = action_pb2.ACTION_TYPE_LOG_DATA, action_pb2.ACTION_TYPE_NOTIFY
+# The tags of the fields the handlers encode (the rest of each action is CompiledAction.fixed).
+_USER_EXPRESSION, _TRIGGER_EVENTS = tag(action_pb2.Action, "user_expression"), tag(action_pb2.Action, "trigger_events")
+_LOG_DATA, _NOTIFY = tag(action_pb2.Action, "log_data"), tag(action_pb2.Action, "notify")
+_ERROR_CODE, _ERROR_MESSAGE = tag(action_pb2.Action, "error_code"), tag(action_pb2.Action, "error_message")
+_VALUE, _DEPTH = tag(action_pb2.UserExpressionDetails, "value"), tag(action_pb2.TriggerEventsDetails, "depth")
+_COLUMN, _MESSAGE = tag(action_pb2.LogDataDetails, "columns"), tag(action_pb2.NotifyDetails, "message")
+_KEY = tag(action_pb2.LogDataDetails.ColumnsEntry, "key")
+_COLUMN_VALUE = tag(action_pb2.LogDataDetails.ColumnsEntry, "value")
 
 # Each handler evaluates its expressions before it changes anything, so a failed action leaves the session
 # as it was.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from segflow.v1 import action_pb2
 
 from segflow.server.history.records import JourneyRecord
-from segflow.server.runtime.decision import Decision
+from segflow.server.runtime.decision import Decision, field, tag, varint
 from segflow.server.sessions.state import JourneyStep
 
 _TYPES = {
@@ -13,6 +13,9 @@ _TYPES = {
     "continue": (action_pb2.ACTION_TYPE_JOURNEY_CONTINUE, action_pb2.ACTION_STATE_JOURNEY_CONTINUED),
     "stop": (action_pb2.ACTION_TYPE_JOURNEY_STOP, action_pb2.ACTION_STATE_JOURNEY_STOPPED),
 }
+
+_JOURNEY = tag(action_pb2.Action, "journey")
+_NAME, _STEP = tag(action_pb2.JourneyDetails, "journey"), tag(action_pb2.JourneyDetails, "step")
 
 
 def advance(journeys: dict[str, JourneyStep], journey: str, transition: str, decision: Decision) -> None:
@@ -35,9 +38,10 @@ def advance(journeys: dict[str, JourneyStep], journey: str, transition: str, dec
         current.last_event = decision.event_name
         current.updated_at = now
     type_, state = _TYPES[transition]
-    action = decision.action(type_, state=state, journey={"journey": journey, "step": current.step})
+    details = field(_NAME, journey.encode()) + _STEP + varint(current.step)
+    action_id = decision.fire(type_, state, field(_JOURNEY, details))
     session = decision.session
     decision.record(JourneyRecord(
         session_id=session.session_id, customer_id=decision.customer_id, decision_id=decision.id,
-        ruleset_version=decision.version, time=now, action_id=action.action_id, trace_id=decision.trace_id,
+        ruleset_version=decision.version, time=now, action_id=action_id, trace_id=decision.trace_id,
         journey=journey, transition=transition, step=current.step, event_name=decision.event_name))

@@ -164,9 +164,9 @@ def log_response(kind: str, treatment_codes: list[str], response_type: str, ctx:
                             error=("unknown_treatment", f"treatment code {code!r} was not recommended in this session"))
             continue
         details.offer_codes.append(issued.offer_code)
-        action = decision.action(type_, state=state, action_id=issued.action_id, offer_response=details)
+        action_id = decision.action(type_, state=state, action_id=issued.action_id, offer_response=details)
         keys = dict(session_id=session.session_id, customer_id=decision.customer_id, decision_id=decision.id,
-                    ruleset_version=decision.version, time=decision.now, action_id=action.action_id,
+                    ruleset_version=decision.version, time=decision.now, action_id=action_id,
                     trace_id=decision.trace_id, offer_code=issued.offer_code, treatment_code=code)
         remember = session.memory is not None and ctx.compiled is not None and \
             issued.offer_code in ctx.compiled.offer_memory

@@ -15,7 +15,7 @@ from segflow.v1 import action_pb2
 from segflow.rules.incremental import Group, evaluate
 from segflow.rules.ruleset import CompiledRuleset
 from segflow.server.runtime.context import SessionContext
-from segflow.server.runtime.decision import EVALUATION_ERRORS, Decision, failure
+from segflow.server.runtime.decision import EVALUATION_ERRORS, FIRED, Decision, failure, field, tag
 
 
 # Per process, the inputs and bits of the last evaluation of each (session, set of flowcharts), so that a
@@ -142,10 +142,32 @@ def _trace_other_levels(compiled: CompiledRuleset, level: str, flowcharts: Itera
 
 
 def resegment_action(compiled: CompiledRuleset, ctx: SessionContext, decision: Decision,
-                     flowcharts: Iterable[str] = ()) -> action_pb2.Action:
-    """A resegment action: resegment and record what changed."""
+                     flowcharts: Iterable[str], fixed: bytes) -> str:
+    """A resegment action: resegment and record what changed. `fixed`: the encoding of the flowcharts named
+    (CompiledAction.fixed); the action of all of the level's names them. Returns its id."""
     names = list(flowcharts)
     entered, left = resegment(compiled, ctx, decision, names)
-    charts = names or [c.name for c in compiled.flowcharts_for(ctx.session.audience_level)]
-    return decision.action(action_pb2.ACTION_TYPE_RESEGMENT, resegment={
-        "flowcharts": charts, "segments_entered": sorted(entered), "segments_left": sorted(left)})
+    if not names:
+        fixed = _all_charts(compiled, ctx.session.audience_level)
+    changes = b"".join([field(_ENTERED, name.encode()) for name in sorted(entered)] +
+                       [field(_LEFT, name.encode()) for name in sorted(left)]) if entered or left else b""
+    return decision.fire(action_pb2.ACTION_TYPE_RESEGMENT, FIRED, fixed + field(_RESEGMENT, changes))
+
+
+def _all_charts(compiled: CompiledRuleset, level: str) -> bytes:
+    """The encoded flowchart names of a resegment action of all of `level`'s flowcharts, kept by ruleset and
+    level (a few per deployed ruleset)."""
+    key = (compiled.digest, level)
+    encoded = _CHARTS.get(key)
+    if encoded is None:
+        if len(_CHARTS) >= GROUPS_SIZE:
+            _CHARTS.clear()
+        names = [c.name for c in compiled.flowcharts_for(level)]
+        encoded = _CHARTS[key] = action_pb2.Action(resegment={"flowcharts": names}).SerializeToString()
+    return encoded
+
+
+_CHARTS: dict[tuple[str, str], bytes] = {}
+_RESEGMENT = tag(action_pb2.Action, "resegment")
+_ENTERED = tag(action_pb2.ResegmentDetails, "segments_entered")
+_LEFT = tag(action_pb2.ResegmentDetails, "segments_left")
