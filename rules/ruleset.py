@@ -164,6 +164,7 @@ class CompiledRuleset:
     warnings: tuple[RuleError, ...]
     defaults: Mapping[str, object]
     events: Mapping[str, ruleset_pb2.EventDefinition]
+    parameters: Mapping[str, tuple[tuple[str, bool, str], ...]]  # event -> its parameters' (name, required, type)
     rules: RuleIndex
     flowcharts: Mapping[str, tuple[CompiledFlowchart, ...]]  # by audience level
     treatments: Mapping[str, tuple[CompiledTreatment, ...]]  # by interaction point
@@ -448,6 +449,8 @@ class _Compiler:
             warnings=tuple(self.warnings),
             defaults=defaults,
             events=events,
+            parameters={name: tuple((p.name, p.required, TYPE_NAMES.get(p.type, "any")) for p in event.parameters)
+                        for name, event in events.items()},
             rules=RuleIndex((r.id, r.events, r) for r in rules),
             flowcharts=flowcharts,
             treatments=treatments,

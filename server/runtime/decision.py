@@ -158,7 +158,7 @@ class Decision:
         self.fired = 0  # actions fired so far
         self.entered: set[str] = set()
         self.left: set[str] = set()
-        self.advisories = [action_pb2.Advisory(code=code, message=message) for code, message in notes]
+        self.advisories = [action_pb2.Advisory(code=code, message=message) for code, message in notes] if notes else []
         self.records: list = []
         self.profile = None  # the customer's profile to write once the call has committed (a ProfileRecord)
         self.tracer = Tracer() if explain else None  # an explain trace, only when the request asks
@@ -166,7 +166,8 @@ class Decision:
 
     def identify(self) -> None:
         """Note who the session belongs to (again, after its audience changed) for the actions to come."""
-        self.customer_id = self.session.customer_id
+        session = self.session
+        self.customer_id = session.customer_id if session.audience_ids else ""  # (an anonymous visit's, at once)
         self.anonymous = not self.customer_id
         self._shared = b""  # the encoded fields every action of the call shares, made by the first action
 
@@ -223,11 +224,12 @@ class Decision:
         """Record a fired action (or a state change of an earlier one, when `action_id` is given) whose own fields
         (details, media type, error) are `fields`, encoded; returns its id."""
         action_id = action_id or new_id()
+        encoded_id = action_id.encode()  # far shorter than _SIZED
         key = (type_, state, self.rule_id, self.event_name)
-        body = b"".join(((_HEADS.get(key) or _head(key)), self._shared or self._share(), field(_ID, action_id.encode()),
-                         fields))
+        body = b"".join((_HEADS.get(key) or _head(key), self._shared or self._share(), _ID, _SIZES[len(encoded_id)],
+                         encoded_id, fields))
         n = len(body)
-        self._encoded.append(_ACTION + (_SIZES[n] if n < _SIZED else varint(n)) + body)
+        self._encoded += (_ACTION, _SIZES[n] if n < _SIZED else varint(n), body)
         self.fired += 1
         return action_id
 

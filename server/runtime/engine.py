@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Any, Callable, Iterator, Protocol, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 from segflow.v1 import decision_service_pb2 as pb, session_pb2
 
@@ -124,8 +123,8 @@ class Engine:
         return pb.GetSessionResponse(session=expired_message(expired))
 
     def end_session(self, request: pb.EndSessionRequest) -> pb.EndSessionResponse:
-        with self._session(request.session_id) as (slot, session):
-            message = session_message(session, self.store, self.journeys, session_pb2.SESSION_STATE_ENDED)
+        with self._session(request.session_id) as slot:
+            message = session_message(slot.state, self.store, self.journeys, session_pb2.SESSION_STATE_ENDED)
             self.store.end(slot, "ended")
         return pb.EndSessionResponse(session=message)
 
@@ -195,41 +194,42 @@ class Engine:
 
     def post_event(self, request: pb.PostEventRequest, deadline: float | None = None) -> pb.PostEventResponse:
         event = request.event
-        require(event.name, "event.name")
+        name, event_id = event.name, event.event_id
+        require(name, "event.name")
         self.admit()
         occurred = timestamp_of(event.occurred_at, "event.occurred_at") if event.HasField("occurred_at") else None
-        with self._session(request.session_id) as (slot, session):
+        with self._session(request.session_id) as slot:
+            session = slot.state
             active = self.rulesets.current(session.channel)
             compiled, version = active.compiled, active.version
-            definition = compiled.events.get(event.name)
-            if definition is None and compiled.strict_events:
-                raise InvalidArgument(f"event {event.name!r} is not defined in ruleset {compiled.ruleset.name!r}",
+            parameters = compiled.parameters.get(name)
+            if parameters is None and compiled.strict_events:
+                raise InvalidArgument(f"event {name!r} is not defined in ruleset {compiled.ruleset.name!r}",
                                       reason="UNKNOWN_EVENT",
-                                      fields=[("event.name", did_you_mean(event.name, compiled.events))])
-            params = parameters_of(definition, event.parameters)
+                                      fields=[("event.name", did_you_mean(name, compiled.events))])
+            params = parameters_of(parameters, event.parameters)
             attributes, notes = attributes_of(compiled, event.attributes, "event.attributes")
             audience = (audience_of(compiled, event.audience, "event.audience") if event.HasField("audience")
                         else None)
-            first = idempotency.first_response(session, event.event_id) if event.event_id else None
+            first = idempotency.first_response(session, event_id) if event_id else None
             if first is not None:
                 return first
             now = self.clock()
-            when = occurred or now
-            decision = Decision(session, version, now, event.name, explain=request.explain, notes=notes)
+            decision = Decision(session, version, now, name, explain=request.explain, notes=notes)
             session.ruleset_version = version
-            session.attributes.update(attributes)
+            if attributes:
+                session.attributes.update(attributes)
             ctx = self._context(active, session, now, deadline, decision)
             if audience is not None:
                 self._set_audience(active, ctx, decision, *audience)
-            if definition is None:
-                decision.advise("unknown_event", f"event {event.name!r} is not defined: recorded, nothing fired")
+            if parameters is None:
+                decision.advise("unknown_event", f"event {name!r} is not defined: recorded, nothing fired")
             processor = EventProcessor(compiled, ctx, decision, self.journeys.journeys_of)
-            processor.process(event.name, params, when, fire=definition is not None)
-            response = decision.response(segments_entered=sorted(decision.entered),
-                                         segments_left=sorted(decision.left), event_sequence=session.event_sequence)
+            processor.process(name, params, occurred or now, fire=parameters is not None)
+            response = decision.response(sorted(decision.entered), sorted(decision.left), session.event_sequence)
             decision.profile = self.recall.commit(compiled, session, now)
-            if event.event_id:  # last: a failed call must not be remembered (see SessionState.checkpoint)
-                idempotency.remember(session, event.event_id, response)
+            if event_id:  # last: a failed call must not be remembered (see SessionState.checkpoint)
+                idempotency.remember(session, event_id, response)
             committed = self.store.commit_actions(slot, decision.actions)
         self._emit(decision, committed)
         return response
@@ -240,7 +240,8 @@ class Engine:
             raise InvalidArgument("slots: ask for at least one interaction point", reason="MISSING_FIELD",
                                   fields=[("slots", "is required")])
         allow = request.duplication_policy == pb.DUPLICATION_POLICY_ALLOW_DUPLICATES
-        with self._session(request.session_id) as (slot, session):
+        with self._session(request.session_id) as slot:
+            session = slot.state
             active = self.rulesets.current(session.channel)
             compiled, version = active.compiled, active.version
             points = {p.name for p in compiled.ruleset.interaction_points}
@@ -261,7 +262,8 @@ class Engine:
 
     def set_audience(self, request: pb.SetAudienceRequest, deadline: float | None = None) -> pb.SetAudienceResponse:
         self.admit()
-        with self._session(request.session_id) as (slot, session):
+        with self._session(request.session_id) as slot:
+            session = slot.state
             active = self.rulesets.current(session.channel)
             compiled, version = active.compiled, active.version
             level, ids = audience_of(compiled, request.audience, "audience")
@@ -307,30 +309,14 @@ class Engine:
 
     # -- helpers ----------------------------------------------------------------------------------
 
-    @contextmanager
-    def _session(self, session_id: str) -> Iterator[tuple[Any, SessionState]]:
-        """The locked slot and live session of a call on an existing session, or NOT_FOUND."""
+    def _session(self, session_id: str) -> _Locked:
+        """The locked slot of a call on an existing session (its live session in `slot.state`), or NOT_FOUND."""
         require(session_id, "session_id")
-        with self._locked(session_id) as slot:
-            if slot.state is None:
-                raise _no_live_session(session_id)
-            yield slot, slot.state
+        return _Locked(self, session_id, True)
 
-    @contextmanager
-    def _locked(self, session_id: str) -> Iterator[Any]:
-        """The store's lock on a session, for one call that commits all of its changes or none: the journeys it
-        changed are saved before the lock is released, and if it fails the session and journeys are put back."""
-        with self.store.locked(session_id) as slot:
-            before = slot.state.checkpoint() if slot.state is not None else None
-            try:
-                yield slot
-            except BaseException:
-                slot.state = before.rolled_back() if before is not None else None
-                self.journeys.discard(session_id)
-                raise
-            if before is not None:
-                before.committed()
-            self.journeys.save(session_id)
+    def _locked(self, session_id: str) -> _Locked:
+        """The store's lock on a session, for one call that commits all of its changes or none (`_Locked`)."""
+        return _Locked(self, session_id, False)
 
     def _context(self, active: ActiveVersion, session: SessionState, now: datetime, deadline: float | None,
                  decision: Decision) -> SessionContext:
@@ -366,6 +352,49 @@ class Engine:
             self.submit(record)
         if decision.actions and not committed:
             self.publish(decision.actions)  # in one go: a log shared by processes writes them in one transaction
+
+
+class _Locked:
+    """The store's lock on a session for one call that commits all of its changes or none: the journeys it
+    changed are saved before the lock is released, and if it fails the session and journeys are put back.
+    With `live`, a call on a session that is not live fails NOT_FOUND. A class rather than a generator: entering
+    and leaving cost a method call each."""
+
+    __slots__ = ("engine", "session_id", "live", "held", "slot", "before")
+
+    def __init__(self, engine: Engine, session_id: str, live: bool):
+        self.engine, self.session_id, self.live = engine, session_id, live
+
+    def __enter__(self):
+        held = self.held = self.engine.store.locked(self.session_id)
+        slot = self.slot = held.__enter__()
+        try:
+            state = slot.state
+            self.before = state.checkpoint() if state is not None else None
+        except BaseException as failed:
+            held.__exit__(type(failed), failed, failed.__traceback__)
+            raise
+        if state is None and self.live:
+            error = _no_live_session(self.session_id)
+            self.__exit__(NotFound, error, None)
+            raise error
+        return slot
+
+    def __exit__(self, kind, exc, tb) -> bool:
+        """Commit or put back, then let the store's lock go (which never swallows an error)."""
+        before, held = self.before, self.held
+        try:
+            if kind is None:
+                if before is not None:
+                    before.committed()
+                self.engine.journeys.save(self.session_id)
+            else:
+                self.slot.state = before.rolled_back() if before is not None else None
+                self.engine.journeys.discard(self.session_id)
+        except BaseException as failed:
+            held.__exit__(type(failed), failed, failed.__traceback__)
+            raise
+        return held.__exit__(kind, exc, tb)
 
 
 MAX_BATCH_COMMANDS = 100

@@ -7,12 +7,12 @@ every SQL engine segflow is checked against disagree on them) and a timestamp wi
 
 from __future__ import annotations
 
-import math
 from datetime import datetime, timezone
+from math import isfinite
 from typing import Any, Mapping
 
 from segflow.rules.errors import suggest
-from segflow.rules.ruleset import TYPE_NAMES, CompiledRuleset
+from segflow.rules.ruleset import CompiledRuleset
 from segflow.rules.schema import type_problem
 from segflow.server.errors import InvalidArgument
 from segflow.rules.values import from_value
@@ -57,29 +57,45 @@ def attributes_of(compiled: CompiledRuleset, values: Mapping, field: str) -> tup
     return converted, notes
 
 
-def parameters_of(definition, values: Mapping) -> dict[str, Any]:
-    """An event's parameters as Python values, checked against its definition (types, required ones)."""
+def parameters_of(parameters: tuple[tuple[str, bool, str], ...] | None, values: Mapping) -> dict[str, Any]:
+    """An event's parameters as Python values, checked against its declared `parameters` (CompiledRuleset.
+    parameters: name, required, type; None for an undefined event, whose parameters are only converted)."""
     bad = []
-    params = {name: value_of(v, f"event.parameters.{name}", bad) for name, v in values.items()}
-    if definition is None or bad:
+    params = {}
+    for name, value in values.items():  # the common kinds inline; value_of for the rest and for what is refused
+        kind = value.WhichOneof("kind")
+        if kind == "string_value":
+            params[name] = value.string_value
+        elif kind == "int_value":
+            params[name] = value.int_value
+        elif kind == "double_value" and isfinite(value.double_value):
+            params[name] = value.double_value
+        else:
+            params[name] = value_of(value, f"event.parameters.{name}", bad)
+    if parameters is None or bad:
         if bad:
             refuse(bad, "BAD_PARAMETER")
         return params
-    for p in definition.parameters:
-        value = params.get(p.name)
+    for name, required, kind in parameters:
+        value = params.get(name)
         if value is None:
-            if p.required:
-                bad.append((f"event.parameters.{p.name}", "is required"))
+            if required:
+                bad.append((f"event.parameters.{name}", "is required"))
             continue
-        kind = TYPE_NAMES.get(p.type, "any")
+        if type(value) is _EXACT.get(kind):  # fits as it is
+            continue
         problem = type_problem(value, kind)
         if problem:
-            bad.append((f"event.parameters.{p.name}", f"expected {kind}, got {problem}"))
+            bad.append((f"event.parameters.{name}", f"expected {kind}, got {problem}"))
         elif kind == "double":
-            params[p.name] = float(value)
+            params[name] = float(value)
     if bad:
         refuse(bad, "BAD_PARAMETER")
     return params
+
+
+# The Python type a value of each declared type usually has, needing no check (type_problem) or conversion.
+_EXACT = {"string": str, "int": int, "double": float, "bool": bool}
 
 
 def value_of(value, field: str, bad: list[tuple[str, str]]) -> Any:
@@ -96,7 +112,7 @@ def value_of(value, field: str, bad: list[tuple[str, str]]) -> Any:
 
 def _non_finite(value: Any) -> bool:
     if isinstance(value, float):
-        return not math.isfinite(value)
+        return not isfinite(value)
     return isinstance(value, list) and any(_non_finite(item) for item in value)
 
 

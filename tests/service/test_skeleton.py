@@ -106,3 +106,20 @@ def test_regression_end_session_answers_ended_and_the_session_is_gone(decisions)
     ended = decisions.EndSession(pb.EndSessionRequest(session_id="to-end")).session
     assert ended.state == session_pb2.SESSION_STATE_ENDED and ended.session_id == "to-end"
     rpc_error(decisions.GetSession, pb.GetSessionRequest(session_id="to-end"), code=grpc.StatusCode.NOT_FOUND)
+
+
+def test_event_parameters_convert_and_are_refused_together(decisions):
+    """Parameters are converted inline for the common kinds; every problem is still refused at once."""
+    decisions.StartSession(start("params"))
+    response = decisions.PostEvent(event("params", "add_to_cart", sku="A", price=3, quantity=2))
+    total = decisions.GetSession(pb.GetSessionRequest(session_id="params")).session.attributes["cart_total"]
+    assert total.WhichOneof("kind") == "double_value" and total.double_value == 6.0  # the int price is a double
+    assert response.event_sequence == 1
+    _, fields, reason = rpc_error(decisions.PostEvent, event("params", "add_to_cart", sku=True, price=float("nan"),
+                                                             quantity=1.5), code=grpc.StatusCode.INVALID_ARGUMENT)
+    assert reason == "BAD_PARAMETER"
+    assert fields == {"event.parameters.price": "must be a finite number (not NaN or an infinity)"}
+    _, fields, _ = rpc_error(decisions.PostEvent, event("params", "add_to_cart", sku=True, price=1.0, quantity=1.5),
+                             code=grpc.StatusCode.INVALID_ARGUMENT)
+    assert fields == {"event.parameters.sku": "expected string, got a bool",
+                      "event.parameters.quantity": "expected int, got a float value"}
