@@ -116,7 +116,10 @@ class BoundedCallout:
         return self._breaker
 
     def call(self, args: tuple, *, audience: Any, session_id: str, deadline: float | None) -> tuple[Any, Outcome]:
-        """Return (value or default, outcome); `deadline` is an absolute time.monotonic() or None."""
+        """Return (value or default, outcome); `deadline` is an absolute time.monotonic() or None.
+
+        A miss takes the lock twice: once to look in the cache and be admitted (the in-flight table, a
+        concurrency slot, the breaker), once to store the value and count the outcome."""
         key = _cache_key(args)
         with self._lock:
             value = self._cache.get(key) if self._cache is not None else _NOT_CACHED
@@ -126,17 +129,22 @@ class BoundedCallout:
             leader = key not in self._in_flight
             if leader:
                 self._in_flight[key] = None
+                timeout = self._remaining(deadline)
+                refusal = self._admit(timeout)
             else:  # follow the call in flight: its future is made by the first follower
                 flight = self._in_flight[key]
                 if flight is None:
                     flight = self._in_flight[key] = Future()
         if not leader:
             return self._follow(flight, deadline)
-        value, outcome = self._default, ERROR
+        value, outcome = self._default, refusal or ERROR
         try:
-            value, outcome = self._fetch(args, audience, session_id, deadline)
+            if refusal is None:
+                value, outcome = self._fetch(args, audience, session_id, timeout)
         finally:
             with self._lock:
+                if refusal is None and self._source.inline:
+                    self._busy -= 1
                 if outcome is MISS and self._cache is not None:
                     self._cache.put(key, value)
                 flight = self._in_flight.pop(key)
@@ -171,18 +179,21 @@ class BoundedCallout:
             self._counts[outcome] += 1
         return value, outcome
 
-    def _fetch(self, args: tuple, audience: Any, session_id: str, deadline: float | None) -> tuple[Any, Outcome]:
-        timeout = self._remaining(deadline)
+    def _admit(self, timeout: float) -> Outcome | None:
+        """Under the lock: take a concurrency slot for a call about to go out, or return why it may not go.
+        The slot is checked before the breaker is asked, so that a half-open trial is never granted and then
+        rejected; an inline call gives its slot back in `call`, a pooled one when its work ends."""
         if timeout <= 0:
-            return self._default, TIMEOUT
-        # Take a slot before asking the breaker, so that a half-open trial is never granted and then rejected.
-        with self._lock:
-            if self._busy >= self._max_concurrency:
-                return self._default, REJECTED
-            self._busy += 1
+            return TIMEOUT
+        if self._busy >= self._max_concurrency:
+            return REJECTED
         if not self._breaker.allow():
-            self._release()
-            return self._default, BREAKER_OPEN
+            return BREAKER_OPEN
+        self._busy += 1
+        return None
+
+    def _fetch(self, args: tuple, audience: Any, session_id: str, timeout: float) -> tuple[Any, Outcome]:
+        """Get the value from the source, holding the slot `_admit` took."""
         if self._source.inline:
             return self._inline(args, audience, session_id, timeout)
         try:
@@ -203,14 +214,12 @@ class BoundedCallout:
         return value, MISS
 
     def _inline(self, args: tuple, audience: Any, session_id: str, timeout: float) -> tuple[Any, Outcome]:
-        """Run the call on this thread, holding a slot; a value that came later than `timeout` is discarded."""
+        """Run the call on this thread; a value that came later than `timeout` is discarded."""
         started = time.monotonic()
         try:
             value = self._source.get(args, audience=audience, session_id=session_id)
         except Exception:
             return self._failed(ERROR)
-        finally:
-            self._release()
         if time.monotonic() - started > timeout:
             logger.warning("callout %s: an inline plugin call overran its %.3fs timeout; if it can block, set "
                            "blocking = True on its class", self.name, timeout)
@@ -219,7 +228,7 @@ class BoundedCallout:
         return value, MISS
 
     def _release(self, _future: Future | None = None) -> None:
-        """Give back a concurrency slot (also as a future's done callback)."""
+        """Give back a pooled call's concurrency slot (also as its future's done callback)."""
         with self._lock:
             self._busy -= 1
 
