@@ -129,16 +129,7 @@ class MemorySessionStore:
 
     @contextmanager
     def locked(self, session_id: str) -> Iterator[Slot]:
-        while True:
-            with self._guard:
-                slot = self._slots.get(session_id)
-                if slot is None:
-                    slot = self._slots[session_id] = Slot()
-            slot.lock.acquire()
-            with self._guard:
-                if self._slots.get(session_id) is slot:
-                    break
-            slot.lock.release()  # the slot was dropped while we waited for it: take the new one
+        slot = self._take(session_id)
         try:
             state = slot.state
             if state is not None and self.clock() >= self.expires_at(state):
@@ -166,6 +157,23 @@ class MemorySessionStore:
             finally:
                 cold.lock.release()
         self._evict_over_bound()
+
+    def _take(self, session_id: str) -> Slot:
+        """The session's slot (made if there is none), its lock held. A free lock is taken under the guard, so
+        the slot is current (only a guard holder drops one); a busy one is waited for without the guard, then
+        the slot is checked again, since it may have been dropped meanwhile."""
+        while True:
+            with self._guard:
+                slot = self._slots.get(session_id)
+                if slot is None:
+                    slot = self._slots[session_id] = Slot()
+                if slot.lock.acquire(blocking=False):
+                    return slot
+            slot.lock.acquire()
+            with self._guard:
+                if self._slots.get(session_id) is slot:
+                    return slot
+            slot.lock.release()  # the slot was dropped while we waited for it: take the new one
 
     def commit_actions(self, slot: Slot, actions: Sequence[Any]) -> bool:
         """The caller publishes a call's actions after the commit: the bus is in this process too."""
