@@ -173,15 +173,14 @@ class CustomerMemory:
     def record(self) -> None:
         """From now on keep what each change (of the memory and of its delta) replaces, until `undo` or
         `settle`. What earlier calls counted stays aside (up to FOLD_AT), and `undo` drops only the rest."""
-        undo: Undo = []
-        self._begin(undo)
-        if self.unsaved is not None:
-            self.unsaved._begin(undo)
-
-    def _begin(self, undo: Undo) -> None:
         if len(self._pending) >= FOLD_AT:
             self._fold()
-        self._undo, self._mark = undo, len(self._pending)
+        self._undo, self._mark = [], len(self._pending)
+        unsaved = self.unsaved
+        if unsaved is not None:
+            if len(unsaved._pending) >= FOLD_AT:
+                unsaved._fold()
+            unsaved._undo, unsaved._mark = self._undo, len(unsaved._pending)
 
     def undo(self) -> None:
         """Put the memory (and its delta) back as they were at `record` (nothing when it did not record)."""

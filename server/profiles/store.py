@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import threading
 import time
 from collections import OrderedDict, deque
@@ -75,11 +76,17 @@ class ProfileDelta:
         return self.audience_level, self.customer_id
 
 
+# Values that JSON gives back as they are (and finite floats): a delta holding only these needs no round trip.
+_AS_JSON_HOLDS = frozenset({str, int, bool, type(None)})
+
+
 def profile_delta(delta: CustomerMemory, now: datetime) -> ProfileDelta:
     """A delta taken from a session's memory (nothing changes it any more) ready to write: its attribute
     values as JSON will hold them (timestamps as ISO text); counters and offers are plain data already."""
-    if delta.attributes:
-        delta.attributes = json.loads(_to_json(delta.attributes))
+    attributes = delta.attributes
+    if attributes and not all(type(value) in _AS_JSON_HOLDS or (type(value) is float and math.isfinite(value))
+                              for value in attributes.values()):
+        delta.attributes = json.loads(_to_json(attributes))
     return ProfileDelta(delta.audience_level, delta.customer_id, delta, now)
 
 

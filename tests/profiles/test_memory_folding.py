@@ -1,15 +1,20 @@
 """CustomerMemory counts lazily (occurrences kept aside, folded into the tiers when read, stored, copied or at a
 later call): checked against a reference model that adds every occurrence to every tier at once, over random
-event streams, windows, reads, and calls that commit or fail."""
+event streams, windows, reads, and calls that commit or fail. And a delta written without its JSON round trip
+when JSON would give its attributes back as they are."""
 
 from __future__ import annotations
 
 import copy
+import json
 from datetime import datetime, timedelta, timezone
 
+import pytest
 from hypothesis import given, settings, strategies as st
 
+from segflow.server.history.backends import _to_json
 from segflow.server.profiles.memory import MAX_WINDOW_SECONDS, TIERS, CustomerMemory, span
+from segflow.server.profiles.store import profile_delta
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 EVENTS = ("view", "cart", "buy")
@@ -155,3 +160,21 @@ def test_a_failed_calls_undo_leaves_the_memory_exactly_as_it_was(before, during)
         _change(memory, step)
         _change(twin, step)
     assert memory.to_json() == twin.to_json()
+
+
+_VALUES = st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70), st.floats(), st.text(max_size=3),
+                    st.datetimes(timezones=st.just(timezone.utc)))
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(st.dictionaries(st.text(max_size=3), st.one_of(_VALUES, st.lists(_VALUES, max_size=3)), max_size=4))
+def test_a_delta_to_write_holds_its_attributes_as_json_gives_them_back(attributes):
+    expected = json.loads(_to_json(attributes))
+    written = profile_delta(CustomerMemory("Customer", "customer_id=c", dict(attributes)), T0).changes.attributes
+    assert _to_json(written) == _to_json(expected)  # NaN as text, not as a NaN that equals nothing
+    assert [type(value) for value in written.values()] == [type(value) for value in expected.values()]
+
+
+def test_a_delta_to_write_still_refuses_what_json_cannot_hold():
+    with pytest.raises(TypeError, match="cannot store set"):
+        profile_delta(CustomerMemory("Customer", "customer_id=c", {"tags": {"a"}}), T0)
