@@ -105,10 +105,10 @@ class SessionState:
             memory.record()
         return Checkpoint((
             self.session_id, self.channel, self.audience_level, self.started_at, self.last_activity_at,
-            dict(self.audience_ids), dict(self.attributes), self.segments,
+            self.audience_ids.copy(), self.attributes.copy(), self.segments,  # .copy(): cheaper than dict()
             {name: (s.count, s.first_time, s.last_time, s.last_data) for name, s in self.event_stats.items()},
-            self.event_sequence, self.processed_events, list(self.last_recommended), dict(self.issued),
-            dict(self.presentations), set(self.rejected), set(self.suppressed),
+            self.event_sequence, self.processed_events, self.last_recommended.copy(), self.issued.copy(),
+            self.presentations.copy(), self.rejected.copy(), self.suppressed.copy(),
             {name: (j.active, j.step, j.last_event, j.started_at, j.updated_at) for name, j in self.journeys.items()},
             self.ruleset_version, memory))
 
