@@ -75,6 +75,11 @@ _PYTHON_TYPES = {"string": (str,), "int": (int,), "double": (int, float), "bool"
                  "timestamp": (datetime,), "list": (list,), "any": (object,)}
 
 
+# The Python type a value of a declared type usually has: a value of exactly that type fits as it is (a
+# check that needs no call to type_problem).
+EXACT_TYPES = {"string": str, "int": int, "double": float, "bool": bool}
+
+
 def type_problem(value: object, kind: str) -> str | None:
     """Why a value does not fit a declared type (None when it fits; NULL always fits)."""
     if value is None:

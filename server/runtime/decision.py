@@ -118,6 +118,22 @@ def value_body(py: Any) -> bytes:
     return value_pb2.Value(**value_fields(py)).SerializeToString()
 
 
+def value_field(tag: bytes, py: Any) -> bytes:
+    """The field `tag` holding the segflow.v1.Value of a Python value (`field(tag, value_body(py))`, with doubles,
+    short strings and small non-negative ints put together at once)."""
+    kind = type(py)
+    if kind is float:
+        return tag + b"\x09\x21" + _DOUBLE(py)
+    if kind is str:
+        raw = py.encode()
+        n = len(raw)
+        if n < 128:  # the Value is its string field: one byte of tag, one of length
+            return tag + _SIZES[n + 2] + b"\x12" + _SIZES[n] + raw
+    elif kind is int and 0 <= py < 128:
+        return tag + b"\x02\x18" + _SIZES[py]
+    return field(tag, value_body(py))
+
+
 # The encoded type, state, rule id and event name of actions, by those: a ruleset has a few of each.
 _HEADS: dict[tuple[int, int, str, str], bytes] = {}
 _HEADS_KEPT = 4096  # then forgotten at once (rule ids and event names of old ruleset versions)

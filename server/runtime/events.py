@@ -18,13 +18,13 @@ from typing import Any, Callable, Mapping
 from segflow.v1 import action_pb2
 
 from segflow.rules.ruleset import MASK, CompiledAction, CompiledRuleset
-from segflow.rules.schema import type_problem
+from segflow.rules.schema import EXACT_TYPES, type_problem
 from segflow.server.history.records import DataRecord
 from segflow.server.profiles.patterns import pattern_met, watched
 from segflow.server.runtime import journeys, offers
 from segflow.server.runtime.context import SessionContext
 from segflow.server.runtime.decision import (ERRORED, EVALUATION_ERRORS, FIRED, Decision, failure, field, tag,
-                                              value_body, varint)
+                                              value_field, varint)
 from segflow.server.runtime.segmentation import resegment_action
 from segflow.server.sessions.state import EventStat, JourneyStep
 
@@ -159,13 +159,13 @@ class EventProcessor:
         ctx = self.ctx
         values = ctx.session.attributes
         value = action.evaluate["expression"](values, ctx)
-        fields = action.fixed + field(_USER_EXPRESSION, field(_VALUE, value_body(value)))
+        fields = action.fixed + field(_USER_EXPRESSION, value_field(_VALUE, value))
         target = action.definition.assign_to
         if not target:
             self.decision.fire(USER_EXPRESSION, FIRED, fields)
             return
         kind = self.compiled.schema.attributes[target].type
-        problem = type_problem(value, kind)
+        problem = type_problem(value, kind) if type(value) is not EXACT_TYPES.get(kind) else None
         if problem:
             self.decision.fire(USER_EXPRESSION, ERRORED, fields + _error("type", f"cannot assign {problem} to "
                                                                                  f"{target!r} ({kind})"))
@@ -207,7 +207,7 @@ class EventProcessor:
             columns[name] = MASK if sensitive and not sensitive.isdisjoint(ev.names) else ev.evaluate(values, ctx)
         entries = []
         for name, value in columns.items():
-            entries.append(field(_COLUMN, field(_KEY, name.encode()) + field(_COLUMN_VALUE, value_body(value))))
+            entries.append(field(_COLUMN, (_KEYS.get(name) or _key(name)) + value_field(_COLUMN_VALUE, value)))
         action_id = decision.fire(LOG_DATA, FIRED, action.fixed + field(_LOG_DATA, b"".join(entries)))
         decision.records.append(DataRecord(
             session_id=session.session_id, customer_id=decision.customer_id, decision_id=decision.id,
@@ -231,6 +231,18 @@ class EventProcessor:
 def _depth(depth: int) -> bytes:
     """A trigger_events action's details field with its depth."""
     return field(_TRIGGER_EVENTS, _DEPTH + varint(depth))
+
+
+def _key(name: str) -> bytes:
+    """A log_data column's name as its map entry's key field, kept (a ruleset has a few)."""
+    if len(_KEYS) >= _KEYS_KEPT:
+        _KEYS.clear()
+    key = _KEYS[name] = field(_KEY, name.encode())
+    return key
+
+
+_KEYS: dict[str, bytes] = {}
+_KEYS_KEPT = 4096  # then forgotten at once (columns of old ruleset versions)
 
 
 def _error(code: str, message: str) -> bytes:

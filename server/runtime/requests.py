@@ -13,7 +13,7 @@ from typing import Any, Mapping
 
 from segflow.rules.errors import suggest
 from segflow.rules.ruleset import CompiledRuleset
-from segflow.rules.schema import type_problem
+from segflow.rules.schema import EXACT_TYPES, type_problem
 from segflow.server.errors import InvalidArgument
 from segflow.rules.values import from_value
 
@@ -82,7 +82,7 @@ def parameters_of(parameters: tuple[tuple[str, bool, str], ...] | None, values: 
             if required:
                 bad.append((f"event.parameters.{name}", "is required"))
             continue
-        if type(value) is _EXACT.get(kind):  # fits as it is
+        if type(value) is EXACT_TYPES.get(kind):  # fits as it is
             continue
         problem = type_problem(value, kind)
         if problem:
@@ -92,10 +92,6 @@ def parameters_of(parameters: tuple[tuple[str, bool, str], ...] | None, values: 
     if bad:
         refuse(bad, "BAD_PARAMETER")
     return params
-
-
-# The Python type a value of each declared type usually has, needing no check (type_problem) or conversion.
-_EXACT = {"string": str, "int": int, "double": float, "bool": bool}
 
 
 def value_of(value, field: str, bad: list[tuple[str, str]]) -> Any:

@@ -76,8 +76,7 @@ def _evaluated(charts, ctx: SessionContext, decision: Decision,
     group, covered = entry
     session = ctx.session
     key = (session.session_id, digests)
-    with _memos_lock:
-        memo = _memos.pop(key, None)
+    memo = _memos.get(key)  # one C call, safe without the lock (which guards changing the dict)
     if memo is None:
         old_inputs, old_bits, old_names, old_members = None, (None,) * len(charts), (None,) * len(charts), None
     else:
@@ -105,6 +104,7 @@ def _evaluated(charts, ctx: SessionContext, decision: Decision,
     members = old_members if same else frozenset().union(*names)
     with _memos_lock:
         _memos[key] = (inputs, tuple(bits), tuple(names), members)
+        _memos.move_to_end(key)
         if len(_memos) > MEMO_SIZE:
             _memos.popitem(last=False)
     return members, covered

@@ -11,7 +11,7 @@ import pytest
 from segflow.v1 import action_pb2, ruleset_service_pb2 as admin_pb, value_pb2
 
 from segflow.rules.values import to_value
-from segflow.server.runtime.decision import new_id, value_body, varint
+from segflow.server.runtime.decision import field, new_id, value_body, value_field, varint
 from tests.service.calls import event, start
 
 
@@ -136,3 +136,9 @@ def test_every_kind_of_action_arrives_as_the_message_of_its_fields(decisions, ad
         assert action == want
         assert action.HasField(action.WhichOneof("details"))
     assert len({a.action_id for a in response.actions}) == len(expected)
+
+
+@pytest.mark.parametrize("py", VALUES + ["y" * 127, "y" * 128, "y" * 129, "\u00e9" * 64, 0, 127, 128, -5],
+                         ids=repr)
+def test_a_value_field_is_the_field_of_its_encoding(py):
+    assert value_field(b"\x12", py) == field(b"\x12", value_body(py))
