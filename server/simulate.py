@@ -60,7 +60,7 @@ from typing import Any, Callable, Iterable, Iterator
 import yaml
 from google.protobuf import json_format
 from google.protobuf.descriptor import Descriptor, EnumDescriptor
-from segflow.v1 import decision_service_pb2 as decisions, ruleset_service_pb2 as pb, trace_pb2
+from segflow.v1 import action_pb2, decision_service_pb2 as decisions, ruleset_service_pb2 as pb, trace_pb2
 
 from segflow.rules.errors import suggest
 from segflow.rules.ruleset import CompiledRuleset
@@ -240,7 +240,7 @@ def simulate(compiled: CompiledRuleset, scenario: pb.Scenario, *, clock: Callabl
     published: list = []
     provider = _Fixed(ActiveVersion(compiled, 0, callouts))
     with closing(ProfileStore.in_memory()) as profiles:  # customers are remembered across the scenario's visits
-        engine = Engine(provider, store, clock=time, profiles=profiles, publish=published.extend)
+        engine = Engine(provider, store, clock=time, profiles=profiles, publish=lambda actions: published.extend(map(action_pb2.Action.FromString, actions)))
         known = Known(compiled)
         steps = []
         for i, step in enumerate(scenario.steps):

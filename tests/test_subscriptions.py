@@ -253,13 +253,16 @@ def tracked_objects():
     return len(gc.get_objects())
 
 
+def encoded(*actions):
+    """Actions as the engine publishes them: their encodings."""
+    return [action.SerializeToString() for action in actions]
+
+
 def fired(count, call):
-    """`count` actions as the engine publishes a call's: the repeated field of a response nobody else keeps."""
-    response = decision_service_pb2.PostEventResponse()
-    for n in range(count):
-        response.actions.add(action_id=f"{call}-{n}", type=T.ACTION_TYPE_NOTIFY, session_id="s1", customer_id="c1",
-                             rule_id="r1").notify.message = "x" * n
-    return response.actions
+    """The encodings of `count` actions as the engine publishes a call's."""
+    return encoded(*(action_pb2.Action(action_id=f"{call}-{n}", type=T.ACTION_TYPE_NOTIFY, session_id="s1",
+                                       customer_id="c1", rule_id="r1", notify={"message": "x" * n})
+                     for n in range(count)))
 
 
 def test_regression_retained_and_queued_actions_are_no_objects_the_collector_tracks():
@@ -270,14 +273,14 @@ def test_regression_retained_and_queued_actions_are_no_objects_the_collector_tra
     before = tracked_objects()
     for call in range(200):  # nobody subscribed: publish_all's own path
         bus.publish_all(actions := fired(5, call))
-        published += [a.SerializeToString() for a in actions]
+        published += actions
     assert bus.stats()["retained"] == 1_000
     assert tracked_objects() - before < 20
     subscription = bus.subscribe(request(resume_after=500))  # replays 500, then queues what follows
     before = tracked_objects()
     for call in range(200, 300):
         bus.publish_all(actions := fired(5, call))
-        published += [a.SerializeToString() for a in actions]
+        published += actions
     assert tracked_objects() - before < 20
     served = take(subscription, 1_000)
     assert [r.sequence for r in served] == list(range(501, 1_501))

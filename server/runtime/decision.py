@@ -171,6 +171,7 @@ class Decision:
         self.rule_id = ""  # the rule whose actions are running
         self._response = decision_service_pb2.PostEventResponse()
         self._encoded: list[bytes] = []  # the actions fired and not yet parsed into the response, in order
+        self.encoded_actions: list[bytes] = []  # every fired action's encoding, in order: what is published
         self.fired = 0  # actions fired so far
         self.entered: set[str] = set()
         self.left: set[str] = set()
@@ -246,6 +247,7 @@ class Decision:
                          encoded_id, fields))
         n = len(body)
         self._encoded += (_ACTION, _SIZES[n] if n < _SIZED else varint(n), body)
+        self.encoded_actions.append(body)
         self.fired += 1
         return action_id
 

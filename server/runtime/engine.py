@@ -51,7 +51,7 @@ class RulesetProvider(Protocol):
 class Engine:
     def __init__(self, rulesets: RulesetProvider, store: SessionStore, *, clock: Callable[[], datetime],
                  submit: Callable[[Any], None] = lambda record: None,
-                 publish: Callable[[Sequence[Any]], Any] = lambda actions: None, journeys: JourneyBook | None = None,
+                 publish: Callable[[Sequence[bytes]], Any] = lambda actions: None, journeys: JourneyBook | None = None,
                  admit: Callable[[], None] = lambda: None, profiles: ProfileStore | None = None,
                  summaries: Callable[[str], SessionSummary | None] = lambda session_id: None):
         self.rulesets = rulesets
@@ -107,7 +107,7 @@ class Engine:
                 if slot.state is not None:
                     self.store.end(slot, "restarted")
                 slot.state = session
-            committed = self.store.commit_actions(slot, decision.actions)
+            committed = self.store.commit_actions(slot, decision.encoded_actions)
         self._emit(decision, committed)
         return response
 
@@ -230,7 +230,7 @@ class Engine:
             decision.profile = self.recall.commit(compiled, session, now)
             if event_id:  # last: a failed call must not be remembered (see SessionState.checkpoint)
                 idempotency.remember(session, event_id, response)
-            committed = self.store.commit_actions(slot, decision.actions)
+            committed = self.store.commit_actions(slot, decision.encoded_actions)
         self._emit(decision, committed)
         return response
 
@@ -256,7 +256,7 @@ class Engine:
             lists = offers.select_offers(compiled, ctx, decision, request.slots, allow)
             response = pb.GetOffersResponse(offer_lists=lists, decision=decision.proto,
                                             advisories=decision.advisories, trace=decision.trace)
-            committed = self.store.commit_actions(slot, decision.actions)
+            committed = self.store.commit_actions(slot, decision.encoded_actions)
         self._emit(decision, committed)
         return response
 
@@ -277,7 +277,7 @@ class Engine:
                 session=session_message(session, self.store, self.journeys),
                 segments_entered=sorted(decision.entered), segments_left=sorted(decision.left),
                 decision=decision.proto, advisories=decision.advisories, trace=decision.trace)
-            committed = self.store.commit_actions(slot, decision.actions)
+            committed = self.store.commit_actions(slot, decision.encoded_actions)
         self._emit(decision, committed)
         return response
 
@@ -350,8 +350,8 @@ class Engine:
         self.recall.save(decision.profile)
         for record in decision.records:
             self.submit(record)
-        if decision.actions and not committed:
-            self.publish(decision.actions)  # in one go: a log shared by processes writes them in one transaction
+        if decision.encoded_actions and not committed:
+            self.publish(decision.encoded_actions)  # in one go: a log shared by processes writes one transaction
 
 
 class _Locked:

@@ -18,7 +18,7 @@ import zlib
 from collections import OrderedDict
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Any, Callable, Iterator, Protocol, Sequence
+from typing import Callable, Iterator, Protocol, Sequence
 
 from segflow.server.sessions import codec
 from segflow.server.sessions.state import SessionState
@@ -86,9 +86,10 @@ class SessionStore(Protocol):
     def end(self, slot: Slot, reason: str) -> SessionState | None:
         """Remove the slot's session (inside `locked`), reporting it as closed for `reason`."""
 
-    def commit_actions(self, slot: Slot, actions: Sequence[Any]) -> bool:
-        """Inside `locked`, at the end of a call: take its actions to publish with the session's commit, and
-        only if it commits (True), or leave them to the caller to publish after the commit (False)."""
+    def commit_actions(self, slot: Slot, actions: Sequence[bytes]) -> bool:
+        """Inside `locked`, at the end of a call: take its actions (their encodings) to publish with the
+        session's commit, and only if it commits (True), or leave them to the caller to publish after the
+        commit (False)."""
 
     def expire_idle(self) -> int:
         """Close every session idle past the timeout; returns how many."""
@@ -175,7 +176,7 @@ class MemorySessionStore:
                     return slot
             slot.lock.release()  # the slot was dropped while we waited for it: take the new one
 
-    def commit_actions(self, slot: Slot, actions: Sequence[Any]) -> bool:
+    def commit_actions(self, slot: Slot, actions: Sequence[bytes]) -> bool:
         """The caller publishes a call's actions after the commit: the bus is in this process too."""
         return False
 

@@ -71,12 +71,13 @@ class ActionBus:
         with self._lock:
             return self._publish(encoded, None, sequence, at)
 
-    def publish_all(self, actions: Sequence[action_pb2.Action]) -> None:
-        """Publish one call's actions, in order, under one hold of the lock."""
+    def publish_all(self, actions: Sequence[bytes]) -> None:
+        """Publish one call's actions, their encodings as the Decision made them, in order, under one hold of
+        the lock; each is decoded only to match it against subscribers."""
         with self._lock:
             if self._subscribers or self._leaving:
                 for action in actions:
-                    self._publish(action.SerializeToString(), action, None, None)
+                    self._publish(action, None, None, None)
                 return
             # Nobody to hand them to: `_publish`'s numbering and retaining, without a call per action.
             self._sequence = self._retained.extend(self._sequence, self._clock, actions)

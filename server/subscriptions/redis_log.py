@@ -26,7 +26,7 @@ from collections.abc import Iterable, Sequence
 
 import msgpack
 import redis
-from segflow.v1 import action_pb2, decision_service_pb2
+from segflow.v1 import decision_service_pb2
 
 from segflow.server.errors import Unavailable
 
@@ -103,8 +103,9 @@ class RedisActionLog:
         """The sequence number of the latest action any replica appended (0 before the first)."""
         return int(self.client.get(self.keys[1]) or 0)
 
-    def publish_all(self, actions: Sequence[action_pb2.Action]) -> None:
-        """Append one call's actions in one round trip (the session store appends them with its commit instead)."""
+    def publish_all(self, actions: Sequence[bytes]) -> None:
+        """Append one call's actions (encoded) in one round trip (the session store appends them with its
+        commit instead)."""
         if actions:
             self._append(keys=self.keys, args=[*self.trim_args, *encode_actions(actions)])
 
@@ -189,9 +190,9 @@ class RedisActionLog:
             self._read = entry_id
 
 
-def encode_actions(actions: Sequence[action_pb2.Action]) -> list:
-    """`APPEND_FUNCTION`'s arguments for one call's actions: how many, and their encoding in one stream entry."""
-    return [len(actions), msgpack.packb([action.SerializeToString() for action in actions])]
+def encode_actions(actions: Sequence[bytes]) -> list:
+    """`APPEND_FUNCTION`'s arguments for one call's actions (encoded): how many, and them in one stream entry."""
+    return [len(actions), msgpack.packb(list(actions))]
 
 
 def log_keys(prefix: str) -> list[str]:

@@ -48,12 +48,12 @@ class Retained:
         """Retain an entry, evicting the oldest when full."""
         self._entries.append(entry)
 
-    def extend(self, last: int, clock: Callable[[], int], actions: Iterable[action_pb2.Action]) -> int:
-        """Retain `actions`, numbered after `last` and each timed by `clock()`; returns the last number given."""
+    def extend(self, last: int, clock: Callable[[], int], actions: Iterable[bytes]) -> int:
+        """Retain `actions` (encoded), numbered after `last`, each timed by `clock()`; returns the last number."""
         pack, append = _HEADER.pack, self._entries.append  # `encode` inline: no call per action
         for action in actions:
             last += 1
-            append(pack(last, clock()) + action.SerializeToString())
+            append(pack(last, clock()) + action)
         return last
 
     def clear(self) -> None:

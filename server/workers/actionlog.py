@@ -25,7 +25,7 @@ import time
 from typing import Sequence
 
 import lmdb
-from segflow.v1 import action_pb2, decision_service_pb2
+from segflow.v1 import decision_service_pb2
 
 from segflow.server.subscriptions import ActionBus, Subscription
 
@@ -63,8 +63,9 @@ class SharedActionBus:
         self._follower = threading.Thread(target=self._follow, name="segflow-action-log", daemon=True)
         self._follower.start()
 
-    def publish_all(self, actions: Sequence[action_pb2.Action]) -> None:
-        """Append one call's actions to the host's log in one transaction, or skip them while nobody listens."""
+    def publish_all(self, actions: Sequence[bytes]) -> None:
+        """Append one call's actions (encoded) to the host's log in one transaction, or skip them while nobody
+        listens."""
         if not actions:
             return
         with self._counting:
@@ -72,7 +73,7 @@ class SharedActionBus:
         with self.env.begin(buffers=True) as txn:
             if not txn.cursor(db=self._listeners).first() and txn.get(_SKIPPED, db=self._meta) is not None:
                 return  # the pause is marked already: nothing to write
-        values = [_TIME.pack(time.time_ns()) + action.SerializeToString() for action in actions]
+        values = [_TIME.pack(time.time_ns()) + action for action in actions]
         with self.env.begin(write=True) as txn:
             if not txn.cursor(db=self._listeners).first():
                 txn.put(_SKIPPED, b"", db=self._meta)

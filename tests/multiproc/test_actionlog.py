@@ -10,7 +10,7 @@ from segflow.v1 import decision_service_pb2 as pb
 
 from segflow.server.sessions.lmdb_store import open_environment
 from segflow.server.workers.actionlog import SharedActionBus
-from tests.test_subscriptions import ids, make_action, take, wait_until
+from tests.test_subscriptions import encoded, ids, make_action, take, wait_until
 
 
 @pytest.fixture
@@ -34,18 +34,18 @@ def listed(bus: SharedActionBus) -> int:
 
 def test_nothing_is_logged_while_no_worker_has_a_subscriber(buses):
     first, second = buses
-    first.publish_all([make_action("a"), make_action("b")])
-    second.publish_all([make_action("c")])
+    first.publish_all(encoded(make_action("a"), make_action("b")))
+    second.publish_all(encoded(make_action("c")))
     assert logged(first) == 0
     assert (first.stats()["published"], second.stats()["published"]) == (2, 1)
 
 
 def test_a_subscriber_arriving_after_skipped_actions_sees_one_sequence_from_its_point(buses):
     first, second = buses
-    first.publish_all([make_action("skipped")])
+    first.publish_all(encoded(make_action("skipped")))
     with second.subscribe(pb.SubscribeActionsRequest()) as subscription:
-        first.publish_all([make_action("1"), make_action("2")])
-        second.publish_all([make_action("3")])
+        first.publish_all(encoded(make_action("1"), make_action("2")))
+        second.publish_all(encoded(make_action("3")))
         received = take(subscription, 3)
     assert ids(received) == ["1", "2", "3"]
     assert [r.sequence for r in received] == [2, 3, 4]  # 1 is the pause's gap entry
@@ -54,12 +54,12 @@ def test_a_subscriber_arriving_after_skipped_actions_sees_one_sequence_from_its_
 def test_a_resume_across_a_pause_starts_with_a_gap_for_what_nobody_saw(buses):
     first, second = buses
     with second.subscribe(pb.SubscribeActionsRequest()) as subscription:
-        first.publish_all([make_action("1"), make_action("2")])
+        first.publish_all(encoded(make_action("1"), make_action("2")))
         assert [r.sequence for r in take(subscription, 2)] == [1, 2]
     wait_until(lambda: listed(second) == 0)  # its last subscriber left `linger` (0 s) ago
-    first.publish_all([make_action("unseen")])
+    first.publish_all(encoded(make_action("unseen")))
     resumed = second.subscribe(pb.SubscribeActionsRequest(resume_after=2))
-    first.publish_all([make_action("4")])
+    first.publish_all(encoded(make_action("4")))
     gap, after = take(resumed, 2)
     assert (gap.gap.first_missed, gap.gap.last_missed) == (3, 3)
     assert (after.sequence, after.action.action_id) == (4, "4")
@@ -71,10 +71,10 @@ def test_a_worker_that_stays_listed_logs_for_a_subscriber_that_reconnects(tmp_pa
     lingering, publisher = SharedActionBus(env, 0, linger=3600.0), SharedActionBus(env, 1, linger=3600.0)
     try:
         with lingering.subscribe(pb.SubscribeActionsRequest()) as subscription:
-            publisher.publish_all([make_action("1")])
+            publisher.publish_all(encoded(make_action("1")))
             take(subscription, 1)
         time.sleep(0.05)  # several polls of the follower: it stays listed
-        publisher.publish_all([make_action("2")])
+        publisher.publish_all(encoded(make_action("2")))
         replayed = take(lingering.subscribe(pb.SubscribeActionsRequest(resume_after=1)), 1)
         assert [(r.sequence, r.action.action_id) for r in replayed] == [(2, "2")]
     finally:

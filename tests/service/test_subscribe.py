@@ -166,3 +166,17 @@ def test_a_resumed_subscriber_replays_the_very_events_it_was_sent_live(decisions
     resumed.cancel()
     assert [r.action for r in live] == carried
     assert replayed == live[1:]  # sequence, time and action, as retained
+
+
+def test_actions_posted_while_nobody_listened_replay_as_the_response_carried_them(decisions, service):
+    """With no subscriber the bus retains each action's encoding as the Decision made it, unparsed: a later
+    resume must still see exactly the actions the response carried."""
+    decisions.StartSession(start("unheard"))
+    decisions.PostEvent(event("unheard", "add_to_cart", sku="A", price=20.0))
+    before = service.bus.last_sequence  # > 0: resuming after 0 would be live only
+    carried = list(decisions.PostEvent(event("unheard", "add_to_cart", sku="TV-55", price=900.0)).actions)
+    resumed = subscribe(decisions, session_id="unheard", resume_after=before)
+    replayed = [next(resumed) for _ in carried]
+    resumed.cancel()
+    assert carried and [r.action for r in replayed] == carried
+    assert [r.action.SerializeToString() for r in replayed] == [a.SerializeToString() for a in carried]

@@ -112,7 +112,7 @@ def test_resuming_past_what_the_stream_kept_starts_with_a_gap(redis_client, pref
     log = RedisActionLog(redis_client, prefix=prefix, retention=10)
     try:
         for n in range(1, 301):
-            log.publish_all([A.Action(action_id=str(n))])
+            log.publish_all([A.Action(action_id=str(n)).SerializeToString()])
         kept = redis_client.xlen(log.keys[0])
         assert 10 <= kept < 300  # trimmed to about the retention (whole stream nodes at a time)
         with log.subscribe(pb.SubscribeActionsRequest(resume_after=5)) as subscription:
@@ -127,14 +127,14 @@ def test_resuming_past_what_the_stream_kept_starts_with_a_gap(redis_client, pref
 def test_a_log_redis_lost_ends_its_subscriptions_and_numbers_start_over(redis_client, prefix):
     log = RedisActionLog(redis_client, prefix=prefix)
     try:
-        log.publish_all([A.Action(action_id="before")])
+        log.publish_all([A.Action(action_id="before").SerializeToString()])
         subscription = log.subscribe(pb.SubscribeActionsRequest())
         redis_client.delete(*log.keys)  # as a Redis restarted without persistence
-        log.publish_all([A.Action(action_id="after")])
+        log.publish_all([A.Action(action_id="after").SerializeToString()])
         with pytest.raises(BusClosed):
             list(subscription)
         with log.subscribe(pb.SubscribeActionsRequest()) as fresh:
-            log.publish_all([A.Action(action_id="next")])
+            log.publish_all([A.Action(action_id="next").SerializeToString()])
             assert (next(fresh).sequence, log.stats()["published"]) == (2, 2)
     finally:
         log.close()
