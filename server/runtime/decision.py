@@ -8,7 +8,7 @@ Actions are kept as their encodings until the call is decided: each is its type,
 cached encoding per combination), the fields every action of the call shares (encoded once per call), its id
 and its own fields, already encoded (a handler's fixed fields were encoded when the ruleset compiled; see
 CompiledAction.fixed). `actions` parses them into the response in one go, and the subscription bus is handed
-those same messages: no message per action built field by field, nor copied later.
+the same encodings (`encoded_actions`): no message per action built field by field, nor serialized again.
 """
 
 from __future__ import annotations
@@ -172,7 +172,6 @@ class Decision:
         self._response = decision_service_pb2.PostEventResponse()
         self._encoded: list[bytes] = []  # the actions fired and not yet parsed into the response, in order
         self.encoded_actions: list[bytes] = []  # every fired action's encoding, in order: what is published
-        self.fired = 0  # actions fired so far
         self.entered: set[str] = set()
         self.left: set[str] = set()
         self.advisories = [action_pb2.Advisory(code=code, message=message) for code, message in notes] if notes else []
@@ -196,6 +195,11 @@ class Decision:
             time={"seconds": since.days * 86400 + since.seconds, "nanos": since.microseconds * 1000},
         ).SerializeToString()
         return self._shared
+
+    @property
+    def fired(self) -> int:
+        """How many actions were fired so far."""
+        return len(self.encoded_actions)
 
     @property
     def actions(self):
@@ -248,7 +252,6 @@ class Decision:
         n = len(body)
         self._encoded += (_ACTION, _SIZES[n] if n < _SIZED else varint(n), body)
         self.encoded_actions.append(body)
-        self.fired += 1
         return action_id
 
     def action(self, type_: int, *, state: int = FIRED, action_id: str = "", error: tuple[str, str] | None = None,
