@@ -25,6 +25,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field, replace
+from multiprocessing import resource_tracker
 from multiprocessing.connection import Connection, wait
 
 from prometheus_client import CollectorRegistry
@@ -33,7 +34,7 @@ from segflow.server.config import Config
 from segflow.server.metrics import start_metrics_server
 from segflow.server.workers import address
 from segflow.server.workers.metrics import WorkersCollector
-from segflow.server.workers.worker import Assignment, run
+from segflow.server.workers.worker import HELD_SIGNALS, Assignment, run
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +144,7 @@ class Supervisor:
                                 last=index == 0, processes=self.processes)
         process = self._context.Process(target=run, args=(self._config(index, first), assignment, theirs),
                                         name=f"segflow-worker-{index}")
-        process.start()
+        start_holding_signals(process)
         theirs.close()
         running = self._workers[index] = _Running(index, process, ours, time.monotonic(), quick_deaths=quick_deaths)
         return running
@@ -266,14 +267,25 @@ class Supervisor:
                     log.error("worker %d did not stop in time; killed", worker.index)
                     worker.process.kill()
                     worker.process.join()
-                # One stopped before it could install its handler had not served anything.
-                clean = clean and (worker.process.exitcode == 0 or
-                                   not worker.ready and worker.process.exitcode == -signal.SIGTERM)
+                clean = clean and worker.process.exitcode == 0
                 lost += _lost(worker)
         if lost:
             print(f"segflow: {lost} acknowledged history record(s) could be neither written nor spilled",
                   file=sys.stderr)
         return 0 if clean else 1
+
+
+def start_holding_signals(process: multiprocessing.Process) -> None:
+    """Start `process` with SIGTERM and SIGINT blocked, as the child inherits them: a stop that arrives while it
+    imports waits until `run` has its handler (and unblocks them), so even a worker stopped while it starts
+    replays its history journal and stops cleanly, instead of dying with the journal unwritten until the next
+    start. multiprocessing's resource tracker unblocks both when it starts (at the first spawn): started first."""
+    resource_tracker.ensure_running()
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, HELD_SIGNALS)
+    try:
+        process.start()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 def _lost(worker: _Running) -> int:

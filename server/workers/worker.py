@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 
 # How long a deploy waits for every other worker to activate it.
 ANNOUNCE_SECONDS = 30.0
+# Blocked from a worker's spawn until `run` has its handlers (supervisor.start_holding_signals).
+HELD_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 
 
 @dataclass(frozen=True)
@@ -152,6 +154,7 @@ def run(config: Config, assignment: Assignment, pipe: Connection) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, HELD_SIGNALS)  # held since the spawn: one that came is handled now
     logs.configure(config.log_format, config.log_level)
     worker = Worker(assignment, pipe, orphaned=stop.set)
     service = create_service(config, worker=worker)

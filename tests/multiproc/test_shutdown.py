@@ -10,8 +10,11 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import datetime, timezone
 
 import grpc
+from segflow.server.history.journal import Journal
+from segflow.server.history.records import DataRecord
 from segflow.v1 import decision_service_pb2_grpc
 
 from tests.multiproc.conftest import start_host, stop_host
@@ -74,6 +77,35 @@ def test_sigterm_while_the_workers_start_is_a_clean_stop(tmp_path):
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def test_a_worker_stopped_while_it_starts_replays_its_journal(tmp_path):
+    """Regression (the flake of test_sigkill_with_sync_durability_loses_no_acknowledged_row): a SIGTERM while
+    worker 1 was still importing killed it before its handler was in place, so the records a killed run had
+    journaled for it stayed unwritten after a clean stop. Now the signal waits until the worker can handle it."""
+    row = DataRecord(session_id="journaled", customer_id="", decision_id="d", ruleset_version=1,
+                     time=datetime.now(timezone.utc), action_id="a", table="cart_adds", columns={"sku": "S"})
+    journal = Journal(tmp_path / "workers" / "1", submit=lambda record: None)
+    journal.replay(lambda records: None)  # opens an empty journal
+    journal.submit(row)  # and no checkpoint: as a run killed before its writer caught up leaves it
+    journal.close()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "segflow.server.cli", "serve", "--processes", "2", "--address", "127.0.0.1:0",
+         "--data-dir", str(tmp_path), "--history-durability", "sync", "--log-level", "INFO"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline, lines = time.monotonic() + 60, []
+        while time.monotonic() < deadline:
+            lines.append(process.stderr.readline())
+            if "worker 0 (pid" in lines[-1] or not lines[-1]:
+                break
+        process.send_signal(signal.SIGTERM)  # worker 1 has just been spawned: it is still importing
+        assert process.wait(timeout=60) == 0, "".join(lines) + process.stderr.read()
+    finally:
+        if process.poll() is None:
+            process.kill()
+    with sqlite3.connect(tmp_path / "history.db") as db:
+        assert db.execute("SELECT COUNT(*) FROM data_rows WHERE session_id = 'journaled'").fetchone() == (1,)
 
 
 def _alive(pid: int) -> bool:
