@@ -7,6 +7,7 @@ from typing import Any
 
 from segflow.v1 import ruleset_pb2
 
+from segflow.server import calls
 from segflow.server.callouts.bounded import BoundedCallout, Outcome, Source
 from segflow.server.callouts.local import PluginSource
 from segflow.server.callouts.plugin import CalloutPlugin, InstalledPlugins
@@ -89,7 +90,10 @@ class CalloutRegistry:
         callout = self._callouts[name]
         if len(args) != self._arities[name]:
             raise TypeError(f"callout {name!r} takes {self._arities[name]} argument(s), got {len(args)}")
-        return callout_span(name, callout.remote, session_id,
+        call = calls.current()
+        if call is None or call.tracer is None:  # the common case: no span, no closure
+            return callout.call(args, audience=audience, session_id=session_id, deadline=deadline)
+        return callout_span(call.tracer, name, callout.remote, session_id,
                             lambda: callout.call(args, audience=audience, session_id=session_id, deadline=deadline))
 
     def stats(self) -> dict[str, dict[str, int]]:

@@ -37,13 +37,20 @@ def _json_default(value: Any) -> Any:
 
 # Built once: json.dumps with options builds an encoder per call.
 _JSON = json.JSONEncoder(default=_json_default, allow_nan=False, separators=(",", ":"))
+# The same encoder's C part, built once too (JSONEncoder.encode builds it again on every call: about half of
+# encoding a history row's columns), without the check for circular references: what history stores has none,
+# and one would end in RecursionError, which _to_json hands to the checking encoder to say ValueError as before.
+_FAST = (json.encoder.c_make_encoder(None, _json_default, json.encoder.encode_basestring_ascii, None, ":", ",",
+                                     False, False, False) if json.encoder.c_make_encoder is not None else None)
 
 
 def _to_json(value: Any) -> str:
     """JSON text; NaN and infinities (which JSON has not) are written as protobuf's JSON writes them: "NaN",
     "Infinity", "-Infinity"."""
     try:
-        return _JSON.encode(value)
+        return "".join(_FAST(value, 0)) if _FAST is not None else _JSON.encode(value)
+    except RecursionError:
+        return _JSON.encode(value)  # raises ValueError for a circular reference, RecursionError for depth
     except ValueError:
         return _JSON.encode(_each(value, _finite))
 

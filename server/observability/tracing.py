@@ -160,14 +160,13 @@ def _end(span, call: calls.Call | None, code: grpc.StatusCode, response) -> None
     span.end()
 
 
-def callout_span(name: str, remote: bool, session_id: str, run: Callable[[], tuple[Any, Any]]) -> tuple[Any, Any]:
-    """Run a callout (`run` returns (value, outcome)) in a child span of the call's, when the call is traced."""
-    call = calls.current()
-    if call is None or call.tracer is None:
-        return run()
+def callout_span(tracer: Any, name: str, remote: bool, session_id: str,
+                 run: Callable[[], tuple[Any, Any]]) -> tuple[Any, Any]:
+    """Run a callout (`run` returns (value, outcome)) in a child span of a traced call's, made by `tracer` (the
+    call's: the registry calls a callout of an untraced call without one)."""
     from opentelemetry.trace import SpanKind
 
-    with call.tracer.start_as_current_span(
+    with tracer.start_as_current_span(
             f"callout {name}", kind=SpanKind.CLIENT if remote else SpanKind.INTERNAL,
             attributes={"segflow.callout.name": name, "segflow.session_id": session_id}) as span:
         value, outcome = run()

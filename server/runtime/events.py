@@ -129,7 +129,7 @@ class EventProcessor:
 
     def run(self, action: CompiledAction, depth: int) -> None:
         """Run one action; one whose expression fails is recorded as errored and the rule goes on."""
-        if self.decision.fired >= MAX_ACTIONS_PER_CALL:
+        if len(self.decision.encoded_actions) >= MAX_ACTIONS_PER_CALL:  # (Decision.fired without its call)
             if not self.over_budget:
                 self.over_budget = True
                 self.decision.advise("action_limit", f"more than {MAX_ACTIONS_PER_CALL} actions in one call: "
@@ -202,11 +202,11 @@ class EventProcessor:
         session = ctx.session
         values = session.attributes
         sensitive = self.compiled.sensitive_attributes
-        columns = {}  # plain loops: a comprehension is a function call each
-        for name, ev in action.expressions.items():
-            columns[name] = MASK if sensitive and not sensitive.isdisjoint(ev.names) else ev.evaluate(values, ctx)
+        columns = {}  # one plain loop: a comprehension is a function call each
         entries = []
-        for name, value in columns.items():
+        for name, ev in action.expressions.items():
+            value = columns[name] = (MASK if sensitive and not sensitive.isdisjoint(ev.names)
+                                     else ev.evaluate(values, ctx))
             entries.append(field(_COLUMN, (_KEYS.get(name) or _key(name)) + value_field(_COLUMN_VALUE, value)))
         action_id = decision.fire(LOG_DATA, FIRED, action.fixed + field(_LOG_DATA, b"".join(entries)))
         decision.records.append(DataRecord(
