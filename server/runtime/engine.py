@@ -35,7 +35,7 @@ from segflow.server.runtime.segmentation import resegment
 from segflow.server.runtime.sessions import expired_message, session_message
 from segflow.server.sessions.journeys import JourneyBook
 from segflow.server.sessions.state import SessionState, customer_id_of
-from segflow.server.sessions.store import SessionStore
+from segflow.server.sessions.store import SessionStore, retry_conflicts
 
 
 class RulesetProvider(Protocol):
@@ -68,6 +68,7 @@ class Engine:
 
     # -- session lifecycle ------------------------------------------------------------------------
 
+    @retry_conflicts
     def start_session(self, request: pb.StartSessionRequest, deadline: float | None = None) -> pb.StartSessionResponse:
         require(request.session_id, "session_id")
         self.admit()
@@ -111,6 +112,7 @@ class Engine:
         self._emit(decision, committed)
         return response
 
+    @retry_conflicts
     def get_session(self, request: pb.GetSessionRequest) -> pb.GetSessionResponse:
         """A live session; one that expired, as its summary kept it, in SESSION_STATE_EXPIRED; else NOT_FOUND."""
         require(request.session_id, "session_id")
@@ -122,6 +124,7 @@ class Engine:
             raise _no_live_session(request.session_id)
         return pb.GetSessionResponse(session=expired_message(expired))
 
+    @retry_conflicts
     def end_session(self, request: pb.EndSessionRequest) -> pb.EndSessionResponse:
         with self._session(request.session_id) as slot:
             message = session_message(slot.state, self.store, self.journeys, session_pb2.SESSION_STATE_ENDED)
@@ -192,6 +195,7 @@ class Engine:
 
     # -- decisions --------------------------------------------------------------------------------
 
+    @retry_conflicts
     def post_event(self, request: pb.PostEventRequest, deadline: float | None = None) -> pb.PostEventResponse:
         event = request.event
         name, event_id = event.name, event.event_id
@@ -234,6 +238,7 @@ class Engine:
         self._emit(decision, committed)
         return response
 
+    @retry_conflicts
     def get_offers(self, request: pb.GetOffersRequest, deadline: float | None = None) -> pb.GetOffersResponse:
         self.admit()
         if not request.slots:
@@ -260,6 +265,7 @@ class Engine:
         self._emit(decision, committed)
         return response
 
+    @retry_conflicts
     def set_audience(self, request: pb.SetAudienceRequest, deadline: float | None = None) -> pb.SetAudienceResponse:
         self.admit()
         with self._session(request.session_id) as slot:

@@ -1,11 +1,10 @@
 """Each customer's journeys in Redis, so that every replica advances the same journeys for that customer.
 
 An identified customer's journeys live in a hash `<prefix>journeys:<customer id>`, one field per journey, read
-with the session when the store knows the session's customer (one server: `RedisSessionStore.read_journeys`),
-else when a call first needs them, and written by the script that commits the call's session (on a Redis Cluster,
-once that commit succeeded: the customer's hash is in its own slot), so a call that fails or loses its session
-lock changes no journey; `StoredJourneyBook` (`server.sessions.journeys`) holds the contract. A customer's hash
-expires `retention` after its journeys last changed (none: kept until deleted).
+when a call first needs them, and written by the script that commits the call's session (on a Redis Cluster,
+once that commit succeeded: the customer's hash is in its own slot), so a call that fails, loses its session lock
+or is run again after a conflict changes no journey; `StoredJourneyBook` (`server.sessions.journeys`) holds the
+contract. A customer's hash expires `retention` after its journeys last changed (none: kept until deleted).
 """
 
 from __future__ import annotations
@@ -25,7 +24,6 @@ class RedisJourneyBook(StoredJourneyBook):
         self.client = store.client
         self.prefix = store.prefix
         self.retention_ms = int(retention.total_seconds() * 1000) if retention else 0
-        store.journeys_key = self.key  # so the store reads them with the session, where it can
 
     def key(self, customer: str) -> str:
         return f"{self.prefix}journeys:{customer}"
@@ -34,11 +32,7 @@ class RedisJourneyBook(StoredJourneyBook):
         self.client.delete(self.key(customer))
 
     def _read(self, customer: str) -> dict[str, str]:
-        """The customer's journeys as stored: name -> encoded step (as the store read them with the session, if
-        it did)."""
-        read = self.store.read_journeys(customer)
-        if read is not None:
-            return read
+        """The customer's journeys as stored: name -> encoded step."""
         return {text(name): text(value) for name, value in self.client.hgetall(self.key(customer)).items()}
 
     def _store(self, session_id: str, customer: str, changed: dict[str, str], removed: set[str]) -> None:

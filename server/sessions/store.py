@@ -12,14 +12,18 @@ idle visits fit in a few gigabytes while the busy ones pay nothing.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import zlib
 from collections import OrderedDict
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Callable, Iterator, Protocol, Sequence
+from typing import Callable, Iterator, Protocol, Sequence, TypeVar
 
+import grpc
+
+from segflow.server.errors import ServiceError
 from segflow.server.sessions import codec
 from segflow.server.sessions.state import SessionState
 
@@ -27,6 +31,36 @@ log = logging.getLogger(__name__)
 
 # Called with a session that left the store and why: "ended", "expired", "evicted" or "shutdown".
 OnClose = Callable[[SessionState, str], None]
+
+# How often a call is run again after `SessionConflict`s before the conflict is its answer; a store that raises it
+# runs the second try under its lock, which never conflicts.
+CONFLICT_TRIES = 3
+
+T = TypeVar("T")
+
+
+class SessionConflict(ServiceError):
+    """The session changed since this process last read it: a store that runs a call on the session as this
+    process last saw it (without taking its lock) found that at the commit, which wrote nothing. Run the call
+    again (`retry_conflicts`): it then gets the session as it is."""
+
+    code = grpc.StatusCode.ABORTED
+
+
+def retry_conflicts(call: Callable[..., T]) -> Callable[..., T]:
+    """`call` (which holds a store's session at most once, and does nothing the commit does not decide before
+    it ends), run again on a `SessionConflict`."""
+
+    @functools.wraps(call)
+    def retried(*args, **kwargs) -> T:
+        for _ in range(CONFLICT_TRIES - 1):
+            try:
+                return call(*args, **kwargs)
+            except SessionConflict:
+                pass
+        return call(*args, **kwargs)
+
+    return retried
 
 
 class Slot:
@@ -81,7 +115,8 @@ class SessionStore(Protocol):
     """What the runtime needs from a session store; the memory and Redis stores both provide it."""
 
     def locked(self, session_id: str) -> Iterator[Slot]:
-        """Context manager: the session's slot, locked; a state set or changed in it is kept on exit."""
+        """Context manager: the session's slot, locked; a state set or changed in it is kept on exit. A shared
+        store may raise `SessionConflict` on exit instead (nothing kept): the caller runs the call again."""
 
     def end(self, slot: Slot, reason: str) -> SessionState | None:
         """Remove the slot's session (inside `locked`), reporting it as closed for `reason`."""

@@ -10,6 +10,7 @@ import pytest
 
 from segflow.server.errors import Unavailable
 from segflow.server.sessions.redis_store import RedisSessionStore, SessionBusy, SessionLockLost
+from segflow.server.sessions.store import SessionConflict, retry_conflicts
 from tests.sessions.conftest import new_state
 
 
@@ -21,10 +22,58 @@ def test_a_state_written_by_one_replica_is_read_by_another(make_store, clock):
     with b.locked("s1") as slot:
         assert slot.state.attributes == {"cart": 2.5}
         slot.state.segments = frozenset({"shoppers"})
+    seen = []
+
+    @retry_conflicts
+    def call_on_a():
+        with a.locked("s1") as slot:
+            seen.append(slot.state.segments)
+
+    call_on_a()  # on the session as A committed it, then again on B's: the commit found it changed
+    assert seen == [frozenset(), {"shoppers"}]
     with a.locked("s1") as slot:
-        assert slot.state.segments == {"shoppers"}
         assert slot.state.last_activity_at == clock()  # renewed on exit, as the memory store does
     assert len(a) == len(b) == 1
+
+
+def test_a_call_on_a_session_another_replica_changed_since_writes_nothing(make_store, clock):
+    a, b = make_store(), make_store()
+    with a.locked("s1") as slot:
+        slot.state = new_state("s1", clock, attributes={"n": 0})
+    with b.locked("s1") as slot:
+        slot.state.attributes["n"] = 1
+    with pytest.raises(SessionConflict) as raised:
+        with a.locked("s1") as slot:
+            slot.state.attributes["n"] = 100  # A's state is stale: its commit must not write it
+    assert raised.value.code.name == "ABORTED" and raised.value.reason == "SESSION_CONFLICT"
+    with b.locked("s1") as slot:
+        assert slot.state.attributes == {"n": 1}
+
+
+def test_a_call_that_did_not_take_the_lock_never_commits_while_another_holds_it(make_store, clock):
+    """A replica that committed the session last runs its next call without the lock: if another replica holds
+    the lock when it commits, it writes nothing, and run again it waits for the lock."""
+    a, b = make_store(), make_store()
+    with a.locked("s1") as slot:
+        slot.state = new_state("s1", clock, attributes={"by": "a"})
+    held, committed = threading.Event(), threading.Event()
+
+    def on_b():
+        with b.locked("s1") as taken:
+            held.set()
+            committed.wait(5)
+            taken.state.attributes["by"] = "b"
+
+    thread = threading.Thread(target=on_b)
+    with pytest.raises(SessionConflict):
+        with a.locked("s1") as slot:
+            slot.state.attributes["by"] = "a again"
+            thread.start()
+            held.wait(5)
+    committed.set()
+    with a.locked("s1") as slot:  # run again: under the lock, once B's call committed
+        assert slot.state.attributes == {"by": "b"}
+    thread.join()
 
 
 def test_a_session_never_started_is_none_and_leaves_nothing_behind(make_store, redis_client, prefix):
@@ -36,27 +85,32 @@ def test_a_session_never_started_is_none_and_leaves_nothing_behind(make_store, r
 
 @pytest.mark.parametrize("replicas", [1, 2])
 def test_the_lock_serialises_calls_on_one_session(make_store, clock, replicas):
-    """Read-modify-write from 8 threads over 1 or 2 stores: any overlap of two calls would lose an increment."""
+    """Read-modify-write from 8 threads over 1 or 2 stores, each run again on a conflict as the engine does: any
+    overlap of two committed calls would lose an increment."""
     stores = [make_store() for _ in range(replicas)]
     with stores[0].locked("s1") as slot:
         slot.state = new_state("s1", clock, attributes={"n": 0})
     start = threading.Barrier(8)
 
+    @retry_conflicts
+    def increment(store):
+        with store.locked("s1") as slot:
+            n = slot.state.attributes["n"]
+            time.sleep(0.0005)  # widen the window a lost update would need
+            slot.state.attributes["n"] = n + 1
+        return n
+
     def work(store):
         start.wait()
         for _ in range(25):
-            with store.locked("s1") as slot:
-                n = slot.state.attributes["n"]
-                time.sleep(0.0005)  # widen the window a lost update would need
-                slot.state.attributes["n"] = n + 1
+            increment(store)
 
     threads = [threading.Thread(target=work, args=(stores[i % replicas],)) for i in range(8)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    with stores[-1].locked("s1") as slot:
-        assert slot.state.attributes["n"] == 8 * 25
+    assert increment(stores[-1]) == 8 * 25
 
 
 def test_a_call_that_waits_too_long_for_a_busy_session_gets_session_busy(make_store, clock):
