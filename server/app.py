@@ -133,8 +133,8 @@ class Service:
         self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=config.workers), interceptors=interceptors,
                                   options=options)
         self.gate = Gate()  # closed on stop: new calls answer UNAVAILABLE, running ones finish
-        add_servicer(DecisionServicer(self.engine, self.bus), _service(decision_service_pb2, "DecisionService"),
-                     self.server, self.gate)
+        add_servicer(DecisionServicer(self.engine, self.bus, encoded=True),
+                     _service(decision_service_pb2, "DecisionService"), self.server, self.gate)
         # With --admin-address, RulesetService (deploys, rollbacks, erasure) has a listener of its own.
         self.admin_server = grpc.server(futures.ThreadPoolExecutor(max_workers=4), interceptors=interceptors,
                                         options=options) if config.admin_address else self.server

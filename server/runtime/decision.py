@@ -223,11 +223,11 @@ class Decision:
     def proto(self) -> decision_service_pb2.Decision:
         return decision_service_pb2.Decision(decision_id=self.id, ruleset_version=self.version)
 
-    def response(self, segments_entered: list[str], segments_left: list[str],
-                 event_sequence: int) -> decision_service_pb2.PostEventResponse:
+    def response(self, segments_entered: list[str], segments_left: list[str], event_sequence: int) -> EncodedResponse:
         """The PostEventResponse of this decision: its actions, its decision, advisories and trace, and the
-        fields given. Call once, when the decision is complete."""
-        response = self._parsed()
+        fields given; the actions not parsed yet stay encoded (EncodedResponse). Call once, when the decision is
+        complete."""
+        response = self._response
         response.decision.decision_id = self.id
         response.decision.ruleset_version = self.version
         if self.advisories:
@@ -239,7 +239,7 @@ class Decision:
         if segments_left:
             response.segments_left.extend(segments_left)
         response.event_sequence = event_sequence
-        return response
+        return EncodedResponse(self)
 
     def fire(self, type_: int, state: int, fields: bytes, action_id: str = "") -> str:
         """Record a fired action (or a state change of an earlier one, when `action_id` is given) whose own fields
@@ -272,3 +272,32 @@ class Decision:
 
     def record(self, record) -> None:
         self.records.append(record)
+
+
+class EncodedResponse:
+    """A decision's PostEventResponse whose actions not parsed yet stay encoded: on the wire (SerializeToString)
+    they follow the rest of the message as its repeated `actions` fields, so a call served over gRPC never
+    parses them into the message to serialize them again. Protobuf parsers take fields in any order and append
+    repeated ones in order, so the bytes parse as the message with every action in it would. Reading `actions`
+    (the business counters do) parses them in first; every other attribute is the message's (the access log
+    writes the trace id into its decision)."""
+
+    __slots__ = ("_decision",)
+
+    def __init__(self, decision: Decision):
+        self._decision = decision
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._decision._response, name)
+
+    @property
+    def actions(self):
+        return self._decision.actions
+
+    def parsed(self) -> decision_service_pb2.PostEventResponse:
+        """The message, with every action parsed in."""
+        return self._decision._parsed()
+
+    def SerializeToString(self) -> bytes:
+        decision = self._decision
+        return decision._response.SerializeToString() + b"".join(decision._encoded)

@@ -27,7 +27,7 @@ from segflow.server.profiles.store import ProfileStore
 from segflow.server.rulesets import ActiveVersion
 from segflow.server.runtime import idempotency, offers
 from segflow.server.runtime.context import SessionContext
-from segflow.server.runtime.decision import Decision
+from segflow.server.runtime.decision import Decision, EncodedResponse
 from segflow.server.runtime.events import EventProcessor
 from segflow.server.runtime.requests import (attributes_of, audience_of, did_you_mean, parameters_of, refuse,
                                               timestamp_of)
@@ -196,7 +196,10 @@ class Engine:
     # -- decisions --------------------------------------------------------------------------------
 
     @retry_conflicts
-    def post_event(self, request: pb.PostEventRequest, deadline: float | None = None) -> pb.PostEventResponse:
+    def post_event(self, request: pb.PostEventRequest, deadline: float | None = None, *,
+                   encoded: bool = False) -> pb.PostEventResponse | EncodedResponse:
+        """Process one event. `encoded` (the servicer's): the response as an EncodedResponse, whose actions go
+        to the wire as they were encoded; else a message with its actions parsed in."""
         event = request.event
         name, event_id = event.name, event.event_id
         require(name, "event.name")
@@ -236,7 +239,7 @@ class Engine:
                 idempotency.remember(session, event_id, response)
             committed = self.store.commit_actions(slot, decision.encoded_actions)
         self._emit(decision, committed)
-        return response
+        return response if encoded else response.parsed()
 
     @retry_conflicts
     def get_offers(self, request: pb.GetOffersRequest, deadline: float | None = None) -> pb.GetOffersResponse:

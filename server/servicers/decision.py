@@ -18,9 +18,14 @@ def deadline(context) -> float | None:
 
 
 class DecisionServicer(decision_service_pb2_grpc.DecisionServiceServicer):
-    def __init__(self, engine: Engine, bus: ActionBus):
+    """`encoded`: PostEvent answers an EncodedResponse (its actions go to the wire as they were encoded), for a
+    server whose serializer calls the response's own SerializeToString (servicers.parsing.add_servicer); grpc's
+    generated registration serializes through the message class, so it needs messages."""
+
+    def __init__(self, engine: Engine, bus: ActionBus, encoded: bool = False):
         self.engine = engine
         self.bus = bus
+        self.encoded = encoded
 
     @grpc_errors
     def StartSession(self, request, context):
@@ -28,7 +33,7 @@ class DecisionServicer(decision_service_pb2_grpc.DecisionServiceServicer):
 
     @grpc_errors
     def PostEvent(self, request, context):
-        return self.engine.post_event(request, deadline(context))
+        return self.engine.post_event(request, deadline(context), encoded=self.encoded)
 
     @grpc_errors
     def GetOffers(self, request, context):

@@ -7,6 +7,8 @@ rich status like any other bad input.
 
 from __future__ import annotations
 
+from operator import methodcaller
+
 import grpc
 from google.protobuf import message_factory
 from google.protobuf.message import DecodeError
@@ -22,18 +24,21 @@ def add_servicer(servicer, service, server: grpc.Server, gate: Gate | None = Non
     handlers = {}
     for method in service.methods:
         request_type = message_factory.GetMessageClass(method.input_type)
-        response_type = message_factory.GetMessageClass(method.output_type)
         behaviour = getattr(servicer, method.name)
         if method.client_streaming:
             raise ValueError(f"{method.full_name}: client streaming is not supported")
         if method.server_streaming:
             handler = grpc.unary_stream_rpc_method_handler(
-                _parsing_stream(behaviour, request_type, gate), response_serializer=response_type.SerializeToString)
+                _parsing_stream(behaviour, request_type, gate), response_serializer=_SERIALIZE)
         else:
             handler = grpc.unary_unary_rpc_method_handler(
-                _parsing(behaviour, request_type, gate), response_serializer=response_type.SerializeToString)
+                _parsing(behaviour, request_type, gate), response_serializer=_SERIALIZE)
         handlers[method.name] = handler
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service.full_name, handlers),))
+
+
+# A response's bytes: a message's, or an EncodedResponse's (PostEvent's actions as they were encoded).
+_SERIALIZE = methodcaller("SerializeToString")
 
 
 def _parse(request_type, body: bytes, context):

@@ -8,7 +8,7 @@ import math
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from segflow.v1 import action_pb2, ruleset_service_pb2 as admin_pb, value_pb2
+from segflow.v1 import action_pb2, decision_service_pb2 as pb, ruleset_service_pb2 as admin_pb, value_pb2
 
 from segflow.rules.values import to_value
 from segflow.server.runtime.decision import field, new_id, value_body, value_field, varint
@@ -142,3 +142,31 @@ def test_every_kind_of_action_arrives_as_the_message_of_its_fields(decisions, ad
                          ids=repr)
 def test_a_value_field_is_the_field_of_its_encoding(py):
     assert value_field(b"\x12", py) == field(b"\x12", value_body(py))
+
+
+@pytest.mark.parametrize("explain", [False, True], ids=["plain", "explained"])
+def test_an_encoded_response_is_its_message_with_every_action(service, explain):
+    """PostEvent's EncodedResponse keeps the actions not parsed yet as their encodings behind the message (an
+    explained call's rules parse theirs in as they fire): its bytes parse to the message with all of them."""
+    service.engine.start_session(start("encoded"))
+    request = event("encoded", "add_to_cart", sku="TV", price=700.0)
+    request.explain = explain
+    response = service.engine.post_event(request, encoded=True)
+    wire = pb.PostEventResponse.FromString(response.SerializeToString())
+    message = response.parsed()
+    assert wire == message
+    ids = [a.action_id for a in message.actions]
+    assert len(set(ids)) == len(ids) >= 6
+    if explain:  # the trace read the rules' actions as they fired (a journey trigger's belongs to no rule)
+        traced = [i for rule in message.trace.rules for i in rule.action_ids]
+        assert len(traced) >= 5 and set(traced) <= set(ids)
+
+
+def test_a_retry_over_the_wire_answers_the_first_response(decisions):
+    """The first response of an event id is remembered from the encoded response the servicer sends."""
+    decisions.StartSession(start("retried"))
+    first = decisions.PostEvent(event("retried", "add_to_cart", event_id="e-1", sku="TV", price=700.0))
+    again = decisions.PostEvent(event("retried", "add_to_cart", event_id="e-1", sku="TV", price=700.0))
+    assert again.duplicate and not first.duplicate
+    again.duplicate = False
+    assert again == first and len(first.actions) >= 6
