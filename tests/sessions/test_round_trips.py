@@ -73,3 +73,31 @@ def test_an_identified_customers_post_event_costs_two_round_trips_too(redis_url,
         service.stop(grace=1)
     assert [(j.journey, j.step) for j in journeys] == [("cart_recovery", 6)]
     assert sum(calls.values()) == 5 * 2, calls
+
+
+def test_calls_alternating_between_two_replicas_cost_two_round_trips_each(redis_url, redis_client, prefix, clock,
+                                                                         tmp_path, sends):
+    """Each replica kept the session as it committed it, the other's commit since: its commit is refused and
+    returns the session as it is, and the call run again on that commits."""
+    if redis_url.startswith("redis+cluster://"):
+        pytest.skip("on a Cluster each commit also updates the index in another slot")
+    services = [create_service(Config(address="127.0.0.1:0", data_dir=tmp_path / name, workers=1, grace_seconds=1,
+                                      sessions_url=f"{redis_url}?prefix={prefix}"), clock) for name in "ab"]
+    try:
+        channels = [grpc.insecure_channel(f"127.0.0.1:{service.port}") for service in services]
+        stubs = [decision_service_pb2_grpc.DecisionServiceStub(channel) for channel in channels]
+        stubs[0].StartSession(start("v1"))
+        for stub in stubs:  # loads the scripts
+            stub.PostEvent(event("v1", "page_view", category="warm-up"))
+        sends.clear()
+        for i in range(6):
+            stubs[i % 2].PostEvent(event("v1", "page_view", category=f"c{i}"))
+        calls = {name: n for name, n in sends.items() if name != "segflow-sweeper"}
+        session = stubs[0].GetSession(pb.GetSessionRequest(session_id="v1")).session
+        for channel in channels:
+            channel.close()
+    finally:
+        for service in services:
+            service.stop(grace=1)
+    assert sum(calls.values()) == 6 * 2, calls
+    assert session.event_sequence == 8  # none lost, none counted twice
