@@ -41,16 +41,35 @@ _SCALARS = frozenset({type(None), str, int, float, bool, datetime})
 # third of the cost of a session's datetimes (ours are right by construction).
 _EXT_TYPE = msgpack.ExtType
 _new_ext = tuple.__new__
+_EPOCH_DAY = _EPOCH.toordinal()
+
+# The extensions of the datetimes encoded lately, by the datetime's id, with the datetime itself (which keeps the
+# id its own while it is here): a session a store keeps as an object is encoded again at each commit, most of its
+# datetimes the same objects as the last time. Emptied when it holds `_MOMENTS_KEPT`.
+_moments: dict[int, tuple[datetime, Any]] = {}
+_MOMENTS_KEPT = 4096
 
 
 def _default(value: Any) -> Any:
     """msgpack's hook for what it cannot write itself: datetimes, anywhere in a value."""
+    kept = _moments.get(id(value))
+    if kept is not None and kept[0] is value:
+        return kept[1]
     if isinstance(value, datetime):
         offset = value.utcoffset()
         if offset is None:
             raise TypeError(f"a session holds aware datetimes only, not {value.isoformat()}")
-        moment = _MOMENT.pack((value - _EPOCH) // _MICROSECOND, offset // _SECOND if offset else 0)
-        return _new_ext(_EXT_TYPE, (_DATETIME, moment))
+        # (value - _EPOCH) // _MICROSECOND, from the fields: a third cheaper than timedelta arithmetic
+        micros = (((value.toordinal() - _EPOCH_DAY) * 86400 + value.hour * 3600 + value.minute * 60 + value.second)
+                  * 1000000 + value.microsecond)
+        if offset:
+            ext = _new_ext(_EXT_TYPE, (_DATETIME, _MOMENT.pack(micros - offset // _MICROSECOND, offset // _SECOND)))
+        else:
+            ext = _new_ext(_EXT_TYPE, (_DATETIME, _MOMENT.pack(micros, 0)))
+        if len(_moments) >= _MOMENTS_KEPT:
+            _moments.clear()
+        _moments[id(value)] = (value, ext)
+        return ext
     raise TypeError(f"a session cannot hold a {type(value).__name__}: {value!r}")
 
 

@@ -91,6 +91,20 @@ def test_a_datetime_keeps_its_utc_offset_and_microseconds():
     assert state.started_at == moment and state.started_at.utcoffset() == moment.utcoffset()
 
 
+@settings(max_examples=300)
+@given(st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30),
+                    timezones=st.builds(timezone, st.timedeltas(timedelta(hours=-23, minutes=-59),
+                                                                timedelta(hours=23, minutes=59)))))
+def test_a_datetime_is_written_as_its_microseconds_since_the_epoch_and_again_the_same(moment):
+    """The encoding reads the datetime's fields (cheaper than timedelta arithmetic) and keeps it for the next
+    commit of the same object: both as the arithmetic has it."""
+    offset = moment.utcoffset()
+    expected = codec._MOMENT.pack((moment - codec._EPOCH) // timedelta(microseconds=1), offset // timedelta(seconds=1))
+    assert codec._default(moment) == msgpack.ExtType(1, expected)
+    assert codec._default(moment) == msgpack.ExtType(1, expected)  # kept
+    assert codec._default(moment.replace()) == msgpack.ExtType(1, expected)  # an equal one, not kept
+
+
 @pytest.mark.parametrize("value", [b"\x00", {"a": 1}, {1, 2}, [1, [b"x"]], 2**64, datetime(2026, 3, 1)])
 def test_every_value_a_session_cannot_hold_is_refused(value):
     t = datetime(2026, 3, 1, tzinfo=timezone.utc)
