@@ -9,7 +9,7 @@ once built (the writer, spill and journal only read it), and they hash as frozen
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 
@@ -38,8 +38,11 @@ class _Event(_Keys):
     trace_id: str = ""
 
     def __post_init__(self) -> None:
-        if self.time.utcoffset() is None:  # naive (or a tzinfo without an offset): say so
-            _require_aware("time", self.time)
+        # Naive (or a tzinfo without an offset): say so. A datetime.timezone always has an offset, and asking
+        # another tzinfo for it is a Python-level call (~250 ns, a third of building a record).
+        time = self.time
+        if type(time.tzinfo) is not timezone and time.utcoffset() is None:
+            _require_aware("time", time)
 
 
 @dataclass(slots=True, kw_only=True, unsafe_hash=True)

@@ -97,12 +97,13 @@ class EventProcessor:
                 decision.advise("evaluation_error", f"the condition of rule {rule.id!r} failed, so the rule did "
                                                     f"nothing: {failure(exc)}")
                 continue
-            for action in rule.then if matched else rule.otherwise:
+            actions = rule.then if matched else rule.otherwise
+            for action in actions:
                 run(action, depth)
             if tracer is not None:
                 tracer.rule(rule.id, name, condition, matched, [a.action_id for a in decision.actions[first:]])
             # A chained event (or pattern) ran if the context moved to another name or sequence: restore this one.
-            if ctx.event_name is not name or ctx.event_sequence != session.event_sequence:
+            if actions and (ctx.event_name is not name or ctx.event_sequence != session.event_sequence):
                 ctx.on_event(name, params, session.event_sequence)
                 decision.event_name = name
         decision.rule_id = ""

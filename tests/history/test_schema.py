@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone, tzinfo
 
 import pytest
 
@@ -32,9 +32,19 @@ def test_every_column_is_documented(table):
     assert columns == set(table.column_names)
 
 
+class NoOffset(tzinfo):
+    """A tzinfo that knows no offset: its times are naive for every purpose."""
+
+    def utcoffset(self, dt):
+        return None
+
+
 def test_records_refuse_naive_times():
     with pytest.raises(ValueError, match="time must be a timezone-aware datetime"):
         contact(time=datetime(2025, 1, 1))
+    with pytest.raises(ValueError, match="time must be a timezone-aware datetime"):
+        contact(time=datetime(2025, 1, 1, tzinfo=NoOffset()))
+    assert contact(time=datetime(2025, 1, 1, tzinfo=timezone(timedelta(hours=-5)))).time.utcoffset()
     with pytest.raises(ValueError, match="started_at must be a timezone-aware datetime"):
         summary(ended_at=datetime(2025, 1, 1))
 
