@@ -9,7 +9,7 @@ slot of a Redis Cluster and one script can change them together:
 - `{<id>}:lock`: the session's lock, holding the token of the call that owns it, with its own expiry, so a
   replica that crashed while holding it wedges the session for at most `lock_timeout` seconds;
 - `{shared}:active`: a sorted set of live session ids scored by last activity (the store's clock, in epoch
-  seconds): `expire_idle` finds idle sessions by score, eviction takes the lowest scores first; in the slot of
+  milliseconds): `expire_idle` finds idle sessions by score, eviction takes the lowest scores first; in the slot of
   the action log (`server.subscriptions.redis_log`), so one script changes both.
 
 A call on a session this process committed last (`_Committed`) costs one round trip: it runs on the session as
@@ -308,41 +308,36 @@ class RedisSessionStore:
         expired meanwhile (nothing is written then), and Unavailable when Redis cannot be reached (the call may
         be retried)."""
         try:
-            with self._locked(session_id) as slot:
-                yield slot
+            deadline = time.monotonic() + self.wait_timeout
+            if not self._turns.take(session_id, self.wait_timeout):
+                raise _busy(session_id)
+            try:
+                slot = self._take(session_id, deadline)
+                if slot is None:
+                    raise _busy(session_id)
+                if slot.state is not None and self.clock() >= self.expires_at(slot.state):
+                    slot.closed.append((slot.state, "expired"))
+                    slot.state = None
+                held = (session_id, threading.get_ident())
+                self._held[held] = slot
+                try:
+                    yield slot
+                    if slot.state is not None:
+                        slot.state.last_activity_at = self.clock()
+                except BaseException:
+                    slot.actions, slot.journeys = [], []  # a failed call fires nothing and changes no journey
+                    raise
+                finally:
+                    del self._held[held]
+                    # Also when the call failed: the engine has then put the state back as it was loaded.
+                    live = self._write(session_id, slot)
+            finally:
+                self._turns.give(session_id)
+            self._report(slot)
+            if live > self.max_sessions:
+                self._evict(live - self.max_sessions)
         except UNREACHABLE as exc:
             raise Unavailable(f"the session store is unreachable: {exc}", reason="SESSION_STORE_UNAVAILABLE") from exc
-
-    @contextmanager
-    def _locked(self, session_id: str) -> Iterator[RedisSlot]:
-        deadline = time.monotonic() + self.wait_timeout
-        if not self._turns.take(session_id, self.wait_timeout):
-            raise _busy(session_id)
-        try:
-            slot = self._take(session_id, deadline)
-            if slot is None:
-                raise _busy(session_id)
-            if slot.state is not None and self.clock() >= self.expires_at(slot.state):
-                slot.closed.append((slot.state, "expired"))
-                slot.state = None
-            held = (session_id, threading.get_ident())
-            self._held[held] = slot
-            try:
-                yield slot
-                if slot.state is not None:
-                    slot.state.last_activity_at = self.clock()
-            except BaseException:
-                slot.actions, slot.journeys = [], []  # a failed call fires nothing and changes no journey
-                raise
-            finally:
-                del self._held[held]
-                # Also when the call failed: the engine has then put the state back as it was loaded.
-                live = self._write(session_id, slot)
-        finally:
-            self._turns.give(session_id)
-        self._report(slot)
-        if live > self.max_sessions:
-            self._evict(live - self.max_sessions)
 
     def action_log(self, *, retention: int, max_age_ms: int, queue_size: int) -> RedisActionLog:
         """The cluster-wide action log beside these sessions; from now on `commit_actions` takes a call's
@@ -374,7 +369,7 @@ class RedisSessionStore:
     def expire_idle(self) -> int:
         """Close the sessions idle past the timeout, on whichever replica calls it first; returns how many
         this call closed. A session in use now is skipped: its call renews it."""
-        cutoff = (self.clock() - self.idle_timeout).timestamp()
+        cutoff = int((self.clock() - self.idle_timeout).timestamp() * 1000)
         ids = self.client.zrangebyscore(self._index, "-inf", cutoff)
         return sum(self._close_if(text(sid), lambda state: self.clock() >= self.expires_at(state), "expired")
                    for sid in ids)
@@ -425,7 +420,7 @@ class RedisSessionStore:
         call's actions; how many sessions are live."""
         state = slot.state
         payload = b"" if state is None else codec.encode(state)
-        score = 0.0 if state is None else state.last_activity_at.timestamp()
+        score = 0 if state is None else int(state.last_activity_at.timestamp() * 1000)
         trim = self.actions.trim_args if self.actions is not None else [1, 0]
         after = ["1" if state is None else "0", score, session_id, *trim]
         keys = [self.key("lock", session_id), self.key("session", session_id), self.key("version", session_id)]
