@@ -84,7 +84,7 @@ class EventProcessor:
         values = session.attributes
         tracer = decision.tracer
         ctx = self.ctx
-        run = self.run
+        fired = decision.encoded_actions
         for _, rule in self.compiled.rules_for(name):
             decision.rule_id = rule.id
             try:
@@ -98,8 +98,14 @@ class EventProcessor:
                                                     f"nothing: {failure(exc)}")
                 continue
             actions = rule.then if matched else rule.otherwise
-            for action in actions:
-                run(action, depth)
+            for action in actions:  # each run by its handler: one whose expression fails is errored, the rule goes on
+                if len(fired) >= MAX_ACTIONS_PER_CALL:
+                    self._over_budget()
+                    break
+                try:
+                    _HANDLERS[action.kind](self, action, depth)
+                except EVALUATION_ERRORS as exc:
+                    decision.action(_FAILED_TYPES[action.kind], error=("evaluation_error", failure(exc)))
             if tracer is not None:
                 tracer.rule(rule.id, name, condition, matched, [a.action_id for a in decision.actions[first:]])
             # A chained event (or pattern) ran if the context moved to another name or sequence: restore this one.
@@ -128,18 +134,12 @@ class EventProcessor:
                 self.ctx.on_event(event[0], event[1], self.ctx.session.event_sequence)
                 self.decision.event_name = event[0]
 
-    def run(self, action: CompiledAction, depth: int) -> None:
-        """Run one action; one whose expression fails is recorded as errored and the rule goes on."""
-        if len(self.decision.encoded_actions) >= MAX_ACTIONS_PER_CALL:  # (Decision.fired without its call)
-            if not self.over_budget:
-                self.over_budget = True
-                self.decision.advise("action_limit", f"more than {MAX_ACTIONS_PER_CALL} actions in one call: "
-                                                     f"the rest were not run")
-            return
-        try:
-            _HANDLERS[action.kind](self, action, depth)
-        except EVALUATION_ERRORS as exc:
-            self.decision.action(_FAILED_TYPES[action.kind], error=("evaluation_error", failure(exc)))
+    def _over_budget(self) -> None:
+        """The action limit is reached: the call's remaining actions are not run, which is said once."""
+        if not self.over_budget:
+            self.over_budget = True
+            self.decision.advise("action_limit", f"more than {MAX_ACTIONS_PER_CALL} actions in one call: the rest "
+                                                 f"were not run")
 
     # -- one handler per action kind -------------------------------------------------------------
 
