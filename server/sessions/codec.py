@@ -159,8 +159,11 @@ _FIELDS: tuple[tuple[str, Callable[[Any], Any], Callable[[Any], Any]], ...] = (
 )
 _NAMES = tuple(name for name, _, _ in _FIELDS)
 _VALUES = operator.attrgetter(*_NAMES)  # a state's fields in stored order, in one call
-# (position in the document, writer) of the fields not written as they are
-_WRITTEN = tuple((i + 1, write) for i, (_, write, _) in enumerate(_FIELDS) if write is not _same)
+_DEFAULTS = {f.name: f.default if f.default_factory is MISSING else f.default_factory() for f in fields(SessionState)}
+# (position in the document, writer, what it writes for the field's empty default) of the fields not written as
+# they are: each is a container or None, and an empty one (most of a session's) is written without a call
+_WRITTEN = tuple((i + 1, write, write(_DEFAULTS[name])) for i, (name, write, _) in enumerate(_FIELDS)
+                 if write is not _same)
 
 
 def _check_fields() -> None:
@@ -186,8 +189,9 @@ def _packer() -> msgpack.Packer:
 def encode(state: SessionState) -> bytes:
     """The session as one MessagePack array. Raises TypeError for a value a session may not hold."""
     document = [FORMAT, *_VALUES(state)]
-    for i, write in _WRITTEN:
-        document[i] = write(document[i])
+    for i, write, empty in _WRITTEN:
+        value = document[i]
+        document[i] = write(value) if value else empty
     try:
         return _packer().pack(document)
     except (OverflowError, ValueError) as exc:  # an int beyond 64 bits, a string too long
