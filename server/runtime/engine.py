@@ -215,7 +215,8 @@ class Engine:
                                       reason="UNKNOWN_EVENT",
                                       fields=[("event.name", did_you_mean(name, compiled.events))])
             params = parameters_of(parameters, event.parameters)
-            attributes, notes = attributes_of(compiled, event.attributes, "event.attributes")
+            attributes, notes = (attributes_of(compiled, event.attributes, "event.attributes") if event.attributes
+                                 else ({}, ()))  # most events carry none
             audience = (audience_of(compiled, event.audience, "event.audience") if event.HasField("audience")
                         else None)
             first = idempotency.first_response(session, event_id) if event_id else None
@@ -357,8 +358,9 @@ class Engine:
         """After the commit: the profile, history records, and the actions unless the store `committed` them
         with the session (`SessionStore.commit_actions`)."""
         self.recall.save(decision.profile)
+        submit = self.submit
         for record in decision.records:
-            self.submit(record)
+            submit(record)
         if decision.encoded_actions and not committed:
             self.publish(decision.encoded_actions)  # in one go: a log shared by processes writes one transaction
 
