@@ -1,14 +1,17 @@
 """What the service writes to history: one record type per kind of row, never changed once built.
 
-Records are built on the hot path, so they are plain slotted dataclasses with keyword-only fields and one cheap
-check (times must be timezone-aware; they are stored as UTC). They are not `frozen`: a frozen dataclass sets each
-field through object.__setattr__, which made building one cost three times as much; nothing changes a record
-once built (the writer, spill and journal only read it), and they hash as frozen ones did.
+Records are built on the hot path, so they are plain slotted dataclasses with one cheap check (times must be
+timezone-aware; they are stored as UTC). Their fields may be given in order (the keys, then an event's time and
+action id, then the record's own; `trace_id` by name only): the handlers that build one per action do, since
+passing ten arguments by name costs about as much as the rest of the record. They are not `frozen`: a frozen
+dataclass sets each field through object.__setattr__, which made building one cost three times as much;
+nothing changes a record once built (the writer, spill and journal only read it), and they hash as frozen ones
+did.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from typing import Any
 
@@ -18,7 +21,7 @@ def _require_aware(name: str, value: datetime) -> None:
         raise ValueError(f"{name} must be a timezone-aware datetime, got naive {value!r}")
 
 
-@dataclass(slots=True, kw_only=True, unsafe_hash=True)
+@dataclass(slots=True, unsafe_hash=True)
 class _Keys:
     """Who and what a record belongs to. `customer_id` is "" while the session is anonymous."""
 
@@ -28,14 +31,14 @@ class _Keys:
     ruleset_version: int
 
 
-@dataclass(slots=True, kw_only=True, unsafe_hash=True)
+@dataclass(slots=True, unsafe_hash=True)
 class _Event(_Keys):
     """A record of something that happened at `time` (aware, stored as UTC), fired by action `action_id` in a
     call of trace `trace_id` ("" when the call had none)."""
 
     time: datetime
     action_id: str
-    trace_id: str = ""
+    trace_id: str = field(default="", kw_only=True)  # last in __init__, after a subclass's own fields
 
     def __post_init__(self) -> None:
         # Naive (or a tzinfo without an offset): say so. A datetime.timezone always has an offset, and asking
@@ -45,7 +48,7 @@ class _Event(_Keys):
             _require_aware("time", time)
 
 
-@dataclass(slots=True, kw_only=True, unsafe_hash=True)
+@dataclass(slots=True, unsafe_hash=True)
 class ContactRecord(_Event):
     """An offer recommended to the visitor (a contact)."""
 
@@ -57,7 +60,7 @@ class ContactRecord(_Event):
     score: float
 
 
-@dataclass(slots=True, kw_only=True, unsafe_hash=True)
+@dataclass(slots=True, unsafe_hash=True)
 class ResponseRecord(_Event):
     """The visitor's response to a treatment: an acceptance (`accepted=True`) or a rejection."""
 
@@ -67,7 +70,7 @@ class ResponseRecord(_Event):
     accepted: bool
 
 
-@dataclass(slots=True, kw_only=True, unsafe_hash=True)
+@dataclass(slots=True, unsafe_hash=True)
 class DataRecord(_Event):
     """A row logged to the named data table `table` by a log_data action.
 
@@ -78,7 +81,7 @@ class DataRecord(_Event):
     columns: dict[str, Any]
 
 
-@dataclass(slots=True, kw_only=True, unsafe_hash=True)
+@dataclass(slots=True, unsafe_hash=True)
 class JourneyRecord(_Event):
     """A journey transition: `transition` is "start", "continue" or "stop"; `step` counts from 1."""
 
@@ -88,7 +91,7 @@ class JourneyRecord(_Event):
     event_name: str
 
 
-@dataclass(slots=True, kw_only=True, unsafe_hash=True)
+@dataclass(slots=True, unsafe_hash=True)
 class SessionSummary(_Keys):
     """A session that ended: `end_reason` is "ended", "expired", "evicted" or "shutdown"."""
 
@@ -130,7 +133,7 @@ def _setstate(record, state: list) -> None:
 
 _FIELDS: dict[type, list[str]] = {}
 for _record in (ContactRecord, ResponseRecord, DataRecord, JourneyRecord, SessionSummary):
-    _FIELDS[_record] = [field.name for field in fields(_record)]
+    _FIELDS[_record] = [described.name for described in fields(_record)]
     _record.__getstate__ = _getstate
     _record.__setstate__ = _setstate
 

@@ -210,10 +210,9 @@ class EventProcessor:
                                      else ev.evaluate(values, ctx))
             entries.append(field(_COLUMN, (_KEYS.get(name) or _key(name)) + value_field(_COLUMN_VALUE, value)))
         action_id = decision.fire(LOG_DATA, FIRED, action.fixed + field(_LOG_DATA, b"".join(entries)))
-        decision.records.append(DataRecord(
-            session_id=session.session_id, customer_id=decision.customer_id, decision_id=decision.id,
-            ruleset_version=decision.version, time=decision.now, action_id=action_id,
-            trace_id=decision.trace_id, table=action.definition.table, columns=columns))
+        decision.records.append(DataRecord(  # in field order (history.records): keys, time, action id, table, columns
+            session.session_id, decision.customer_id, decision.id, decision.version, decision.now, action_id,
+            action.definition.table, columns, trace_id=decision.trace_id))
 
     def journey(self, action: CompiledAction, depth: int) -> None:
         transition = action.kind.removeprefix("journey_")

@@ -41,7 +41,6 @@ def advance(journeys: dict[str, JourneyStep], journey: str, transition: str, dec
     details = field(_NAME, journey.encode()) + _STEP + varint(current.step)
     action_id = decision.fire(type_, state, field(_JOURNEY, details))
     session = decision.session
-    decision.record(JourneyRecord(
-        session_id=session.session_id, customer_id=decision.customer_id, decision_id=decision.id,
-        ruleset_version=decision.version, time=now, action_id=action_id, trace_id=decision.trace_id,
-        journey=journey, transition=transition, step=current.step, event_name=decision.event_name))
+    decision.record(JourneyRecord(  # in field order (history.records): keys, time, action id, the journey's
+        session.session_id, decision.customer_id, decision.id, decision.version, now, action_id, journey, transition,
+        current.step, decision.event_name, trace_id=decision.trace_id))

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone, tzinfo
 import pytest
 
 from segflow.server.history import schema
+from segflow.server.history.records import DataRecord, JourneyRecord
 from tests.history.conftest import T0, contact, summary
 
 
@@ -51,3 +52,15 @@ def test_records_refuse_naive_times():
 
 def test_a_summary_happens_when_the_session_ends():
     assert summary(ended_at=T0 + timedelta(hours=2)).time == T0 + timedelta(hours=2)
+
+
+def test_records_in_field_order_are_the_same_records_by_name():
+    """The hot path builds records positionally (keys, time, action id, its own fields; trace_id by name)."""
+    by_name = DataRecord(session_id="s", customer_id="c", decision_id="d", ruleset_version=3, time=T0,
+                                action_id="a", trace_id="t", table="orders", columns={"total": 5.0})
+    assert DataRecord("s", "c", "d", 3, T0, "a", "orders", {"total": 5.0}, trace_id="t") == by_name
+    journey = JourneyRecord("s", "c", "d", 3, T0, "a", "cart_recovery", "continue", 2, "page_view")
+    assert (journey.journey, journey.transition, journey.step, journey.event_name, journey.trace_id) == (
+        "cart_recovery", "continue", 2, "page_view", "")
+    with pytest.raises(TypeError):
+        DataRecord("s", "c", "d", 3, T0, "a", "orders", {}, "t")  # trace_id goes by name only
