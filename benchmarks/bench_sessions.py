@@ -1,7 +1,7 @@
 """PostEvent over gRPC against `segflow serve` with sessions in memory vs in Redis, in the same run.
 
 One segflow process (`--processes 1`), the example ruleset, `add_to_cart` on 1 or 16 sessions, loaded by h2load
-as bench_grpc does; the Redis store on a fresh prefix of `--redis` (its keys deleted after). Figures: throughput,
+as bench_grpc does; each Redis run on a fresh prefix of `--redis` (its keys deleted after). Figures: throughput,
 p50 and server CPU per call of Redis against memory, median over rounds; and, for more than one call in flight,
 two replicas on Redis (`--processes 2`: two worker processes, each pinned to a core, sharing the sessions in
 Redis as two hosts would) against one.
@@ -76,17 +76,19 @@ def main() -> None:
     parser.add_argument("--in-flight", type=int, nargs="+", default=[1, 16])
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/sessions.json"))
     options = parser.parse_args()
-    prefix = f"bench-sessions-{uuid.uuid4().hex[:8]}:"
-    redis_url = f"{options.redis}?prefix={prefix}"
-    # (store, URL, processes); two replicas only where calls run at once
-    runs = [("memory", "memory", 1), ("redis", redis_url, 1), ("redis", redis_url, 2)]
+    prefix = f"bench-sessions-{uuid.uuid4().hex[:8]}-"
+    # (store, processes); two replicas only where calls run at once
+    runs = [("memory", 1), ("redis", 1), ("redis", 2)]
     rows = []
     try:
         with tempfile.TemporaryDirectory(prefix="bench-sessions-") as work:
-            for round_, flight, (store, url, processes) in itertools.product(range(options.rounds),
-                                                                             options.in_flight, runs):
+            for number, (round_, flight, (store, processes)) in enumerate(
+                    itertools.product(range(options.rounds), options.in_flight, runs)):
                 if processes > 1 and flight == 1:
                     continue
+                # Each Redis run on keys of its own, so it starts from new sessions as the memory store's does
+                # (on shared keys, each round's sessions carried every earlier round's events).
+                url = f"{options.redis}?prefix={prefix}{number}:" if store == "redis" else "memory"
                 row = run(round_, store, url, flight, options.seconds, Path(work), processes)
                 rows.append(row)
                 print(f"{store:6s} x{processes} in flight {flight:2d}: {row.per_second:7.0f}/s  p50 {row.p50_ms:5.2f} ms"
